@@ -1,0 +1,52 @@
+// Options of the event log. Every field has a default; each says what it costs.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace noodle::store {
+
+enum class Durability {
+  // Append returns after the batch is fsynced. Concurrent appenders are
+  // grouped into one write and share one fsync (group commit), so the cost is
+  // one fsync per group, not per event. An acknowledged event survives a crash
+  // of the process and of the machine.
+  kSync,
+  // Append returns after the batch is in the OS page cache. Survives a crash
+  // of the process, not of the machine; several times faster for small batches.
+  kNoSync,
+};
+
+enum class OpenMode {
+  // The one writer. Holds the directory's lock; a second writer gets Busy.
+  kReadWrite,
+  // A consistent view as of Open; no lock, never writes. For offline audits.
+  kReadOnly,
+  // Follows a live writer: CatchUp() makes newer events visible.
+  kSecondary,
+};
+
+struct LogOptions {
+  OpenMode mode = OpenMode::kReadWrite;
+  Durability durability = Durability::kSync;
+
+  // Create an empty log when the directory holds none (kReadWrite only).
+  bool create_if_missing = true;
+
+  // kSecondary: where the secondary keeps its own info log. Empty: a fresh
+  // directory under the system temp dir, removed when the log is closed.
+  std::string secondary_dir;
+
+  // Memory for new events before they are flushed to disk, per memtable.
+  // Larger means fewer, bigger flushes and more memory (up to 3x this).
+  size_t write_buffer_bytes = 64u << 20;
+
+  // Cache of uncompressed blocks for reads. Costs exactly this much memory.
+  size_t block_cache_bytes = 32u << 20;
+
+  // Most events one group commit may carry. Larger groups amortize the fsync
+  // over more events but make the leader's followers wait longer.
+  size_t max_group_events = 4096;
+};
+
+}  // namespace noodle::store

@@ -1,0 +1,92 @@
+// RocksEventLog: the EventLog over RocksDB. Internal to store/.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "chain_hash.h"
+#include "noodle/store/event_log.h"
+
+namespace noodle::store {
+
+// Column families, in the order they are opened.
+enum Cf : size_t { kDefaultCf = 0, kEventsCf, kStreamsCf, kEventIdsCf, kSnapshotsCf, kMetaCf, kCfCount };
+
+// Converts a RocksDB status at our edge; `what` says which operation failed.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+class RocksEventLog final : public EventLog {
+ public:
+  RocksEventLog(std::string dir, LogOptions options) : dir_(std::move(dir)), options_(std::move(options)) {}
+  ~RocksEventLog() override;
+
+  // Opens RocksDB and loads the tail (last seq and hash). Called once by Open.
+  Status Init();
+
+  Status Append(std::string_view stream, uint64_t expected_version, std::vector<std::string> events,
+                AppendResult* result) override;
+  Result<StoredEvent> Read(uint64_t seq) const override;
+  std::unique_ptr<LogIterator> Scan(uint64_t from, uint64_t to) const override;
+  Status ReadStream(std::string_view stream, uint64_t from_version, size_t max_count,
+                    std::vector<StoredEvent>* out) const override;
+  Result<uint64_t> StreamVersion(std::string_view stream) const override;
+  uint64_t LastSeq() const override { return last_seq_.load(std::memory_order_acquire); }
+  Status Verify(uint64_t from, uint64_t to, uint64_t* checked) const override;
+  Status PutSnapshot(std::string_view projection, uint64_t seq, std::string_view blob) override;
+  Result<Snapshot> GetSnapshot(std::string_view projection, uint64_t at_or_below) const override;
+  Status PutCheckpoint(std::string_view projection, uint64_t seq) override;
+  Result<uint64_t> GetCheckpoint(std::string_view projection) const override;
+  Status CatchUp() override;
+  Result<LogStats> Stats() const override;
+
+  rocksdb::DB* db() const { return db_; }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[c]; }
+
+ private:
+  // One Append call waiting in the group-commit queue.
+  struct Writer {
+    std::string_view stream;
+    uint64_t expected_version;
+    std::vector<std::string>* events;
+    AppendResult* result;
+    Status status;
+    bool done = false;
+    std::condition_variable cv;
+  };
+
+  bool writable() const { return options_.mode == OpenMode::kReadWrite; }
+  Status LoadTail();
+  // Leader only: decides, encodes and writes one group of appends.
+  Status WriteGroup(const std::vector<Writer*>& group);
+  // Leader only: the stream's version, from the cache or RocksDB.
+  Result<uint64_t> CachedStreamVersion(std::string_view stream);
+  // Leader only: fills a duplicate append's result, or says why it is not one.
+  // pending_version: set when the original append is in the current group.
+  Status ResolveDuplicate(const Writer& w, const std::vector<uint64_t>& stored_seqs,
+                          const uint64_t* pending_version);
+
+  const std::string dir_;
+  const LogOptions options_;
+  std::string secondary_dir_;  // created by us; removed on close
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  std::atomic<uint64_t> last_seq_{0};
+
+  // Group commit queue (LevelDB's writer queue): the front writer leads.
+  std::mutex mu_;
+  std::deque<Writer*> writers_;
+
+  // Owned by the current leader; no lock needed while it leads.
+  Digest last_hash_{};
+  std::unordered_map<std::string, uint64_t> stream_versions_;
+};
+
+}  // namespace noodle::store

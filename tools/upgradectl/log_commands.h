@@ -1,0 +1,12 @@
+// `upgradectl log ...`: offline work on a log directory.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace noodle::tools {
+
+// Adds the `log` subcommand tree to app. The chosen command stores its exit
+// code in *exit_code when it runs.
+void AddLogCommands(CLI::App& app, int* exit_code);
+
+}  // namespace noodle::tools

@@ -43,8 +43,11 @@ std::optional<uint64_t> ParseNumber(std::string_view s) {
   return v;
 }
 
-Status Invalid(std::string_view text, const std::string& why) {
-  return Status::InvalidArgument("invalid SemVer '" + std::string(text) + "': " + why);
+Status Invalid(std::string_view text, std::string_view why) {
+  // Appended piecewise: g++ 12 warns falsely (-Wrestrict) on operator+ chains here.
+  std::string m = "invalid SemVer '";
+  m.append(text).append("': ").append(why);
+  return Status::InvalidArgument(std::move(m));
 }
 
 int CompareIdentifiers(const std::string& a, const std::string& b) {
@@ -95,7 +98,9 @@ Result<Version> Parse(std::string_view text) {
   static const char* const kNames[3] = {"major", "minor", "patch"};
   for (size_t i = 0; i < 3; ++i) {
     auto n = ParseNumber(core[i]);
-    if (!n) return Invalid(text, std::string(kNames[i]) + " '" + std::string(core[i]) + "' is not a number without leading zeros");
+    if (!n) {
+      return Invalid(text, std::string(kNames[i]).append(" ").append(core[i]).append(" is not a number without leading zeros"));
+    }
     *fields[i] = *n;
   }
   return v;
@@ -107,7 +112,7 @@ std::strong_ordering Compare(const Version& a, const Version& b) {
   if (auto c = a.patch <=> b.patch; c != 0) return c;
   // A release ranks above its pre-releases.
   if (a.prerelease.empty() || b.prerelease.empty()) {
-    return b.prerelease.empty() <=> a.prerelease.empty();
+    return a.prerelease.empty() <=> b.prerelease.empty();
   }
   const size_t n = std::min(a.prerelease.size(), b.prerelease.size());
   for (size_t i = 0; i < n; ++i) {
@@ -145,7 +150,7 @@ Result<Partial> ParsePartial(std::string_view text) {
     }
     if (wild) return Invalid(text, "a number after a wildcard");
     auto n = ParseNumber(parts[i]);
-    if (!n) return Invalid(text, "'" + std::string(parts[i]) + "' is not a number or x");
+    if (!n) return Invalid(text, std::string(parts[i]).append(" is not a number or x"));
     *fields[i] = *n;
     ++p.given;
   }

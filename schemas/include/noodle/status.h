@@ -46,6 +46,7 @@ class Status {
   bool IsConflict() const { return code_ == Code::kConflict; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsBusy() const { return code_ == Code::kBusy; }
+  bool IsNotSupported() const { return code_ == Code::kNotSupported; }
   const std::string& message() const { return message_; }
   // The log position a Corruption refers to, when known.
   std::optional<uint64_t> seq() const { return seq_; }

@@ -51,6 +51,7 @@ struct AppendResult {
 };
 
 // Iterates stored events in seq order. Not thread-safe; one per reader.
+// It must be destroyed before the EventLog that made it.
 class LogIterator {
  public:
   virtual ~LogIterator() = default;

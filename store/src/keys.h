@@ -1,10 +1,13 @@
 // Key layout of the log's column families. Big-endian integers so that
 // RocksDB's bytewise order is numeric order.
-//   events:      seq(8)                        -> EventEnvelope bytes
-//   streams:     stream '\0' version(8)        -> seq(8)
-//   event_ids:   id.hi(8) id.lo(8)             -> seq(8)
-//   snapshots:   projection '\0' seq(8)        -> blob
-//   meta:        "checkpoint/" projection      -> seq(8)
+//   events:      seq(8)                          -> EventEnvelope bytes
+//   streams:     stream '\0' first_version(8)    -> BatchRef: first_seq(8) count(4)
+//   event_ids:   first event id: hi(8) lo(8)     -> BatchRef: first_seq(8) count(4)
+//   snapshots:   projection '\0' seq(8)          -> blob
+//   meta:        "checkpoint/" projection        -> seq(8)
+// The indexes hold one entry per appended batch, not per event: a batch's
+// events have consecutive seqs and stream versions, so one entry locates
+// them all, and an append costs one index write per batch.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +50,29 @@ inline std::string EventId(const fb::Id128& id) {
   PutBE64(id.hi(), &k);
   PutBE64(id.lo(), &k);
   return k;
+}
+
+// Where a batch lives: its first seq and how many events it holds.
+struct BatchRef {
+  uint64_t first_seq = 0;
+  uint32_t count = 0;
+};
+
+inline std::string EncodeBatchRef(uint64_t first_seq, uint32_t count) {
+  std::string v;
+  v.reserve(12);
+  PutBE64(first_seq, &v);
+  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>(count >> shift));
+  return v;
+}
+
+// False when the value is not 12 bytes (a damaged index entry).
+inline bool DecodeBatchRef(std::string_view v, BatchRef* out) {
+  if (v.size() != 12) return false;
+  out->first_seq = GetBE64(v);
+  out->count = 0;
+  for (size_t i = 8; i < 12; ++i) out->count = (out->count << 8) | static_cast<uint8_t>(v[i]);
+  return true;
 }
 
 inline std::string Checkpoint(std::string_view projection) {

@@ -19,6 +19,8 @@ constexpr size_t kMaxStreamName = 512;
 // cost one RocksDB seek each).
 constexpr size_t kMaxCachedStreams = 1u << 17;
 
+bool SameId(const fb::Id128& a, const fb::Id128& b) { return a.hi() == b.hi() && a.lo() == b.lo(); }
+
 bool HasLogOwnedFields(const fb::EventEnvelope& env) {
   using E = fb::EventEnvelope;
   // Generated tables inherit Table privately; the layout is the same.
@@ -104,40 +106,40 @@ Result<uint64_t> RocksEventLog::CachedStreamVersion(std::string_view stream) {
   return v;
 }
 
-Status RocksEventLog::ResolveDuplicate(const Writer& w, const std::vector<uint64_t>& stored,
-                                       const uint64_t* pending_version) {
-  for (size_t i = 0; i < stored.size(); ++i) {
-    if (stored[i] == 0 || stored[i] != stored[0] + i) {
-      return Status::InvalidArgument("event " + std::to_string(i) +
-                                     " of the batch: some of the batch's event ids are already stored "
-                                     "and some are not, or in another order; not a retry of one append");
-    }
+Status RocksEventLog::ResolveDuplicate(const Writer& w, const keys::BatchRef& stored) {
+  const auto& events = *w.events;
+  const std::string where = "first event id already stored (batch of " + std::to_string(stored.count) +
+                            " at seq " + std::to_string(stored.first_seq) + ")";
+  if (stored.count != events.size()) {
+    return Status::InvalidArgument(where + " but this batch has " + std::to_string(events.size()) +
+                                   " events: not a retry of that append");
   }
   uint64_t version = 0;
-  if (pending_version != nullptr) {
-    // The original is in this group (a concurrent retry): same ids, same stream.
-    version = *pending_version;
-  } else {
-    auto last = Read(stored.back());
-    if (!last.ok()) return last.status();
-    const auto* env = last->envelope();
-    if (env->stream()->string_view() != w.stream) {
-      return Status::InvalidArgument("event ids already stored in stream '" + env->stream()->str() + "'");
+  auto it = Scan(stored.first_seq, stored.first_seq + stored.count - 1);
+  size_t i = 0;
+  for (; it->Valid() && i < events.size(); it->Next(), ++i) {
+    const auto* env = it->envelope();
+    const auto* mine = fb::GetEventEnvelope(events[i].data());
+    if (env->stream()->string_view() != w.stream || !SameId(*env->event_id(), *mine->event_id())) {
+      return Status::InvalidArgument(where + " but event " + std::to_string(i) +
+                                     " differs in id or stream: not a retry of that append");
     }
     version = env->stream_version();
   }
-  w.result->seqs = stored;
+  if (!it->status().ok()) return it->status();
+  if (i != events.size()) return Status::Corruption(where + " but the batch's events are missing", stored.first_seq + i);
+  w.result->seqs.resize(events.size());
+  for (size_t k = 0; k < events.size(); ++k) w.result->seqs[k] = stored.first_seq + k;
   w.result->stream_version = version;
   w.result->duplicate = true;
   return Status::OK();
 }
 
 Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
-  // Idempotency: look up every event id of the group in one MultiGet.
+  // Idempotency: one lookup per batch, by its first event id, for the group at once.
   std::vector<std::string> id_keys;
-  for (const Writer* q : group) {
-    for (const auto& bytes : *q->events) id_keys.push_back(keys::EventId(*fb::GetEventEnvelope(bytes.data())->event_id()));
-  }
+  id_keys.reserve(group.size());
+  for (const Writer* q : group) id_keys.push_back(keys::EventId(*fb::GetEventEnvelope(q->events->front().data())->event_id()));
   std::vector<rocksdb::Slice> id_slices(id_keys.begin(), id_keys.end());
   std::vector<rocksdb::PinnableSlice> found(id_keys.size());
   std::vector<rocksdb::Status> found_status(id_keys.size());
@@ -148,37 +150,37 @@ Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
   uint64_t next_seq = LastSeq() + 1;
   Digest prev = last_hash_;
   std::unordered_map<std::string_view, uint64_t> group_versions;  // streams touched by this group
-  // ids written by this group -> (seq, stream version)
-  std::unordered_map<std::string_view, std::pair<uint64_t, uint64_t>> group_ids;
-  size_t key_index = 0;
+  std::unordered_map<std::string_view, Writer*> group_batches;    // first id -> its append in this group
 
-  for (Writer* q : group) {
+  for (size_t w = 0; w < group.size(); ++w) {
+    Writer* q = group[w];
     auto& events = *q->events;
-    const size_t first_key = key_index;
-    key_index += events.size();
-
-    // Seqs already assigned to this batch's ids: durable ones from RocksDB,
-    // pending ones from earlier appends of this very group.
-    std::vector<uint64_t> stored(events.size(), 0);
-    bool any_stored = false;
-    bool any_pending = false;
-    uint64_t pending_version = 0;
-    for (size_t i = 0; i < events.size() && q->status.ok(); ++i) {
-      const size_t k = first_key + i;
-      if (found_status[k].ok()) {
-        stored[i] = keys::GetBE64(found[k].ToStringView());
-      } else if (!found_status[k].IsNotFound()) {
-        q->status = FromRocks(found_status[k], "look up event id");
-      } else if (auto it = group_ids.find(id_keys[k]); it != group_ids.end()) {
-        stored[i] = it->second.first;
-        pending_version = it->second.second;
-        any_pending = true;
-      }
-      any_stored = any_stored || stored[i] != 0;
+    if (found_status[w].ok()) {
+      keys::BatchRef ref;
+      q->status = keys::DecodeBatchRef(found[w].ToStringView(), &ref)
+                      ? ResolveDuplicate(*q, ref)
+                      : Status::Corruption("event id index entry is malformed");
+      continue;
     }
-    if (!q->status.ok()) continue;
-    if (any_stored) {
-      q->status = ResolveDuplicate(*q, stored, any_pending ? &pending_version : nullptr);
+    if (!found_status[w].IsNotFound()) {
+      q->status = FromRocks(found_status[w], "look up event id");
+      continue;
+    }
+    if (auto it = group_batches.find(id_keys[w]); it != group_batches.end()) {
+      // A concurrent retry of an append in this very group.
+      const Writer& original = *it->second;
+      bool same = original.status.ok() && original.events->size() == events.size() && original.stream == q->stream;
+      for (size_t i = 0; same && i < events.size(); ++i) {
+        same = SameId(*fb::GetEventEnvelope((*original.events)[i].data())->event_id(),
+                      *fb::GetEventEnvelope(events[i].data())->event_id());
+      }
+      if (!same) {
+        q->status = Status::InvalidArgument("first event id is being appended by another batch: not a retry of it");
+      } else {
+        q->result->seqs = original.result->seqs;
+        q->result->stream_version = original.result->stream_version;
+        q->result->duplicate = true;
+      }
       continue;
     }
 
@@ -200,26 +202,25 @@ Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
       continue;
     }
 
+    const uint64_t first_seq = next_seq;
+    const uint64_t first_version = version + 1;
     q->result->seqs.reserve(events.size());
-    for (size_t i = 0; i < events.size(); ++i) {
-      std::string& bytes = events[i];
+    for (std::string& bytes : events) {
       auto* env = fb::GetMutableEventEnvelope(bytes.data());
       const uint64_t seq = next_seq++;
-      ++version;
       env->mutate_seq(seq);
-      env->mutate_stream_version(version);
+      env->mutate_stream_version(++version);
       std::memcpy(env->mutable_prev_hash(), prev.data(), prev.size());
       prev = ChainHash(prev, bytes, *env);
       std::memcpy(env->mutable_hash(), prev.data(), prev.size());
-
-      const std::string seq_key = keys::Seq(seq);
-      batch.Put(cf(kEventsCf), seq_key, bytes);
-      batch.Put(cf(kStreamsCf), keys::NamedSeq(q->stream, version), seq_key);
-      batch.Put(cf(kEventIdsCf), id_keys[first_key + i], seq_key);
-      if (group.size() > 1) group_ids.emplace(id_keys[first_key + i], std::make_pair(seq, version));
+      batch.Put(cf(kEventsCf), keys::Seq(seq), bytes);
       q->result->seqs.push_back(seq);
     }
+    const std::string ref = keys::EncodeBatchRef(first_seq, static_cast<uint32_t>(events.size()));
+    batch.Put(cf(kStreamsCf), keys::NamedSeq(q->stream, first_version), ref);
+    batch.Put(cf(kEventIdsCf), id_keys[w], ref);
     group_versions[q->stream] = version;
+    group_batches.emplace(id_keys[w], q);
     q->result->stream_version = version;
   }
 

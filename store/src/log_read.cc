@@ -1,3 +1,4 @@
+#include <algorithm>
 // Reading the log: point reads, scans, streams. Every value passes the
 // FlatBuffers Verifier and must carry the seq it is stored under.
 #include "keys.h"
@@ -80,25 +81,47 @@ std::unique_ptr<LogIterator> RocksEventLog::Scan(uint64_t from, uint64_t to) con
   return std::make_unique<ScanIterator>(db_, cf(kEventsCf), from == 0 ? 1 : from, to);
 }
 
+namespace {
+// The stream's index entry under the iterator, if it belongs to the stream.
+bool StreamEntry(const rocksdb::Iterator& it, std::string_view prefix, uint64_t* first_version, keys::BatchRef* ref) {
+  if (!it.Valid() || !it.key().starts_with(prefix) || it.key().size() != prefix.size() + 8) return false;
+  *first_version = keys::GetBE64(it.key().ToStringView().substr(prefix.size()));
+  return keys::DecodeBatchRef(it.value().ToStringView(), ref);
+}
+
+std::string StreamPrefix(std::string_view stream) { return std::string(stream) + '\0'; }
+}  // namespace
+
 Result<uint64_t> RocksEventLog::StreamVersion(std::string_view stream) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreamsCf)));
-  const std::string prefix = keys::NamedSeq(stream, 0).substr(0, stream.size() + 1);
   it->SeekForPrev(keys::NamedSeq(stream, UINT64_MAX));
   if (!it->status().ok()) return FromRocks(it->status(), "stream version");
-  if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) return uint64_t{0};
-  return keys::GetBE64(it->key().ToStringView().substr(prefix.size()));
+  uint64_t first_version = 0;
+  keys::BatchRef ref;
+  if (!StreamEntry(*it, StreamPrefix(stream), &first_version, &ref)) return uint64_t{0};
+  return first_version + ref.count - 1;
 }
 
 Status RocksEventLog::ReadStream(std::string_view stream, uint64_t from_version, size_t max_count,
                                  std::vector<StoredEvent>* out) const {
   out->clear();
-  const std::string prefix = keys::NamedSeq(stream, 0).substr(0, stream.size() + 1);
+  from_version = std::max<uint64_t>(from_version, 1);
+  const std::string prefix = StreamPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreamsCf)));
-  for (it->Seek(keys::NamedSeq(stream, from_version)); it->Valid() && out->size() < max_count; it->Next()) {
-    if (!it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) break;
-    auto ev = Read(keys::GetBE64(it->value().ToStringView()));
-    if (!ev.ok()) return ev.status();
-    out->push_back(std::move(ev.value()));
+  // Start at the batch that holds from_version, or the first one after it.
+  uint64_t first_version = 0;
+  keys::BatchRef ref;
+  it->SeekForPrev(keys::NamedSeq(stream, from_version));
+  if (!StreamEntry(*it, prefix, &first_version, &ref) || first_version + ref.count <= from_version) {
+    it->Seek(keys::NamedSeq(stream, from_version));
+  }
+  for (; StreamEntry(*it, prefix, &first_version, &ref) && out->size() < max_count; it->Next()) {
+    for (uint64_t v = std::max(first_version, from_version); v < first_version + ref.count && out->size() < max_count;
+         ++v) {
+      auto ev = Read(ref.first_seq + (v - first_version));
+      if (!ev.ok()) return ev.status();
+      out->push_back(std::move(ev.value()));
+    }
   }
   return FromRocks(it->status(), "read stream");
 }

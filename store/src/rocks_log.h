@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chain_hash.h"
+#include "keys.h"
 #include "noodle/store/event_log.h"
 
 namespace noodle::store {
@@ -68,9 +69,7 @@ class RocksEventLog final : public EventLog {
   // Leader only: the stream's version, from the cache or RocksDB.
   Result<uint64_t> CachedStreamVersion(std::string_view stream);
   // Leader only: fills a duplicate append's result, or says why it is not one.
-  // pending_version: set when the original append is in the current group.
-  Status ResolveDuplicate(const Writer& w, const std::vector<uint64_t>& stored_seqs,
-                          const uint64_t* pending_version);
+  Status ResolveDuplicate(const Writer& w, const keys::BatchRef& stored);
 
   const std::string dir_;
   const LogOptions options_;

@@ -38,16 +38,20 @@ Status ValidateBatch(std::string_view stream, const std::vector<std::string>& ev
   }
   for (size_t i = 0; i < events.size(); ++i) {
     const auto* env = VerifyEnvelope(events[i]);
-    const std::string at = "event " + std::to_string(i) + " of the batch: ";
-    if (env == nullptr) return Status::InvalidArgument(at + "not a valid EventEnvelope buffer");
-    if (!HasLogOwnedFields(*env)) {
-      return Status::InvalidArgument(at + "seq/version/hash fields missing (build it with FinishEvent)");
+    const char* why = nullptr;
+    if (env == nullptr) {
+      why = "not a valid EventEnvelope buffer";
+    } else if (!HasLogOwnedFields(*env)) {
+      why = "seq/version/hash fields missing (build it with FinishEvent)";
+    } else if (env->stream()->string_view() != stream) {
+      why = "its stream differs from the batch's";
+    } else if (IsZero(*env->event_id())) {
+      why = "event id is zero";
     }
-    if (env->stream()->string_view() != stream) {
-      return Status::InvalidArgument(at + "stream '" + env->stream()->str() + "' differs from '" +
-                                     std::string(stream) + "'");
+    if (why != nullptr) {
+      return Status::InvalidArgument("event " + std::to_string(i) + " of the batch for stream '" +
+                                     std::string(stream) + "': " + why);
     }
-    if (IsZero(*env->event_id())) return Status::InvalidArgument(at + "event id is zero");
   }
   return Status::OK();
 }

@@ -42,8 +42,8 @@ struct AppendResult {
   std::vector<uint64_t> seqs;
   // The stream's version after the batch's last event.
   uint64_t stream_version = 0;
-  // True when every event id was already stored: nothing was written and
-  // seqs are those of the original append.
+  // True when this batch was already stored (a retry): nothing was written
+  // and seqs are those of the original append.
   bool duplicate = false;
   // The events as stored (seq, version and hashes filled in), in order.
   // Empty for a duplicate.
@@ -99,10 +99,13 @@ class EventLog {
   //   Conflict: expected_version is not the stream's version (the message
   //     names the stream, the expected and the actual version); nothing written.
   //   InvalidArgument: a buffer fails verification, its stream differs from
-  //     stream, the batch is empty, or some but not all of its event ids are
-  //     already stored; nothing written.
-  //   OK with result->duplicate: every event id was already stored as this
-  //     batch; nothing written, the original seqs are returned.
+  //     stream, or the batch is empty; nothing written. Also when the first
+  //     event id is already stored but the events differ (count, ids, order
+  //     or stream): a new batch must not reuse an id.
+  //   OK with result->duplicate: this batch was already appended (retry after
+  //     a lost reply); nothing written, the original seqs are returned. The
+  //     idempotency key is the batch's first event id, checked with one
+  //     lookup per batch; a retry resends the same events in the same order.
   //   NotSupported: the log was opened as a reader.
   virtual Status Append(std::string_view stream, uint64_t expected_version,
                         std::vector<std::string> events, AppendResult* result) = 0;

@@ -121,6 +121,13 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_clearly_and_changes_nothing) {
        "invalid SemVer range"},
       {"{\"stream\": \"component/db\", \"type\": ", "invalid JSON"},
       {"[1, 2", "invalid JSON"},
+      {R"({"stream":"component/db","type":"ComponentDeregistered","actor":5,"data":{"name":"db"}})", "actor"},
+      {R"({"stream":"component/db","type":"ComponentDeregistered","time_ns":"now","data":{"name":"db"}})", "time_ns"},
+      {R"({"stream":"component/db","type":"ComponentDeregistered","expected_version":-1,"data":{"name":"db"}})",
+       "expected_version"},
+      {R"({"stream":"component/db","type":"ComponentDeregistered","data":[1]})", "data"},
+      {R"({"stream":7,"type":"ComponentDeregistered","data":{"name":"db"}})", "stream"},
+      {R"(["not an object"])", "JSON object"},
       {"", "no events"},
       // A good event followed by a bad one: nothing at all is appended.
       {std::string(R"({"stream":"component/db","type":"ComponentDeregistered","data":{"name":"db"}})") + "\n" +

@@ -75,6 +75,15 @@ inline bool DecodeBatchRef(std::string_view v, BatchRef* out) {
   return true;
 }
 
+// FlatBuffers must be read from aligned memory; values inside RocksDB blocks
+// sit at any address. Returns value itself when it is 8-byte aligned, else a
+// copy in *scratch (heap memory, which malloc aligns).
+inline std::string_view AlignedView(std::string_view value, std::string* scratch) {
+  if (reinterpret_cast<uintptr_t>(value.data()) % 8 == 0) return value;
+  scratch->assign(value);
+  return *scratch;
+}
+
 inline std::string Checkpoint(std::string_view projection) {
   return "checkpoint/" + std::string(projection);
 }

@@ -116,7 +116,9 @@ Status RocksEventLog::LoadTail() {
     return Status::OK();
   }
   const uint64_t seq = keys::GetBE64(it->key().ToStringView());
-  const auto* env = VerifyEnvelope(it->value().ToStringView());
+  std::string scratch;
+  const std::string_view bytes = keys::AlignedView(it->value().ToStringView(), &scratch);
+  const auto* env = VerifyEnvelope(bytes);
   if (env == nullptr || env->seq() != seq) {
     if (writable()) {
       return Status::Corruption("newest event fails verification; refusing to extend the chain", seq);

@@ -37,8 +37,8 @@ class ScanIterator final : public LogIterator {
     Check();
   }
   uint64_t seq() const override { return seq_; }
-  std::string_view bytes() const override { return it_->value().ToStringView(); }
-  const fb::EventEnvelope* envelope() const override { return fb::GetEventEnvelope(it_->value().data()); }
+  std::string_view bytes() const override { return bytes_; }
+  const fb::EventEnvelope* envelope() const override { return fb::GetEventEnvelope(bytes_.data()); }
   Status status() const override { return status_; }
 
  private:
@@ -50,7 +50,8 @@ class ScanIterator final : public LogIterator {
       return;
     }
     seq_ = keys::GetBE64(it_->key().ToStringView());
-    if (std::string why = CheckStored(seq_, it_->value().ToStringView()); !why.empty()) {
+    bytes_ = keys::AlignedView(it_->value().ToStringView(), &copy_);
+    if (std::string why = CheckStored(seq_, bytes_); !why.empty()) {
       status_ = Status::Corruption(why, seq_);
       return;
     }
@@ -60,6 +61,8 @@ class ScanIterator final : public LogIterator {
   std::string upper_;
   rocksdb::Slice upper_slice_;
   std::unique_ptr<rocksdb::Iterator> it_;
+  std::string copy_;        // reused: holds a value whose address was misaligned
+  std::string_view bytes_;  // the current value, 8-byte aligned
   uint64_t seq_ = 0;
   bool valid_ = false;
   Status status_;

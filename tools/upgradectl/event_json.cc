@@ -124,6 +124,16 @@ Status EventJson::CheckVersions(const flatbuffers::StructDef& def, const void* t
 }
 
 Result<DraftEvent> EventJson::FromJson(const json& in, int64_t now_ns, std::string_view default_actor) const {
+  // nlohmann throws on type mismatches; input is checked field by field
+  // below, and anything missed still becomes an error, never a crash.
+  try {
+    return FromJsonUnchecked(in, now_ns, default_actor);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("malformed event: ") + e.what());
+  }
+}
+
+Result<DraftEvent> EventJson::FromJsonUnchecked(const json& in, int64_t now_ns, std::string_view default_actor) const {
   if (!status_.ok()) return status_;
   if (!in.is_object()) return Status::InvalidArgument("an event must be a JSON object");
   for (const char* key : {"stream", "type"}) {
@@ -191,6 +201,7 @@ Result<DraftEvent> EventJson::FromJson(const json& in, int64_t now_ns, std::stri
   if (in.contains("time_ns") && !in["time_ns"].is_number_integer()) {
     return Status::InvalidArgument("time_ns: expected an integer");
   }
+  if (in.contains("actor") && !in["actor"].is_string()) return Status::InvalidArgument("actor: expected a string");
   meta.time_ns = in.value("time_ns", now_ns);
   std::string actor = in.value("actor", std::string(default_actor));
   meta.actor = actor;

@@ -42,6 +42,7 @@ class EventJson {
   nlohmann::json ToJson(const fb::EventEnvelope& env) const;
 
  private:
+  Result<DraftEvent> FromJsonUnchecked(const nlohmann::json& in, int64_t now_ns, std::string_view default_actor) const;
   Status CheckVersions(const flatbuffers::StructDef& def, const void* table, const std::string& path) const;
   std::unique_ptr<flatbuffers::Parser> parser_;
   Status status_;

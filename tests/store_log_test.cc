@@ -2,6 +2,7 @@
 #define BOOST_TEST_MODULE store_log
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -350,4 +351,62 @@ BOOST_AUTO_TEST_CASE(stats_count_events_and_bytes) {
   BOOST_TEST(st->event_count == 7u);
   BOOST_TEST(st->last_seq == 7u);
   BOOST_TEST(st->bytes_on_disk > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(append_many_writes_each_batch_on_its_own) {
+  // Given a log where stream b already has one event
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  AppendOk(*log, "component/b", MakeEvents("component/b", 1));
+
+  // When three batches go in together, the second with a stale expectation
+  std::vector<store::BatchAppend> batches(3);
+  batches[0].stream = "component/a";
+  batches[0].expected_version = store::kNoStream;
+  batches[0].events = MakeEvents("component/a", 2);
+  batches[1].stream = "component/b";
+  batches[1].expected_version = store::kNoStream;
+  batches[1].events = MakeEvents("component/b", 1);
+  batches[2].stream = "component/c";
+  batches[2].events = MakeEvents("component/c", 3);
+  Status s = log->AppendMany(&batches);
+
+  // Then the first and third are stored gaplessly in order, the second not
+  BOOST_TEST(s.IsConflict());
+  BOOST_TEST(batches[0].status.ok());
+  BOOST_TEST(batches[1].status.IsConflict());
+  BOOST_TEST(batches[1].status.message().find("component/b") != std::string::npos);
+  BOOST_TEST(batches[2].status.ok());
+  BOOST_TEST((batches[0].result.seqs == std::vector<uint64_t>{2, 3}));
+  BOOST_TEST(batches[1].result.seqs.empty());
+  BOOST_TEST((batches[2].result.seqs == std::vector<uint64_t>{4, 5, 6}));
+  BOOST_TEST(batches[2].result.events.size() == 3u);
+  BOOST_TEST(log->LastSeq() == 6u);
+  BOOST_TEST(log->StreamVersion("component/b").value() == 1u);
+  BOOST_TEST(log->Verify(1, UINT64_MAX).ok());
+}
+
+BOOST_AUTO_TEST_CASE(append_many_from_threads_keeps_every_batch) {
+  TempDir dir;
+  auto log = OpenOrDie(dir.path());
+  constexpr int kThreads = 4, kRounds = 50, kPerRound = 5;
+  std::atomic<int> failures{0};  // Boost.Test assertions are not thread-safe
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        std::vector<store::BatchAppend> batches(kPerRound);
+        for (int b = 0; b < kPerRound; ++b) {
+          batches[b].stream = "s/" + std::to_string(t) + "/" + std::to_string(b);
+          batches[b].events = MakeEvents(batches[b].stream, 2);
+        }
+        if (!log->AppendMany(&batches).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(log->LastSeq() == uint64_t{kThreads * kRounds * kPerRound * 2});
+  BOOST_TEST(log->StreamVersion("s/3/4").value() == uint64_t{kRounds * 2});
+  BOOST_TEST(log->Verify(1, UINT64_MAX).ok());
 }

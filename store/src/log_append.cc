@@ -64,40 +64,76 @@ Status RocksEventLog::Append(std::string_view stream, uint64_t expected_version,
   *result = AppendResult{};
   if (Status s = ValidateBatch(stream, events); !s.ok()) return s;
 
+  std::condition_variable cv;
   Writer w;
   w.stream = stream;
   w.expected_version = expected_version;
   w.events = &events;
   w.result = result;
-
-  std::unique_lock<std::mutex> lock(mu_);
-  writers_.push_back(&w);
-  while (!w.done && &w != writers_.front()) w.cv.wait(lock);
-  if (w.done) return w.status;
-
-  // Leader: take the queue as it is now, bounded in events.
-  std::vector<Writer*> group;
-  size_t group_events = 0;
-  for (Writer* q : writers_) {
-    if (!group.empty() && group_events + q->events->size() > options_.max_group_events) break;
-    group.push_back(q);
-    group_events += q->events->size();
-  }
-  lock.unlock();
-  const Status write_status = WriteGroup(group);
-  lock.lock();
-
-  for (Writer* q : group) {
-    writers_.pop_front();
-    if (!write_status.ok() && q->status.ok()) {
-      q->status = write_status;
-      *q->result = AppendResult{};
-    }
-    q->done = true;
-    if (q != &w) q->cv.notify_one();
-  }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  w.cv = &cv;
+  RunWriters(&w, 1);
   return w.status;
+}
+
+Status RocksEventLog::AppendMany(std::vector<BatchAppend>* batches) {
+  if (!writable()) return Status::NotSupported("event log opened as a reader");
+  std::condition_variable cv;
+  std::vector<Writer> ws;
+  ws.reserve(batches->size());
+  for (BatchAppend& b : *batches) {
+    b.result = AppendResult{};
+    b.status = ValidateBatch(b.stream, b.events);
+    if (!b.status.ok()) continue;
+    Writer& w = ws.emplace_back();
+    w.stream = b.stream;
+    w.expected_version = b.expected_version;
+    w.events = &b.events;
+    w.result = &b.result;
+    w.cv = &cv;
+  }
+  if (!ws.empty()) RunWriters(ws.data(), ws.size());
+  Status first_error;
+  size_t k = 0;
+  for (BatchAppend& b : *batches) {
+    if (b.status.ok()) b.status = ws[k++].status;
+    if (!b.status.ok() && first_error.ok()) first_error = b.status;
+  }
+  return first_error;
+}
+
+void RocksEventLog::RunWriters(Writer* first, size_t count) {
+  Writer* const last = first + count - 1;
+  auto ours = [&](const Writer* q) { return q >= first && q <= last; };
+  std::unique_lock<std::mutex> lock(mu_);
+  for (size_t i = 0; i < count; ++i) writers_.push_back(first + i);
+  while (!last->done) {
+    Writer* front = writers_.front();
+    if (!ours(front)) {
+      first->cv->wait(lock);
+      continue;
+    }
+    // Leader: take the queue as it is now, bounded in events.
+    std::vector<Writer*> group;
+    size_t group_events = 0;
+    for (Writer* q : writers_) {
+      if (!group.empty() && group_events + q->events->size() > options_.max_group_events) break;
+      group.push_back(q);
+      group_events += q->events->size();
+    }
+    lock.unlock();
+    const Status write_status = WriteGroup(group);
+    lock.lock();
+    for (Writer* q : group) {
+      writers_.pop_front();
+      if (!write_status.ok() && q->status.ok()) {
+        q->status = write_status;
+        *q->result = AppendResult{};
+      }
+      q->done = true;
+      if (!ours(q)) q->cv->notify_one();
+    }
+    if (!writers_.empty() && !ours(writers_.front())) writers_.front()->cv->notify_one();
+  }
 }
 
 Result<uint64_t> RocksEventLog::CachedStreamVersion(std::string_view stream) {

@@ -33,6 +33,7 @@ class RocksEventLog final : public EventLog {
 
   Status Append(std::string_view stream, uint64_t expected_version, std::vector<std::string> events,
                 AppendResult* result) override;
+  Status AppendMany(std::vector<BatchAppend>* batches) override;
   Result<StoredEvent> Read(uint64_t seq) const override;
   std::unique_ptr<LogIterator> Scan(uint64_t from, uint64_t to) const override;
   Status ReadStream(std::string_view stream, uint64_t from_version, size_t max_count,
@@ -59,11 +60,15 @@ class RocksEventLog final : public EventLog {
     AppendResult* result;
     Status status;
     bool done = false;
-    std::condition_variable cv;
+    // The waiting thread's; one caller may own several queued writers.
+    std::condition_variable* cv = nullptr;
   };
 
   bool writable() const { return options_.mode == OpenMode::kReadWrite; }
   Status LoadTail();
+  // Queues the writers (contiguously) and returns when all are done, leading
+  // groups whenever one of them reaches the front.
+  void RunWriters(Writer* first, size_t count);
   // Leader only: decides, encodes and writes one group of appends.
   Status WriteGroup(const std::vector<Writer*>& group);
   // Leader only: the stream's version, from the cache or RocksDB.

@@ -50,6 +50,15 @@ struct AppendResult {
   std::vector<std::string> events;
 };
 
+// One batch of AppendMany: the arguments and results of one Append.
+struct BatchAppend {
+  std::string stream;
+  uint64_t expected_version = kAnyVersion;
+  std::vector<std::string> events;  // moved into result.events once stored
+  Status status;
+  AppendResult result;
+};
+
 // Iterates stored events in seq order. Not thread-safe; one per reader.
 // It must be destroyed before the EventLog that made it.
 class LogIterator {
@@ -109,6 +118,14 @@ class EventLog {
   //   NotSupported: the log was opened as a reader.
   virtual Status Append(std::string_view stream, uint64_t expected_version,
                         std::vector<std::string> events, AppendResult* result) = 0;
+
+  // Appends several batches (of one or more streams) with the same rules as
+  // Append, in order, and in as few RocksDB writes as group commit allows
+  // (usually one): a single writer with many streams pays one fsync, not one
+  // per stream. Each batch succeeds or fails on its own (its status); a later
+  // batch is not undone by an earlier one's Conflict. Returns the first
+  // non-OK batch status, or OK when every batch was appended.
+  virtual Status AppendMany(std::vector<BatchAppend>* batches) = 0;
 
   // The event at seq. NotFound if seq is 0 or beyond LastSeq().
   virtual Result<StoredEvent> Read(uint64_t seq) const = 0;

@@ -8,6 +8,7 @@
 #include "noodle/engine/semver.h"
 
 using namespace noodle::semver;
+namespace semver = noodle::semver;
 
 namespace {
 Version V(const char* text) {
@@ -158,5 +159,41 @@ BOOST_AUTO_TEST_CASE(property_caret_equals_its_expansion) {
       const Version v = RandomVersion(rng);
       BOOST_TEST_REQUIRE(caret->Matches(v) == expanded->Matches(v), "^" << base.ToString() << " on " << v.ToString());
     }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(compatibility_follows_semver_promises) {
+  auto check = [](const char* a, const char* b) {
+    return semver::CheckCompatibility(semver::Parse(a).value(), semver::Parse(b).value());
+  };
+  // Given same-major moves, then compatible and not breaking
+  auto minor = check("1.2.3", "1.4.0");
+  BOOST_TEST(minor.compatible);
+  BOOST_TEST(!minor.breaking);
+  BOOST_TEST(minor.reason.find("minor") != std::string::npos);
+  BOOST_TEST(check("1.2.3", "1.2.4").reason.find("patch") != std::string::npos);
+  auto down = check("1.4.0", "1.2.0");
+  BOOST_TEST(down.compatible);
+  BOOST_TEST(down.reason.find("downgrade") != std::string::npos);
+  BOOST_TEST(check("1.2.3", "1.3.0-rc.1").reason.find("pre-release") != std::string::npos);
+  // Given a major change, or a minor change below 1.0.0, then breaking
+  auto major = check("1.9.0", "2.0.0");
+  BOOST_TEST(!major.compatible);
+  BOOST_TEST(major.breaking);
+  BOOST_TEST(major.reason.find("1 -> 2") != std::string::npos);
+  BOOST_TEST(check("0.3.1", "0.4.0").breaking);
+  BOOST_TEST(!check("0.3.1", "0.3.2").breaking);
+  // Given the same version (build metadata aside), then not an upgrade at all
+  auto same = check("1.2.3", "1.2.3+build.7");
+  BOOST_TEST(!same.compatible);
+  BOOST_TEST(!same.breaking);
+}
+
+BOOST_AUTO_TEST_CASE(unsatisfiable_ranges_are_detected) {
+  for (const char* r : {">=2.0.0 <1.0.0", "<0.0.0", ">1.2.3 <1.2.3", "<*", "=1.0.0 =2.0.0", ">=3.0.0 <=2.9.9"}) {
+    BOOST_TEST_CONTEXT(r) { BOOST_TEST(!semver::Range::Parse(r).value().Satisfiable()); }
+  }
+  for (const char* r : {"*", "^1.2", "~0.1.0", ">=1.0.0 <=1.0.0", "1.x || >=5 <3", "1.2 - 2.3.4", "<0.0.1"}) {
+    BOOST_TEST_CONTEXT(r) { BOOST_TEST(semver::Range::Parse(r).value().Satisfiable()); }
   }
 }

@@ -303,4 +303,63 @@ bool Range::Matches(const Version& v) const {
   return false;
 }
 
+bool Range::Satisfiable() const {
+  using Op = Comparator::Op;
+  for (const auto& c : alternatives_) {
+    // The interval the conjunction allows: [low, high] with open/closed ends.
+    Version low;  // 0.0.0, inclusive: the smallest release
+    bool low_open = false;
+    const Version* high = nullptr;
+    bool high_open = false;
+    for (const auto& cmp : c) {
+      const auto& v = cmp.version;
+      if (cmp.op == Op::kGe || cmp.op == Op::kGt || cmp.op == Op::kEq) {
+        const auto order = Compare(v, low);
+        const bool open = cmp.op == Op::kGt;
+        if (order > 0 || (order == 0 && open)) {
+          low = v;
+          low_open = open;
+        }
+      }
+      if (cmp.op == Op::kLe || cmp.op == Op::kLt || cmp.op == Op::kEq) {
+        const bool open = cmp.op == Op::kLt;
+        if (high == nullptr || Compare(v, *high) < 0 || (Compare(v, *high) == 0 && open)) {
+          high = &v;
+          high_open = open;
+        }
+      }
+    }
+    if (high == nullptr) return true;
+    const auto order = Compare(low, *high);
+    if (order < 0 || (order == 0 && !low_open && !high_open)) return true;
+  }
+  return false;
+}
+
+Compatibility CheckCompatibility(const Version& from, const Version& to) {
+  Compatibility c;
+  const auto order = Compare(from, to);
+  if (order == 0) {
+    c.reason = "target " + to.ToString() + " is the current version";
+    return c;
+  }
+  if (from.major != to.major) {
+    c.breaking = true;
+    c.reason = "major version changes (" + std::to_string(from.major) + " -> " + std::to_string(to.major) +
+               "): a breaking change";
+    return c;
+  }
+  if (from.major == 0 && from.minor != to.minor) {
+    c.breaking = true;
+    c.reason = "minor version changes below 1.0.0 (0." + std::to_string(from.minor) + " -> 0." +
+               std::to_string(to.minor) + "): a breaking change";
+    return c;
+  }
+  c.compatible = true;
+  c.reason = order > 0 ? "downgrade within major version " + std::to_string(to.major)
+                       : "compatible " + std::string(from.minor != to.minor ? "minor" : "patch") + " upgrade";
+  if (to.is_prerelease()) c.reason += "; target is a pre-release";
+  return c;
+}
+
 }  // namespace noodle::semver

@@ -33,6 +33,17 @@ std::strong_ordering Compare(const Version& a, const Version& b);
 inline bool operator==(const Version& a, const Version& b) { return Compare(a, b) == 0; }
 inline std::strong_ordering operator<=>(const Version& a, const Version& b) { return Compare(a, b); }
 
+// What moving from one version to another means for its users.
+struct Compatibility {
+  bool compatible = false;  // users of `from` keep working with `to`
+  bool breaking = false;    // a major change (or a minor one below 1.0.0)
+  std::string reason;       // one line, for validation reports
+};
+// SemVer's promise: same major (or, below 1.0.0, same minor) is compatible;
+// anything else breaks. Equal versions are not an upgrade (not compatible,
+// not breaking). Downgrades and pre-releases are compatible, said in reason.
+Compatibility CheckCompatibility(const Version& from, const Version& to);
+
 // A set of versions: comparators joined by spaces (AND) and "||" (OR).
 // Comparators: =, >, >=, <, <=, ^, ~, x-ranges ("1.x", "1.2.*", "*"), and
 // hyphen ranges ("1.2 - 2.3.4"). A pre-release version matches only a
@@ -41,6 +52,8 @@ class Range {
  public:
   static Result<Range> Parse(std::string_view text);
   bool Matches(const Version& v) const;
+  // False when no release version can match (">=2.0.0 <1.0.0", "<0.0.0").
+  bool Satisfiable() const;
   const std::string& text() const { return text_; }
 
  private:

@@ -1,0 +1,75 @@
+// Builders of CommandEnvelope buffers, for clients, tools and tests.
+// Each returns the finished FlatBuffers bytes (identifier "NCCM").
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "noodle/fb/commands_generated.h"
+#include "noodle/projections/component.h"
+
+namespace noodle::engine::cmd {
+
+// Fields every command carries.
+struct Meta {
+  proj::Id command_id;  // zero: a fresh random id
+  int64_t time_ns = 0;
+  std::string actor;
+};
+
+struct UpgradeRequest {
+  proj::Id upgrade_id;  // zero: a fresh random id
+  std::string component;
+  std::string expected_version;
+  std::string target_version;
+  std::optional<proj::Component> target;
+  fb::StrategyKind strategy = fb::StrategyKind::Immediate;
+  uint32_t steps = 1;
+  std::vector<uint8_t> weights;
+  uint32_t pause_ms = 0;
+  uint32_t max_unavailable = 1;
+  int32_t priority = 0;
+  uint32_t timeout_ms = 600000;
+  bool rollback_enabled = true;
+  fb::ValidationLevel level = fb::ValidationLevel::Standard;
+  bool allow_breaking = false;
+  std::string requested_by;
+  bool dry_run = false;
+};
+
+struct StepReport {
+  proj::Id upgrade_id;
+  uint32_t step = 0;
+  bool succeeded = true;
+  bool timed_out = false;
+  int32_t exit_code = 0;
+  std::string reason;
+  std::string output_tail;
+  int64_t duration_ns = 0;
+};
+
+std::string Register(const proj::Component& c, const Meta& m = {});
+std::string Deregister(const std::string& name, const std::string& reason, const Meta& m = {});
+// The upgrade id used is written to *id when id is not null.
+std::string Upgrade(const UpgradeRequest& r, const Meta& m = {}, proj::Id* id = nullptr);
+std::string Cancel(const proj::Id& upgrade, const std::string& reason, const Meta& m = {});
+std::string Abort(const proj::Id& upgrade, const std::string& reason, const Meta& m = {});
+std::string Promote(const proj::Id& upgrade, const Meta& m = {});
+std::string Point(const std::string& name, const Meta& m = {});
+// Exactly one of point, to_seq, to_time_ns should be set.
+std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_ns, const std::string& reason,
+                     const Meta& m = {});
+std::string StepResult(const StepReport& r, const Meta& m = {});
+std::string Health(const proj::Id& upgrade, const std::string& instance, bool healthy, const std::string& detail,
+                   const Meta& m = {});
+std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m = {});
+// Queries (answered by the engine, not the decider).
+std::string QueryStatus(const proj::Id& upgrade = {}, const Meta& m = {});
+std::string QueryRegistry(const std::string& component = "", const Meta& m = {});
+std::string QueryStatistics(const std::string& component = "", const Meta& m = {});
+
+// The envelope in bytes if they pass the Verifier (identifier included), else nullptr.
+const fb::CommandEnvelope* VerifyCommand(std::string_view bytes);
+
+}  // namespace noodle::engine::cmd

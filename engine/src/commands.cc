@@ -1,0 +1,129 @@
+#include "noodle/engine/commands.h"
+
+#include "noodle/envelope.h"
+
+namespace noodle::engine::cmd {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+proj::Id Fresh(const proj::Id& id) {
+  if (!id.zero()) return id;
+  const fb::Id128 fresh = NewId();
+  return proj::Id::From(&fresh);
+}
+
+std::string Finish(FlatBufferBuilder& fbb, const Meta& m, fb::Command type, Offset<void> body) {
+  const fb::Id128 cid = Fresh(m.command_id).fb();
+  auto env = fb::CreateCommandEnvelope(fbb, &cid, m.time_ns, fbb.CreateString(m.actor), nullptr, type, body);
+  fbb.Finish(env, fb::CommandEnvelopeIdentifier());
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+}  // namespace
+
+std::string Register(const proj::Component& c, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::RegisterComponent, fb::CreateRegisterComponent(fbb, proj::ToSpec(fbb, c)).Union());
+}
+
+std::string Deregister(const std::string& name, const std::string& reason, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::DeregisterComponent,
+                fb::CreateDeregisterComponentDirect(fbb, name.c_str(), reason.c_str()).Union());
+}
+
+std::string Upgrade(const UpgradeRequest& r, const Meta& m, proj::Id* id) {
+  FlatBufferBuilder fbb;
+  const proj::Id uid = Fresh(r.upgrade_id);
+  if (id != nullptr) *id = uid;
+  const fb::Id128 fid = uid.fb();
+  auto strategy = fb::CreateStrategy(fbb, r.strategy, r.steps, r.weights.empty() ? 0 : fbb.CreateVector(r.weights),
+                                     r.pause_ms, r.max_unavailable);
+  Offset<fb::ComponentSpec> target;
+  if (r.target) target = proj::ToSpec(fbb, *r.target);
+  auto body = fb::CreateRequestUpgrade(
+      fbb, &fid, fbb.CreateString(r.component), r.expected_version.empty() ? 0 : fbb.CreateString(r.expected_version),
+      fbb.CreateString(r.target_version), target, strategy, r.priority, r.timeout_ms, r.rollback_enabled, r.level,
+      r.allow_breaking, fbb.CreateString(r.requested_by), 0, r.dry_run);
+  return Finish(fbb, m, fb::Command::RequestUpgrade, body.Union());
+}
+
+std::string Cancel(const proj::Id& upgrade, const std::string& reason, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::CancelUpgrade, fb::CreateCancelUpgradeDirect(fbb, &fid, reason.c_str()).Union());
+}
+
+std::string Abort(const proj::Id& upgrade, const std::string& reason, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::AbortUpgrade, fb::CreateAbortUpgradeDirect(fbb, &fid, reason.c_str()).Union());
+}
+
+std::string Promote(const proj::Id& upgrade, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::PromoteUpgrade, fb::CreatePromoteUpgrade(fbb, &fid).Union());
+}
+
+std::string Point(const std::string& name, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::CreateRollbackPoint, fb::CreateCreateRollbackPointDirect(fbb, name.c_str()).Union());
+}
+
+std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_ns, const std::string& reason,
+                     const Meta& m) {
+  FlatBufferBuilder fbb;
+  auto body = fb::CreateRollBackDirect(fbb, point.empty() ? nullptr : point.c_str(), to_seq, to_time_ns, reason.c_str());
+  return Finish(fbb, m, fb::Command::RollBack, body.Union());
+}
+
+std::string StepResult(const StepReport& r, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = r.upgrade_id.fb();
+  auto body = fb::CreateReportStepResultDirect(fbb, &fid, r.step, r.succeeded, r.timed_out, r.exit_code,
+                                               r.output_tail.c_str(), r.duration_ns, r.reason.c_str());
+  return Finish(fbb, m, fb::Command::ReportStepResult, body.Union());
+}
+
+std::string Health(const proj::Id& upgrade, const std::string& instance, bool healthy, const std::string& detail,
+                   const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::ReportHealth,
+                fb::CreateReportHealthDirect(fbb, &fid, instance.c_str(), healthy, detail.c_str()).Union());
+}
+
+std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::TimerFired, fb::CreateTimerFiredDirect(fbb, &fid, timer.c_str()).Union());
+}
+
+std::string QueryStatus(const proj::Id& upgrade, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::QueryStatus, fb::CreateQueryStatus(fbb, upgrade.zero() ? nullptr : &fid).Union());
+}
+
+std::string QueryRegistry(const std::string& component, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::QueryRegistry,
+                fb::CreateQueryRegistryDirect(fbb, component.empty() ? nullptr : component.c_str()).Union());
+}
+
+std::string QueryStatistics(const std::string& component, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::QueryStatistics,
+                fb::CreateQueryStatisticsDirect(fbb, component.empty() ? nullptr : component.c_str()).Union());
+}
+
+const fb::CommandEnvelope* VerifyCommand(std::string_view bytes) {
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!fb::VerifyCommandEnvelopeBuffer(v)) return nullptr;
+  return fb::GetCommandEnvelope(bytes.data());
+}
+
+}  // namespace noodle::engine::cmd

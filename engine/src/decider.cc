@@ -1,0 +1,363 @@
+// Decide: one command against the state. See decider.h for the contract.
+#include <nlohmann/json.hpp>
+
+#include "lifecycle.h"
+#include "noodle/projections/codec.h"
+
+namespace noodle::engine {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+Decision Reject(fb::RejectCode code, std::string message, std::vector<Issue> errors = {}) {
+  Decision d;
+  d.rejected = true;
+  d.code = code;
+  d.message = std::move(message);
+  d.errors = std::move(errors);
+  return d;
+}
+
+Decision Invalid(const std::string& what, std::vector<Issue> issues) {
+  std::string msg = what + ": " + std::to_string(issues.size()) + " problem" + (issues.size() == 1 ? "" : "s");
+  if (!issues.empty()) msg += ": " + issues.front().message + (issues.size() > 1 ? "; ..." : "");
+  return Reject(fb::RejectCode::Invalid, std::move(msg), std::move(issues));
+}
+
+std::string S(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
+
+bool HasQueued(const State& state, const std::string& component) {
+  for (const auto& [id, u] : state.status.upgrades) {
+    if (u.phase == proj::Phase::kQueued && u.component == component) return true;
+  }
+  return false;
+}
+
+const proj::Upgrade* Find(const State& state, const fb::Id128* id) { return state.status.find(proj::Id::From(id)); }
+
+std::string NotInProgress(const fb::Id128* id) { return "no upgrade " + IdToHex(*id) + " in progress"; }
+
+Decision RegisterComponent(const fb::RegisterComponent& cmd, const State& state, const Context& ctx,
+                           const Limits& limits) {
+  if (auto issues = CheckSpecShape(*cmd.component(), limits, "component"); !issues.empty()) {
+    return Invalid("component spec is malformed", std::move(issues));
+  }
+  const proj::Component c = proj::FromSpec(*cmd.component());
+  if (const proj::Component* existing = state.registry.find(c.name)) {
+    if (*existing == c) return Decision{};  // a retry: already registered just so
+    return Reject(fb::RejectCode::Conflict, "component " + c.name + " is already registered at " + existing->version +
+                                                "; upgrade it, or deregister it first");
+  }
+  if (auto issues = CheckRegistration(c, state.registry); !issues.empty()) {
+    std::string msg = "cannot register " + c.name + ": " + issues.front().message;
+    return Reject(fb::RejectCode::ValidationFailed, std::move(msg), std::move(issues));
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Emit("component/" + c.name, {}, fb::Event::ComponentRegistered, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateComponentRegistered(fbb, proj::ToSpec(fbb, c)).Union();
+  });
+  return d;
+}
+
+Decision DeregisterComponent(const fb::DeregisterComponent& cmd, const State& state, const Context& ctx) {
+  const std::string name = cmd.name()->str();
+  if (state.registry.find(name) == nullptr) return Reject(fb::RejectCode::NotFound, "component " + name + " is not registered");
+  if (state.status.busy.count(name) || HasQueued(state, name)) {
+    return Reject(fb::RejectCode::Conflict, "component " + name + " has an upgrade in progress");
+  }
+  if (auto dependents = state.registry.DependentsOf(name); !dependents.empty()) {
+    std::string list;
+    for (const auto& n : dependents) list += (list.empty() ? "" : ", ") + n;
+    return Reject(fb::RejectCode::Conflict, "component " + name + " is a dependency of " + list);
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Emit("component/" + name, {}, fb::Event::ComponentDeregistered, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateComponentDeregistered(fbb, Str(fbb, name), Str(fbb, S(cmd.reason()))).Union();
+  });
+  return d;
+}
+
+nlohmann::json PlanJson(const proj::Upgrade& u, const ValidationResult& v, bool would_queue) {
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : v.errors) errors.push_back({{"code", e.code}, {"field", e.field}, {"message", e.message}});
+  nlohmann::json plan = nlohmann::json::array();
+  for (const auto& p : u.plan) {
+    plan.push_back({{"action", p.action}, {"instance", p.instance}, {"weight", p.weight}, {"pause", p.pause}});
+  }
+  return {{"dry_run", true}, {"valid", v.errors.empty()}, {"component", u.component}, {"from", v.from_version},
+          {"to", u.to_version}, {"breaking", v.breaking}, {"warnings", v.warnings}, {"errors", std::move(errors)},
+          {"plan", std::move(plan)}, {"parallel", u.parallel}, {"would_queue", would_queue}};
+}
+
+Decision RequestUpgrade(const fb::RequestUpgrade& cmd, const State& state, const Context& ctx, const Limits& limits) {
+  const proj::Id id = proj::Id::From(cmd.upgrade_id());
+  if (auto issues = CheckRequestShape(cmd, limits); !issues.empty()) {
+    return Invalid("upgrade request is malformed", std::move(issues));
+  }
+  if (state.status.find(id) != nullptr) return Reject(fb::RejectCode::Conflict, "upgrade " + id.hex() + " already exists");
+  const std::string component = cmd.component()->str();
+  if (state.registry.find(component) == nullptr) {
+    return Reject(fb::RejectCode::NotFound, "component " + component + " is not registered",
+                  {{"component_not_found", "component", "component " + component + " is not registered"}});
+  }
+
+  Decision d;
+  Emitter em(ctx, &d);
+  const fb::Id128 fid = id.fb();
+  em.Emit(UpgradeStream(id), id, fb::Event::UpgradeRequested, [&](FlatBufferBuilder& fbb) {
+    Offset<fb::Strategy> strategy;
+    if (const auto* st = cmd.strategy()) {
+      Offset<flatbuffers::Vector<uint8_t>> weights;
+      if (st->weights() != nullptr) weights = fbb.CreateVector(st->weights()->data(), st->weights()->size());
+      strategy = fb::CreateStrategy(fbb, st->kind(), st->steps(), weights, st->pause_ms(), st->max_unavailable());
+    }
+    Offset<fb::ComponentSpec> target;
+    if (cmd.target() != nullptr) target = proj::ToSpec(fbb, proj::FromSpec(*cmd.target()));
+    std::vector<Offset<fb::KeyValue>> metadata;
+    if (cmd.metadata() != nullptr) {
+      for (const auto* kv : *cmd.metadata()) {
+        metadata.push_back(fb::CreateKeyValue(fbb, Str(fbb, kv->key()->str()), Str(fbb, S(kv->value()))));
+      }
+    }
+    return fb::CreateUpgradeRequested(fbb, &fid, Str(fbb, component), Str(fbb, S(cmd.expected_version())),
+                                      Str(fbb, cmd.target_version()->str()), target, strategy, cmd.priority(),
+                                      cmd.timeout_ms(), cmd.rollback_enabled(), cmd.validation_level(),
+                                      cmd.allow_breaking(), Str(fbb, S(cmd.requested_by())),
+                                      fbb.CreateVectorOfSortedTables(&metadata))
+        .Union();
+  });
+  d.appends.front().new_stream = true;
+  d.ids.push_back(id);
+
+  const bool would_queue = state.status.busy.count(component) > 0 || HasQueued(state, component) ||
+                           state.status.busy.size() >= limits.max_running;
+  if (cmd.dry_run()) {
+    Decision scratch;
+    Emitter trial(ctx, &scratch);
+    trial.scratch = em.scratch;
+    const ValidationResult v = StartUpgrade(trial, state, id);
+    const proj::Upgrade* planned = trial.upgrade(id);
+    nlohmann::json result = PlanJson(planned != nullptr ? *planned : *em.upgrade(id), v, would_queue);
+    Decision dry = v.errors.empty() ? Decision{}
+                                    : Reject(fb::RejectCode::ValidationFailed,
+                                             "dry run: upgrade of " + component + " would be rejected", v.errors);
+    dry.ids.push_back(id);
+    dry.result_json = result.dump();
+    return dry;
+  }
+  if (would_queue) return d;  // Reconcile starts it when its turn comes
+  const ValidationResult v = StartUpgrade(em, state, id);
+  if (!v.errors.empty()) {
+    d.rejected = true;
+    d.code = fb::RejectCode::ValidationFailed;
+    d.message = "upgrade of " + component + " to " + cmd.target_version()->str() + " rejected: " +
+                std::to_string(v.errors.size()) + " problem" + (v.errors.size() == 1 ? "" : "s");
+    d.errors = v.errors;
+  }
+  return d;
+}
+
+// Cancel and abort: a queued upgrade just ends; a running one stops and rolls back.
+Decision StopUpgrade(const fb::Id128* fid, fb::Event how, const std::string& reason, const State& state,
+                     const Context& ctx) {
+  const proj::Upgrade* u = Find(state, fid);
+  if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(fid));
+  if (u->phase == proj::Phase::kRollingBack) {
+    return Reject(fb::RejectCode::Conflict, "upgrade " + u->id.hex() + " is already rolling back");
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  Stop(em, u->id, how, reason.empty() ? (how == fb::Event::UpgradeCancelled ? "cancelled" : "aborted") : reason,
+       ctx.actor);
+  return d;
+}
+
+Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Context& ctx) {
+  const proj::Upgrade* u = Find(state, cmd.upgrade_id());
+  if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
+  if (u->phase != proj::Phase::kPaused) {
+    return Reject(fb::RejectCode::Conflict,
+                  "upgrade " + u->id.hex() + " is " + proj::PhaseName(u->phase) + ", not paused: nothing to promote");
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  const fb::Id128 fid = u->id.fb();
+  em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateUpgradePromoted(fbb, &fid, Str(fbb, ctx.actor)).Union();
+  });
+  Advance(em, u->id);
+  return d;
+}
+
+Decision StepResult(const fb::ReportStepResult& cmd, const State& state, const Context& ctx) {
+  const proj::Upgrade* u = Find(state, cmd.upgrade_id());
+  if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
+  const uint32_t step = cmd.step();
+  const uint32_t n = static_cast<uint32_t>(u->plan.size());
+  const bool running = step < n ? u->steps[step] == proj::StepState::kRunning
+                                : u->revert_running && !u->reverts.empty() && u->reverts.front() == step - n;
+  if (!running) {
+    return Reject(fb::RejectCode::Conflict, "step " + std::to_string(step) + " of upgrade " + u->id.hex() + " is not running");
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  RecordStepResult(em, u->id, step, cmd.succeeded(), cmd.timed_out(), cmd.exit_code(), S(cmd.reason()),
+                   S(cmd.output_tail()), cmd.duration_ns());
+  return d;
+}
+
+Decision Health(const fb::ReportHealth& cmd, const State& state, const Context& ctx) {
+  const proj::Upgrade* u = Find(state, cmd.upgrade_id());
+  if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  const fb::Id128 fid = u->id.fb();
+  const std::string instance = S(cmd.instance()), detail = S(cmd.detail());
+  em.Emit(UpgradeStream(u->id), u->id, fb::Event::HealthCheckRecorded, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateHealthCheckRecorded(fbb, &fid, Str(fbb, instance),
+                                         cmd.healthy() ? fb::HealthVerdict::Healthy : fb::HealthVerdict::Unhealthy,
+                                         Str(fbb, detail))
+        .Union();
+  });
+  if (!cmd.healthy() && (u->phase == proj::Phase::kRunning || u->phase == proj::Phase::kPaused)) {
+    Stop(em, u->id, fb::Event::UpgradeFailed,
+         "health check failed" + (instance.empty() ? "" : " on " + instance) + (detail.empty() ? "" : ": " + detail), "");
+  }
+  return d;
+}
+
+Decision Timer(const fb::TimerFired& cmd, const State& state, const Context& ctx) {
+  const std::string timer = S(cmd.timer());
+  if (timer != "deadline" && timer != "pause") return Reject(fb::RejectCode::Invalid, "unknown timer '" + timer + "'");
+  const proj::Upgrade* u = Find(state, cmd.upgrade_id());
+  if (u == nullptr) return Decision{};  // the upgrade ended before its timer
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  const bool active = u->phase == proj::Phase::kRunning || u->phase == proj::Phase::kPaused;
+  if (timer == "deadline" && active && ctx.now_ns >= u->deadline_ns()) {
+    Stop(em, u->id, fb::Event::UpgradeFailed, "timed out after " + std::to_string(u->timeout_ms) + " ms", "");
+  } else if (timer == "pause" && u->phase == proj::Phase::kPaused && u->pause_until_ns > 0 &&
+             ctx.now_ns >= u->pause_until_ns) {
+    const fb::Id128 fid = u->id.fb();
+    em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
+      return fb::CreateUpgradePromoted(fbb, &fid, Str(fbb, "pause timer")).Union();
+    });
+    Advance(em, u->id);
+  }
+  return d;  // a stale timer decides nothing
+}
+
+Decision CreatePoint(const fb::CreateRollbackPoint& cmd, const State& state, const Context& ctx) {
+  const std::string name = cmd.name()->str();
+  if (name.empty() || name.size() > 128 || name.find('/') != std::string::npos) {
+    return Reject(fb::RejectCode::Invalid, "rollback point name must be 1-128 characters without '/'");
+  }
+  if (state.status.points.count(name)) {
+    return Reject(fb::RejectCode::Conflict, "rollback point '" + name + "' already exists (at seq " +
+                                                std::to_string(state.status.points.at(name)) + ")");
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  const uint64_t at = state.status.seq;
+  em.Emit("point/" + name, {}, fb::Event::RollbackPointCreated, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateRollbackPointCreated(fbb, Str(fbb, name), at).Union();
+  });
+  d.appends.front().new_stream = true;
+  return d;
+}
+
+Decision RollBack(const fb::RollBack& cmd, const State& state, const Context& ctx, const RollbackTarget* target) {
+  if (target == nullptr) return Reject(fb::RejectCode::Invalid, "rollback target was not resolved");
+  if (!state.status.rollbacks.empty()) {
+    return Reject(fb::RejectCode::Conflict, "a rollback to a point is already in progress (" +
+                                                state.status.rollbacks.begin()->first.hex() + ")");
+  }
+  std::vector<proj::Component> restore;
+  std::vector<std::string> remove;
+  for (const auto& [name, then] : target->registry.components) {
+    const proj::Component* now = state.registry.find(name);
+    if (now == nullptr || !(*now == then.spec)) restore.push_back(then.spec);
+  }
+  for (const auto& [name, now] : state.registry.components) {
+    if (!target->registry.components.count(name)) remove.push_back(name);
+  }
+  std::vector<Issue> busy;
+  auto check = [&](const std::string& name) {
+    if (state.status.busy.count(name) || HasQueued(state, name)) {
+      busy.push_back({"component_busy", name, "component " + name + " has an upgrade in progress"});
+    }
+  };
+  for (const auto& c : restore) check(c.name);
+  for (const auto& n : remove) check(n);
+  if (!busy.empty()) return Reject(fb::RejectCode::Conflict, "cannot roll back while upgrades are in progress", busy);
+
+  Decision d;
+  Emitter em(ctx, &d);
+  const proj::Id op = ctx.command_id;
+  const fb::Id128 fid = op.fb();
+  const std::string stream = "rollback/" + op.hex();
+  em.Emit(stream, op, fb::Event::RollbackStarted, [&](FlatBufferBuilder& fbb) {
+    std::vector<Offset<fb::ComponentSpec>> specs;
+    for (const auto& c : restore) specs.push_back(proj::ToSpec(fbb, c));
+    return fb::CreateRollbackStarted(fbb, &fid, Str(fbb, target->point), target->to_seq, Str(fbb, S(cmd.reason())),
+                                     fbb.CreateVector(specs), fbb.CreateVectorOfStrings(remove))
+        .Union();
+  });
+  d.appends.front().new_stream = true;
+  d.ids.push_back(op);
+  return d;  // Reconcile carries it out, one component at a time
+}
+
+}  // namespace
+
+std::string UpgradeStream(const proj::Id& id) { return "upgrade/" + id.hex(); }
+
+void Evolve(State& s, const fb::EventEnvelope& e) {
+  proj::Evolve(s.registry, e);
+  proj::Evolve(s.status, e);
+}
+
+Decision Decide(const fb::CommandEnvelope& cmd, const State& state, const Context& ctx, const Limits& limits,
+                const RollbackTarget* rollback) {
+  switch (cmd.command_type()) {
+    case fb::Command::RegisterComponent:
+      return RegisterComponent(*cmd.command_as_RegisterComponent(), state, ctx, limits);
+    case fb::Command::DeregisterComponent:
+      return DeregisterComponent(*cmd.command_as_DeregisterComponent(), state, ctx);
+    case fb::Command::RequestUpgrade:
+      return RequestUpgrade(*cmd.command_as_RequestUpgrade(), state, ctx, limits);
+    case fb::Command::CancelUpgrade: {
+      const auto* c = cmd.command_as_CancelUpgrade();
+      return StopUpgrade(c->upgrade_id(), fb::Event::UpgradeCancelled, S(c->reason()), state, ctx);
+    }
+    case fb::Command::AbortUpgrade: {
+      const auto* c = cmd.command_as_AbortUpgrade();
+      return StopUpgrade(c->upgrade_id(), fb::Event::UpgradeAborted, S(c->reason()), state, ctx);
+    }
+    case fb::Command::PromoteUpgrade:
+      return Promote(*cmd.command_as_PromoteUpgrade(), state, ctx);
+    case fb::Command::CreateRollbackPoint:
+      return CreatePoint(*cmd.command_as_CreateRollbackPoint(), state, ctx);
+    case fb::Command::RollBack:
+      return RollBack(*cmd.command_as_RollBack(), state, ctx, rollback);
+    case fb::Command::ReportStepResult:
+      return StepResult(*cmd.command_as_ReportStepResult(), state, ctx);
+    case fb::Command::ReportHealth:
+      return Health(*cmd.command_as_ReportHealth(), state, ctx);
+    case fb::Command::TimerFired:
+      return Timer(*cmd.command_as_TimerFired(), state, ctx);
+    default:
+      return Reject(fb::RejectCode::Invalid, std::string("not a command the decider takes: ") +
+                                                 fb::EnumNameCommand(cmd.command_type()));
+  }
+}
+
+}  // namespace noodle::engine

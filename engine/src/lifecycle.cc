@@ -1,0 +1,239 @@
+#include "lifecycle.h"
+
+namespace noodle::engine {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+// The plan is fixed at validation and recorded, so replay never re-plans.
+std::vector<proj::PlanStep> BuildPlan(const proj::Upgrade& u, const proj::Component& target, uint32_t* parallel) {
+  std::vector<proj::PlanStep> plan;
+  const std::string swap = target.hot_swappable ? "swap" : "restart";
+  const auto& st = u.strategy;
+  *parallel = 1;
+  switch (st.kind) {
+    case fb::StrategyKind::Immediate:
+      plan.push_back({swap, "", 100, false});
+      break;
+    case fb::StrategyKind::Gradual:
+      for (uint32_t k = 1; k <= st.steps; ++k) plan.push_back({"shift", "", static_cast<uint8_t>(100 * k / st.steps), false});
+      break;
+    case fb::StrategyKind::Canary:
+      for (size_t i = 0; i < st.weights.size(); ++i) {
+        plan.push_back({"shift", "", st.weights[i], i + 1 < st.weights.size()});
+      }
+      break;
+    case fb::StrategyKind::BlueGreen:
+      plan.push_back({"deploy", "", 0, false});
+      plan.push_back({"verify", "", 0, false});
+      plan.push_back({"switch", "", 100, false});
+      break;
+    case fb::StrategyKind::Rolling: {
+      const size_t n = target.instances.size();
+      for (size_t i = 0; i < n; ++i) {
+        plan.push_back({swap, target.instances[i], static_cast<uint8_t>(100 * (i + 1) / n), false});
+      }
+      *parallel = std::max<uint32_t>(1, std::min<uint32_t>(st.max_unavailable, static_cast<uint32_t>(n)));
+      break;
+    }
+  }
+  return plan;
+}
+
+// What a rollback must undo: rolling reverts every instance it touched,
+// newest first; the others revert the upgrade as a whole, once.
+std::vector<uint32_t> BuildReverts(const proj::Upgrade& u) {
+  std::vector<uint32_t> reverts;
+  for (uint32_t i = static_cast<uint32_t>(u.steps.size()); i-- > 0;) {
+    if (u.steps[i] == proj::StepState::kPending) continue;
+    reverts.push_back(i);
+    if (u.strategy.kind != fb::StrategyKind::Rolling) break;
+  }
+  return reverts;
+}
+
+std::string StepName(const proj::Upgrade& u, uint32_t k) {
+  const auto& p = u.plan[k];
+  return "step " + std::to_string(k + 1) + " (" + p.action + (p.instance.empty() ? "" : " on " + p.instance) + ")";
+}
+
+}  // namespace
+
+ValidationResult StartUpgrade(Emitter& em, const State& state, const proj::Id& id) {
+  const proj::Upgrade& u = *em.upgrade(id);
+  ValidationResult v = ValidateUpgrade(u, state);
+  const std::string stream = UpgradeStream(id);
+  const fb::Id128 fid = id.fb();
+  if (!v.errors.empty()) {
+    em.Emit(stream, id, fb::Event::UpgradeRejected, [&](FlatBufferBuilder& fbb) {
+      std::vector<Offset<fb::ValidationError>> errors;
+      for (const auto& e : v.errors) {
+        errors.push_back(fb::CreateValidationError(fbb, Str(fbb, e.code), Str(fbb, e.field), Str(fbb, e.message)));
+      }
+      return fb::CreateUpgradeRejected(fbb, &fid, fbb.CreateVector(errors)).Union();
+    });
+    return v;
+  }
+  uint32_t parallel = 1;
+  const auto plan = BuildPlan(u, v.target, &parallel);
+  const fb::ValidationLevel level = u.level;
+  em.Emit(stream, id, fb::Event::UpgradeValidated, [&](FlatBufferBuilder& fbb) {
+    std::vector<Offset<fb::PlannedStep>> steps;
+    for (const auto& p : plan) {
+      steps.push_back(fb::CreatePlannedStep(fbb, Str(fbb, p.action), Str(fbb, p.instance), p.weight, p.pause));
+    }
+    return fb::CreateUpgradeValidated(fbb, &fid, level, v.breaking, fbb.CreateVectorOfStrings(v.warnings),
+                                      fbb.CreateVector(steps), parallel, Str(fbb, v.from_version),
+                                      proj::ToSpec(fbb, v.target))
+        .Union();
+  });
+  const uint64_t at_seq = state.status.seq;
+  em.Emit(stream, id, fb::Event::RollbackPointCreated, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateRollbackPointCreated(fbb, Str(fbb, "before-upgrade-" + id.hex()), at_seq, &fid).Union();
+  });
+  Advance(em, id);
+  return v;
+}
+
+void Advance(Emitter& em, const proj::Id& id) {
+  proj::Upgrade* u = em.upgrade(id);
+  if (u == nullptr) return;
+  const std::string stream = UpgradeStream(id);
+  const fb::Id128 fid = id.fb();
+  const auto n = static_cast<uint32_t>(u->plan.size());
+
+  if (u->phase == proj::Phase::kRunning) {
+    bool all_done = true;
+    for (auto st : u->steps) all_done = all_done && st == proj::StepState::kSucceeded;
+    if (all_done) {
+      const proj::Upgrade done = *u;
+      em.Emit(stream, id, fb::Event::UpgradeCompleted, [&](FlatBufferBuilder& fbb) {
+        return fb::CreateUpgradeCompleted(fbb, &fid, Str(fbb, done.component), Str(fbb, done.from_version),
+                                          Str(fbb, done.to_version), em.ctx().now_ns - done.requested_ns,
+                                          proj::ToSpec(fbb, done.target))
+            .Union();
+      });
+      return;
+    }
+    size_t running = u->Running();
+    for (uint32_t i = 0; i < n && running < u->parallel; ++i) {
+      if (u->steps[i] != proj::StepState::kPending) continue;
+      // One at a time, in order, unless the plan allows parallel steps.
+      if (u->parallel == 1 && i > 0 && u->steps[i - 1] != proj::StepState::kSucceeded) break;
+      const proj::PlanStep p = u->plan[i];
+      em.Emit(stream, id, fb::Event::StepStarted, [&](FlatBufferBuilder& fbb) {
+        return fb::CreateStepStarted(fbb, &fid, i, n, Str(fbb, p.action), Str(fbb, p.instance), p.weight).Union();
+      });
+      ++running;
+    }
+    return;
+  }
+
+  if (u->phase == proj::Phase::kRollingBack) {
+    if (u->Running() > 0 || u->revert_running) return;  // wait for the steps in flight
+    if (u->reverts.empty()) {
+      const std::string restored = u->from_version;
+      em.Emit(stream, id, fb::Event::RollbackCompleted, [&](FlatBufferBuilder& fbb) {
+        return fb::CreateRollbackCompleted(fbb, &fid, Str(fbb, restored)).Union();
+      });
+      return;
+    }
+    const uint32_t k = u->reverts.front();
+    const proj::PlanStep p = u->plan[k];
+    const uint32_t number = u->RevertStepNumber(k);
+    em.Emit(stream, id, fb::Event::StepStarted, [&](FlatBufferBuilder& fbb) {
+      return fb::CreateStepStarted(fbb, &fid, number, n, Str(fbb, p.action), Str(fbb, p.instance), 0, true, k).Union();
+    });
+  }
+}
+
+void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& reason, const std::string& by,
+          uint32_t step) {
+  proj::Upgrade* u = em.upgrade(id);
+  if (u == nullptr) return;
+  const std::string stream = UpgradeStream(id);
+  const fb::Id128 fid = id.fb();
+  const std::vector<uint32_t> reverts = BuildReverts(*u);
+  const bool rollback = u->rollback_enabled && !reverts.empty();
+  em.Emit(stream, id, how, [&](FlatBufferBuilder& fbb) -> Offset<void> {
+    if (how == fb::Event::UpgradeCancelled) {
+      return fb::CreateUpgradeCancelled(fbb, &fid, Str(fbb, by), Str(fbb, reason), rollback).Union();
+    }
+    if (how == fb::Event::UpgradeAborted) {
+      return fb::CreateUpgradeAborted(fbb, &fid, Str(fbb, by), Str(fbb, reason), rollback).Union();
+    }
+    return fb::CreateUpgradeFailed(fbb, &fid, Str(fbb, reason), step, rollback).Union();
+  });
+  if (!rollback) return;
+  em.Emit(stream, id, fb::Event::RollbackStarted, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateRollbackStarted(fbb, &fid, 0, 0, Str(fbb, reason), 0, 0, fbb.CreateVector(reverts)).Union();
+  });
+  Advance(em, id);
+}
+
+void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succeeded, bool timed_out, int32_t exit_code,
+                      const std::string& reason, const std::string& output_tail, int64_t duration_ns) {
+  proj::Upgrade* u = em.upgrade(id);
+  if (u == nullptr) return;
+  const std::string stream = UpgradeStream(id);
+  const fb::Id128 fid = id.fb();
+  const auto n = static_cast<uint32_t>(u->plan.size());
+  const bool is_revert = step >= n;
+  const uint32_t k = is_revert ? step - n : step;
+  const std::string name = (is_revert ? "revert of " : "") + StepName(*u, k);
+  const std::string why = !reason.empty() ? reason
+                          : timed_out     ? "timed out"
+                                          : "exit code " + std::to_string(exit_code);
+
+  if (succeeded) {
+    em.Emit(stream, id, fb::Event::StepSucceeded, [&](FlatBufferBuilder& fbb) {
+      return fb::CreateStepSucceeded(fbb, &fid, step, exit_code, Str(fbb, output_tail), duration_ns).Union();
+    });
+  } else {
+    em.Emit(stream, id, fb::Event::StepFailed, [&](FlatBufferBuilder& fbb) {
+      return fb::CreateStepFailed(fbb, &fid, step, timed_out ? fb::StepOutcome::TimedOut : fb::StepOutcome::Failed,
+                                  exit_code, Str(fbb, why), Str(fbb, output_tail), duration_ns)
+          .Union();
+    });
+  }
+  u = em.upgrade(id);
+  const uint8_t weight_now = u->weight;
+  auto shift = [&](uint8_t to) {
+    em.Emit(stream, id, fb::Event::TrafficShifted, [&](FlatBufferBuilder& fbb) {
+      return fb::CreateTrafficShifted(fbb, &fid, weight_now, to).Union();
+    });
+  };
+
+  if (is_revert) {
+    if (!succeeded) {
+      em.Emit(stream, id, fb::Event::RollbackFailed, [&](FlatBufferBuilder& fbb) {
+        return fb::CreateRollbackFailed(fbb, &fid, Str(fbb, name + " failed: " + why)).Union();
+      });
+      return;
+    }
+    if (u->reverts.empty() && weight_now != 0) shift(0);
+    Advance(em, id);
+    return;
+  }
+  if (!succeeded) {
+    if (u->phase == proj::Phase::kRunning || u->phase == proj::Phase::kPaused) {
+      Stop(em, id, fb::Event::UpgradeFailed, name + " failed: " + why, "", step);
+    } else {
+      Advance(em, id);
+    }
+    return;
+  }
+  const proj::PlanStep p = u->plan[step];
+  if (p.weight != weight_now && u->phase == proj::Phase::kRunning) shift(p.weight);
+  if (u->phase == proj::Phase::kRunning && p.pause && step + 1 < n) {
+    const int64_t until = u->strategy.pause_ms == 0 ? 0 : em.ctx().now_ns + int64_t{u->strategy.pause_ms} * 1'000'000;
+    em.Emit(stream, id, fb::Event::UpgradePaused, [&](FlatBufferBuilder& fbb) {
+      return fb::CreateUpgradePaused(fbb, &fid, p.weight, until).Union();
+    });
+    return;
+  }
+  Advance(em, id);
+}
+
+}  // namespace noodle::engine

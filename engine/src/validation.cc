@@ -1,0 +1,289 @@
+#include "noodle/engine/validation.h"
+
+#include <functional>
+#include <set>
+
+#include "noodle/engine/semver.h"
+
+namespace noodle::engine {
+namespace {
+
+constexpr size_t kMaxName = 128;
+constexpr size_t kMaxWeights = 20;
+
+void Add(std::vector<Issue>& out, std::string code, std::string field, std::string message) {
+  out.push_back({std::move(code), std::move(field), std::move(message)});
+}
+
+bool ValidName(std::string_view n) {
+  if (n.empty() || n.size() > kMaxName) return false;
+  for (char c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+void CheckVersion(std::vector<Issue>& out, const flatbuffers::String* v, const std::string& field, bool required) {
+  if (v == nullptr || v->size() == 0) {
+    if (required) Add(out, "missing_field", field, field + " is required");
+    return;
+  }
+  if (auto p = semver::Parse(v->string_view()); !p.ok()) {
+    Add(out, "invalid_version", field, field + ": " + p.status().message());
+  }
+}
+
+void CheckHook(std::vector<Issue>& out, const fb::HookCommand* h, const std::string& field, const Limits& limits) {
+  if (h == nullptr) return;
+  if (h->argv() == nullptr || h->argv()->size() == 0 || h->argv()->Get(0)->size() == 0) {
+    Add(out, "invalid_hook", field, field + ": argv must name a program");
+  }
+  if (h->timeout_ms() == 0 || h->timeout_ms() > limits.max_hook_timeout_ms) {
+    Add(out, "invalid_timeout", field,
+        field + ": timeout_ms " + std::to_string(h->timeout_ms()) + " is outside 1.." +
+            std::to_string(limits.max_hook_timeout_ms));
+  }
+}
+
+std::string Describe(const proj::Upgrade& u) { return u.component + " " + u.from_version + " -> " + u.to_version; }
+
+}  // namespace
+
+std::vector<Issue> CheckSpecShape(const fb::ComponentSpec& spec, const Limits& limits, const std::string& field) {
+  std::vector<Issue> out;
+  if (!ValidName(spec.name()->string_view())) {
+    Add(out, "invalid_name", field + ".name",
+        "component name '" + spec.name()->str() + "' must be 1-128 characters of letters, digits, '-', '_', '.'");
+  }
+  CheckVersion(out, spec.version(), field + ".version", true);
+  std::set<std::string> seen;
+  if (spec.dependencies() != nullptr) {
+    for (const auto* d : *spec.dependencies()) {
+      const std::string where = field + ".dependencies." + d->name()->str();
+      if (!seen.insert(d->name()->str()).second) Add(out, "duplicate_dependency", where, "dependency " + d->name()->str() + " is listed twice");
+      if (d->name()->string_view() == spec.name()->string_view()) {
+        Add(out, "dependency_cycle", where, "component " + spec.name()->str() + " depends on itself");
+      }
+      auto r = semver::Range::Parse(d->range()->string_view());
+      if (!r.ok()) {
+        Add(out, "invalid_range", where, r.status().message());
+      } else if (!r->Satisfiable()) {
+        Add(out, "unsatisfiable_range", where,
+            "dependency range '" + d->range()->str() + "' of " + d->name()->str() + " matches no version");
+      }
+    }
+  }
+  if (const auto* h = spec.hooks(); h != nullptr) {
+    CheckHook(out, h->prepare(), field + ".hooks.prepare", limits);
+    CheckHook(out, h->swap(), field + ".hooks.swap", limits);
+    CheckHook(out, h->health(), field + ".hooks.health", limits);
+    CheckHook(out, h->revert(), field + ".hooks.revert", limits);
+    CheckHook(out, h->stop(), field + ".hooks.stop", limits);
+    CheckHook(out, h->start(), field + ".hooks.start", limits);
+  }
+  if (spec.instances() != nullptr) {
+    std::set<std::string> names;
+    for (const auto* i : *spec.instances()) {
+      if (!ValidName(i->string_view()) || !names.insert(i->str()).second) {
+        Add(out, "invalid_instance", field + ".instances", "instance '" + i->str() + "' is malformed or repeated");
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<Issue> CheckRequestShape(const fb::RequestUpgrade& req, const Limits& limits) {
+  std::vector<Issue> out;
+  if (req.upgrade_id()->hi() == 0 && req.upgrade_id()->lo() == 0) Add(out, "missing_field", "upgrade_id", "upgrade_id must not be zero");
+  if (!ValidName(req.component()->string_view())) Add(out, "invalid_name", "component", "component name '" + req.component()->str() + "' is malformed");
+  CheckVersion(out, req.expected_version(), "expected_version", false);
+  CheckVersion(out, req.target_version(), "target_version", true);
+  if (req.timeout_ms() < limits.min_timeout_ms || req.timeout_ms() > limits.max_timeout_ms) {
+    Add(out, "invalid_timeout", "timeout_ms",
+        "timeout_ms " + std::to_string(req.timeout_ms()) + " is outside " + std::to_string(limits.min_timeout_ms) +
+            ".." + std::to_string(limits.max_timeout_ms));
+  }
+  if (req.priority() < -limits.max_abs_priority || req.priority() > limits.max_abs_priority) {
+    Add(out, "invalid_priority", "priority",
+        "priority " + std::to_string(req.priority()) + " is outside -" + std::to_string(limits.max_abs_priority) +
+            ".." + std::to_string(limits.max_abs_priority));
+  }
+  if (const auto* st = req.strategy(); st != nullptr) {
+    switch (st->kind()) {
+      case fb::StrategyKind::Gradual:
+        if (st->steps() < 1 || st->steps() > 100) Add(out, "invalid_strategy", "strategy.steps", "gradual needs 1..100 steps");
+        break;
+      case fb::StrategyKind::Canary: {
+        const auto* w = st->weights();
+        if (w == nullptr || w->size() == 0 || w->size() > kMaxWeights) {
+          Add(out, "invalid_strategy", "strategy.weights", "canary needs 1..20 weights ending at 100");
+          break;
+        }
+        for (size_t i = 0; i < w->size(); ++i) {
+          if (w->Get(i) == 0 || w->Get(i) > 100 || (i > 0 && w->Get(i) <= w->Get(i - 1))) {
+            Add(out, "invalid_strategy", "strategy.weights", "canary weights must rise strictly within 1..100");
+            break;
+          }
+        }
+        if (w->Get(w->size() - 1) != 100) Add(out, "invalid_strategy", "strategy.weights", "canary weights must end at 100");
+        if (st->pause_ms() > limits.max_pause_ms) Add(out, "invalid_strategy", "strategy.pause_ms", "pause_ms is over a day");
+        break;
+      }
+      case fb::StrategyKind::Rolling:
+        if (st->max_unavailable() < 1) Add(out, "invalid_strategy", "strategy.max_unavailable", "rolling needs max_unavailable >= 1");
+        break;
+      default:
+        break;
+    }
+  }
+  if (const auto* t = req.target(); t != nullptr) {
+    for (auto& i : CheckSpecShape(*t, limits, "target")) out.push_back(std::move(i));
+    if (t->name()->string_view() != req.component()->string_view()) {
+      Add(out, "target_mismatch", "target.name", "target spec names " + t->name()->str() + ", not " + req.component()->str());
+    }
+    if (t->version()->string_view() != req.target_version()->string_view()) {
+      Add(out, "target_mismatch", "target.version",
+          "target spec has version " + t->version()->str() + ", not the target_version " + req.target_version()->str());
+    }
+  }
+  return out;
+}
+
+std::vector<Issue> CheckRegistration(const proj::Component& c, const proj::Registry& registry) {
+  std::vector<Issue> out;
+  for (const auto& d : c.dependencies) {
+    const proj::Component* dep = registry.find(d.name);
+    if (dep == nullptr) {
+      Add(out, "dependency_missing", "dependencies." + d.name, c.name + " depends on " + d.name + " (" + d.range + "), which is not registered");
+      continue;
+    }
+    auto range = semver::Range::Parse(d.range);
+    auto version = semver::Parse(dep->version);
+    if (range.ok() && version.ok() && !range->Matches(version.value())) {
+      Add(out, "dependency_unmet", "dependencies." + d.name,
+          c.name + " needs " + d.name + " " + d.range + " but " + dep->version + " is registered");
+    }
+  }
+  std::string path;
+  if (HasDependencyCycle(registry, c, &path)) Add(out, "dependency_cycle", "dependencies", "dependency cycle: " + path);
+  return out;
+}
+
+bool HasDependencyCycle(const proj::Registry& registry, const proj::Component& c, std::string* path) {
+  auto deps_of = [&](const std::string& name) -> const std::vector<proj::Dependency>* {
+    if (name == c.name) return &c.dependencies;
+    const proj::Component* x = registry.find(name);
+    return x == nullptr ? nullptr : &x->dependencies;
+  };
+  // Depth-first from c: a cycle through c is the only new one c can make.
+  std::vector<std::string> stack{c.name};
+  std::set<std::string> done;
+  std::function<bool(const std::string&)> visit = [&](const std::string& name) -> bool {
+    const auto* deps = deps_of(name);
+    if (deps == nullptr) return false;
+    for (const auto& d : *deps) {
+      if (d.name == c.name) {
+        stack.push_back(d.name);
+        return true;
+      }
+      if (done.count(d.name) || std::find(stack.begin(), stack.end(), d.name) != stack.end()) continue;
+      stack.push_back(d.name);
+      if (visit(d.name)) return true;
+      stack.pop_back();
+      done.insert(d.name);
+    }
+    return false;
+  };
+  if (!visit(c.name)) return false;
+  path->clear();
+  for (size_t i = 0; i < stack.size(); ++i) *path += (i ? " -> " : "") + stack[i];
+  return true;
+}
+
+ValidationResult ValidateUpgrade(const proj::Upgrade& u, const State& state) {
+  ValidationResult v;
+  auto& out = v.errors;
+  const proj::Component* current = state.registry.find(u.component);
+  if (current == nullptr) {
+    Add(out, "component_not_found", "component", "component " + u.component + " is not registered");
+    return v;
+  }
+  v.from_version = current->version;
+  if (u.has_requested_target) {
+    v.target = u.requested_target;
+  } else {
+    v.target = *current;
+    v.target.version = u.to_version;
+  }
+  proj::Upgrade described = u;
+  described.from_version = v.from_version;
+  if (!u.parent.zero()) return v;  // restoring a recorded state
+
+  if (!u.expected_version.empty() && u.expected_version != current->version) {
+    Add(out, "version_mismatch", "expected_version",
+        u.component + " is at " + current->version + ", not the expected " + u.expected_version);
+  }
+  auto from = semver::Parse(current->version);
+  auto to = semver::Parse(u.to_version);
+  if (from.ok() && to.ok()) {
+    const auto compat = semver::CheckCompatibility(from.value(), to.value());
+    v.breaking = compat.breaking;
+    if (semver::Compare(from.value(), to.value()) == 0) {
+      Add(out, "same_version", "target_version", compat.reason);
+    } else if (compat.breaking && !u.allow_breaking && u.level != fb::ValidationLevel::Basic) {
+      Add(out, "breaking_change", "target_version", Describe(described) + ": " + compat.reason + " (set allow_breaking to proceed)");
+    } else if (compat.breaking) {
+      v.warnings.push_back(compat.reason);
+    } else if (compat.reason.find("downgrade") != std::string::npos || to->is_prerelease()) {
+      v.warnings.push_back(compat.reason);
+    }
+  }
+  if (current->critical && u.level != fb::ValidationLevel::Strict) {
+    Add(out, "critical_needs_strict", "validation_level", u.component + " is critical: only strict validation may upgrade it");
+  }
+  const bool shifts_traffic = u.strategy.kind == fb::StrategyKind::Canary || u.strategy.kind == fb::StrategyKind::Gradual;
+  if (!v.target.hot_swappable && shifts_traffic) {
+    Add(out, "not_hot_swappable", "strategy",
+        u.component + " is not hot-swappable: it is restarted, never swapped live, so " +
+            fb::EnumNameStrategyKind(u.strategy.kind) + " cannot shift traffic to it (use Immediate, Rolling or BlueGreen)");
+  }
+  if (u.strategy.kind == fb::StrategyKind::Rolling && v.target.instances.empty()) {
+    Add(out, "no_instances", "target.instances", "rolling upgrade of " + u.component + " needs at least one instance");
+  }
+  std::string cycle;
+  if (HasDependencyCycle(state.registry, v.target, &cycle)) Add(out, "dependency_cycle", "target.dependencies", "dependency cycle: " + cycle);
+
+  if (u.level != fb::ValidationLevel::Basic && to.ok()) {
+    for (const auto& d : v.target.dependencies) {
+      const proj::Component* dep = state.registry.find(d.name);
+      auto range = semver::Range::Parse(d.range);
+      if (dep == nullptr) {
+        Add(out, "dependency_missing", "target.dependencies." + d.name, u.component + " " + u.to_version + " needs " + d.name + " " + d.range + ", which is not registered");
+      } else if (auto dv = semver::Parse(dep->version); range.ok() && dv.ok() && !range->Matches(dv.value())) {
+        Add(out, "dependency_unmet", "target.dependencies." + d.name,
+            u.component + " " + u.to_version + " needs " + d.name + " " + d.range + " but " + d.name + " is at " + dep->version);
+      }
+    }
+    for (const auto& name : state.registry.DependentsOf(u.component)) {
+      for (const auto& d : state.registry.find(name)->dependencies) {
+        if (d.name != u.component) continue;
+        auto range = semver::Range::Parse(d.range);
+        if (range.ok() && !range->Matches(to.value())) {
+          Add(out, "dependent_broken", "target_version",
+              name + " needs " + u.component + " " + d.range + ", which " + u.to_version + " does not satisfy");
+        }
+      }
+    }
+  }
+  if (u.level == fb::ValidationLevel::Strict) {
+    if (v.target.artifact_sha256.empty()) {
+      Add(out, "artifact_hash_missing", "target.artifact", "strict validation needs the new artifact's SHA-256");
+    } else if (v.target.artifact_sha256 == current->artifact_sha256) {
+      Add(out, "artifact_unchanged", "target.artifact",
+          "the new version declares the same artifact SHA-256 as " + current->version + ": not a new build");
+    }
+  }
+  return v;
+}
+
+}  // namespace noodle::engine

@@ -1,0 +1,138 @@
+// Status projection: every upgrade that has not ended (queued, running,
+// paused, rolling back) with its plan and the state of each step; rollback
+// points; rollbacks to a point in progress; recent finished upgrades and the
+// history count. It is also the engine's working state: the decider reads it.
+// Pure: no disk, no sockets. Not thread-safe: one owner folds.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "noodle/fb/events_generated.h"
+#include "noodle/projections/component.h"
+
+namespace noodle::proj {
+
+enum class Phase : uint8_t {
+  kQueued,         // requested, waiting for its component or a free slot
+  kRunning,
+  kPaused,         // canary: waiting for promote or the pause timer
+  kRollingBack,
+  kCompleted,      // the rest are ends
+  kRejected,
+  kFailed,         // failed with no rollback
+  kCancelled,      // cancelled with nothing to roll back
+  kAborted,
+  kRolledBack,
+  kRollbackFailed,
+};
+const char* PhaseName(Phase p);
+inline bool IsEnd(Phase p) { return p >= Phase::kCompleted; }
+
+enum class StepState : uint8_t { kPending, kRunning, kSucceeded, kFailed };
+
+struct PlanStep {
+  std::string action;    // swap | restart | shift | deploy | verify | switch
+  std::string instance;  // empty: the component as a whole
+  uint8_t weight = 0;    // traffic share on the new version after the step
+  bool pause = false;    // canary: pause after it
+  bool operator==(const PlanStep&) const = default;
+};
+
+struct StrategySpec {
+  fb::StrategyKind kind = fb::StrategyKind::Immediate;
+  uint32_t steps = 1;            // gradual
+  std::vector<uint8_t> weights;  // canary
+  uint32_t pause_ms = 0;         // canary: 0 = until promoted
+  uint32_t max_unavailable = 1;  // rolling
+  bool operator==(const StrategySpec&) const = default;
+};
+
+struct Upgrade {
+  Id id;
+  Id parent;  // the rollback-to-point operation this belongs to, if any
+  std::string component;
+  std::string expected_version;
+  std::string from_version;  // set when validated
+  std::string to_version;
+  Component requested_target;  // the request's spec for the new version, if it gave one
+  bool has_requested_target = false;
+  Component target;  // set when validated: the component after the upgrade
+  StrategySpec strategy;
+  int32_t priority = 0;
+  uint32_t timeout_ms = 0;
+  bool rollback_enabled = true;
+  fb::ValidationLevel level = fb::ValidationLevel::Standard;
+  bool allow_breaking = false;
+  std::string requested_by;
+
+  Phase phase = Phase::kQueued;
+  Phase cause = Phase::kFailed;  // while rolling back: what started it
+  std::string reason;            // why it failed, was cancelled or rejected
+  uint64_t requested_seq = 0;
+  int64_t requested_ns = 0;
+  int64_t started_ns = 0;  // validated and running
+  int64_t finished_ns = 0;
+  int64_t pause_until_ns = 0;  // 0 while paused: until promoted
+
+  std::vector<PlanStep> plan;
+  uint32_t parallel = 1;
+  std::vector<StepState> steps;  // one per plan step
+  uint8_t weight = 0;            // traffic share on the new version now
+  uint32_t unhealthy = 0;        // health checks that failed
+  std::vector<uint32_t> reverts;  // plan steps still to revert, in order
+  bool revert_running = false;
+
+  bool operator==(const Upgrade&) const = default;
+  // Step numbers: plan steps are 0..n-1; the revert of plan step k is n+k.
+  uint32_t RevertStepNumber(uint32_t k) const { return static_cast<uint32_t>(plan.size()) + k; }
+  size_t Running() const;
+  int64_t deadline_ns() const { return started_ns + int64_t{timeout_ms} * 1'000'000; }
+};
+
+// A finished upgrade, kept (the newest few) for status queries.
+struct UpgradeSummary {
+  Id id;
+  std::string component, from_version, to_version, reason;
+  Phase phase = Phase::kCompleted;
+  int64_t requested_ns = 0, finished_ns = 0;
+  bool operator==(const UpgradeSummary&) const = default;
+};
+
+// A rollback to a point, seq or time: the components it must restore or remove.
+struct RollbackOp {
+  Id id;
+  std::string point;
+  uint64_t to_seq = 0;
+  std::string reason;
+  std::vector<Component> restore;
+  std::vector<std::string> remove;
+  int64_t started_ns = 0;
+  std::string failed;  // set when one of its upgrades did not complete
+  bool operator==(const RollbackOp&) const = default;
+};
+
+struct Status {
+  static constexpr const char* kName = "status";
+  static constexpr size_t kRecentKept = 256;
+  uint64_t seq = 0;
+  int64_t last_time_ns = 0;
+  std::map<Id, Upgrade> upgrades;          // not ended
+  std::map<std::string, Id> busy;          // component -> its validated, unfinished upgrade
+  std::map<std::string, uint64_t> points;  // rollback point name -> seq
+  std::map<Id, RollbackOp> rollbacks;      // in progress
+  std::deque<UpgradeSummary> recent;       // newest last
+  uint64_t history_count = 0;              // upgrades that ended
+  bool operator==(const Status&) const = default;
+
+  const Upgrade* find(const Id& id) const {
+    auto it = upgrades.find(id);
+    return it == upgrades.end() ? nullptr : &it->second;
+  }
+};
+
+void Evolve(Status& s, const fb::EventEnvelope& e);
+
+}  // namespace noodle::proj

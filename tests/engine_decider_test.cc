@@ -269,7 +269,10 @@ BOOST_AUTO_TEST_CASE(canary_pauses_until_promoted_and_completes) {
   BOOST_TEST(w.Phase(id) == "paused");
   BOOST_TEST(w.Find(id)->weight == 10);
   // A step result or a second promote while paused is refused
-  auto early = w.Run(engine::cmd::StepResult({.upgrade_id = id, .step = 1}));
+  engine::cmd::StepReport next;
+  next.upgrade_id = id;
+  next.step = 1;
+  auto early = w.Run(engine::cmd::StepResult(next));
   BOOST_TEST((early.code == fb::RejectCode::Conflict));
   mark = w.log.size();
   w.Run(engine::cmd::Promote(id));

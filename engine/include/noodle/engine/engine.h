@@ -1,0 +1,73 @@
+// The engine service: one writer thread takes commands, decides, appends the
+// events (one group-commit write per round of commands), folds them into the
+// projections, publishes them once durable, hands started steps to the
+// executor and feeds step results and timers back in as commands.
+//
+// On Open it rebuilds the projections from their snapshots plus the log,
+// then recovers: steps that were running when the last engine stopped fail
+// (their upgrades roll back) and interrupted reverts run again, so no upgrade
+// stays in progress forever after a crash.
+#pragma once
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "noodle/engine/decider.h"
+#include "noodle/engine/executor.h"
+#include "noodle/projections/statistics.h"
+#include "noodle/status.h"
+#include "noodle/store/event_log.h"
+
+namespace noodle::engine {
+
+struct EngineOptions {
+  Limits limits;
+  // Events between snapshots of the projections. Smaller: faster restarts and
+  // state_at, more encoding work and disk (each snapshot holds every projection).
+  uint64_t snapshot_every = 10'000;
+  // Commands decided per round (one log write). Larger rounds amortize the
+  // fsync further but delay the first reply of the round.
+  size_t max_round_commands = 512;
+  // Who the engine's own decisions (reconcile, recover, timers) are by.
+  std::string actor = "engine";
+};
+
+struct Reply {
+  bool accepted = false;
+  fb::RejectCode code = fb::RejectCode::Invalid;
+  std::string message;
+  std::vector<Issue> errors;
+  std::vector<proj::Id> ids;
+  std::vector<uint64_t> seqs;  // the command's events, durable
+  std::string result_json;     // queries and dry runs
+};
+
+class Engine {
+ public:
+  // log: opened read-write, outlives the engine. executor and publisher
+  // (either may be null) outlive the engine too.
+  // Corruption: a snapshot or event does not decode (the log stays untouched).
+  static Status Open(store::EventLog* log, Executor* executor, EventPublisher* publisher, const EngineOptions& options,
+                     std::unique_ptr<Engine>* engine);
+  virtual ~Engine() = default;
+
+  // Thread-safe. Takes a CommandEnvelope buffer; the reply is ready once the
+  // command's events are durable (or it was rejected). Malformed bytes get
+  // an Invalid reply. After Stop, replies are Unavailable.
+  virtual std::future<Reply> Submit(std::string command) = 0;
+  Reply Execute(std::string command) { return Submit(std::move(command)).get(); }
+
+  // Copies of the live projections, consistent with each other. Thread-safe.
+  virtual State Current() const = 0;
+  virtual proj::Statistics Statistics() const = 0;
+  // Registry and status as of seq: the nearest snapshot at or below it, then
+  // the log up to seq. Thread-safe; reads the log, not the live state.
+  virtual Result<State> StateAt(uint64_t seq) const = 0;
+
+  // Finishes the round in progress and stops the writer thread. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace noodle::engine

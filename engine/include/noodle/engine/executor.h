@@ -1,0 +1,54 @@
+// Executors perform the steps the decider starts (StepStarted) and report
+// back. The engine turns each outcome into ReportHealth / ReportStepResult
+// commands, so results go through the decider and the log like anything else.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "noodle/projections/component.h"
+
+namespace noodle::engine {
+
+struct StepRequest {
+  proj::Id upgrade_id;
+  uint32_t step = 0;      // as in StepStarted
+  bool revert = false;    // undo plan step `action` (go back to `from`)
+  std::string action;     // swap | restart | shift | deploy | verify | switch
+  std::string instance;   // empty: the component as a whole
+  uint8_t weight = 0;     // traffic share on the new version after the step
+  proj::Component from;   // the component as registered now
+  proj::Component to;     // the component as it will be after the upgrade
+};
+
+struct StepOutcome {
+  bool succeeded = false;
+  bool timed_out = false;
+  int32_t exit_code = 0;
+  std::string reason;       // one line when it failed
+  std::string output_tail;  // last lines of output
+  int64_t duration_ns = 0;
+  bool health_checked = false;  // a health check ran as part of the step
+  bool healthy = false;
+  std::string health_detail;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Starts the step and returns promptly. Calls done exactly once, from any
+  // thread, unless the executor is destroyed first (its destructor waits for
+  // or abandons running steps, and then never calls done).
+  virtual void Start(const StepRequest& step, std::function<void(StepOutcome)> done) = 0;
+};
+
+// Receives events once they are durable (the daemon wires it to the bus).
+class EventPublisher {
+ public:
+  virtual ~EventPublisher() = default;
+  // Called from the engine's writer thread, in seq order; must not block long.
+  virtual void Publish(const std::vector<std::string>& events) = 0;
+};
+
+}  // namespace noodle::engine

@@ -1,0 +1,528 @@
+#include "noodle/engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "noodle/engine/commands.h"
+#include "noodle/envelope.h"
+#include "noodle/projections/codec.h"
+
+namespace noodle::engine {
+namespace {
+
+constexpr size_t kMaxReconcilePerRound = 10'000;
+
+int64_t WallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Reply Rejected(fb::RejectCode code, std::string message) {
+  Reply r;
+  r.code = code;
+  r.message = std::move(message);
+  return r;
+}
+
+// Commands reach the writer thread through this; executors' callbacks hold it
+// too, so a late step result after Stop finds a closed inbox, not a dead engine.
+struct Inbox {
+  struct Item {
+    std::string bytes;
+    std::promise<Reply> reply;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Item> items;
+  bool closed = false;
+
+  std::future<Reply> Push(std::string bytes) {
+    Item item{std::move(bytes), {}};
+    auto future = item.reply.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (closed) {
+        item.reply.set_value(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+        return future;
+      }
+      items.push_back(std::move(item));
+    }
+    cv.notify_one();
+    return future;
+  }
+};
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(store::EventLog* log, Executor* executor, EventPublisher* publisher, EngineOptions options)
+      : log_(log), executor_(executor), publisher_(publisher), options_(std::move(options)),
+        inbox_(std::make_shared<Inbox>()) {}
+  ~EngineImpl() override { Stop(); }
+
+  Status Load();
+  void StartThread() { thread_ = std::thread([this] { Run(); }); }
+
+  std::future<Reply> Submit(std::string command) override { return inbox_->Push(std::move(command)); }
+  State Current() const override {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    return state_;
+  }
+  proj::Statistics Statistics() const override {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    return stats_;
+  }
+  Result<State> StateAt(uint64_t seq) const override;
+  void Stop() override {
+    {
+      std::lock_guard<std::mutex> lock(inbox_->mu);
+      if (inbox_->closed) return;
+      inbox_->closed = true;
+    }
+    inbox_->cv.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(inbox_->mu);
+    for (auto& item : inbox_->items) item.reply.set_value(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+    inbox_->items.clear();
+  }
+
+ private:
+  // A command decided in this round, waiting for its events to be durable.
+  struct Pending {
+    std::promise<Reply> promise;
+    bool has_promise = false;
+    Reply reply;
+    size_t first_append = 0, append_count = 0;
+  };
+
+  void Run();
+  void Round(std::deque<Inbox::Item> batch, bool recover);
+  void DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends);
+  // Folds the decision's events into the state with the seqs they will get.
+  void ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends);
+  bool ResolveRollback(const fb::RollBack& rb, RollbackTarget* target, Reply* error) const;
+  Reply Query(const fb::CommandEnvelope& cmd) const;
+  void AfterDurable(const std::vector<store::BatchAppend>& appends);
+  void ArmTimers();
+  void MaybeSnapshot();
+  Status ReloadLocked();  // state_mu_ held
+  Context NewContext(const proj::Id& command_id, const std::string& actor) {
+    now_ns_ = std::max(now_ns_ + 1, WallNs());
+    return Context{now_ns_, actor, command_id, {}};
+  }
+  proj::Id InternalId() {
+    const fb::Id128 id = NewId();
+    return proj::Id::From(&id);
+  }
+
+  store::EventLog* const log_;
+  Executor* const executor_;
+  EventPublisher* const publisher_;
+  const EngineOptions options_;
+  std::shared_ptr<Inbox> inbox_;
+  std::thread thread_;
+
+  mutable std::mutex state_mu_;  // guards state_ and stats_ for readers; the writer thread owns the writes
+  State state_;
+  proj::Statistics stats_;
+  uint64_t next_seq_ = 1;         // the seq the next appended event will get
+  uint64_t last_snapshot_seq_ = 0;
+  int64_t now_ns_ = 0;
+  std::map<std::pair<proj::Id, std::string>, int64_t> timers_;  // (upgrade, timer) -> due
+};
+
+Status EngineImpl::Load() {
+  uint64_t base = 0;
+  auto status_snap = log_->GetSnapshot(proj::Status::kName, UINT64_MAX);
+  if (status_snap.ok()) {
+    auto reg = log_->GetSnapshot(proj::Registry::kName, status_snap->seq);
+    auto stats = log_->GetSnapshot(proj::Statistics::kName, status_snap->seq);
+    if (reg.ok() && stats.ok() && reg->seq == status_snap->seq && stats->seq == status_snap->seq) {
+      for (Status s : {proj::Decode(status_snap->blob, &state_.status), proj::Decode(reg->blob, &state_.registry),
+                       proj::Decode(stats->blob, &stats_)}) {
+        if (!s.ok()) return Status::Corruption(s.message(), status_snap->seq);
+      }
+      base = status_snap->seq;
+    }
+  }
+  const uint64_t last = log_->LastSeq();
+  auto it = log_->Scan(base + 1, last);
+  for (; it->Valid(); it->Next()) {
+    Evolve(state_, *it->envelope());
+    proj::Evolve(stats_, *it->envelope());
+  }
+  if (!it->status().ok()) return it->status();
+  next_seq_ = last + 1;
+  last_snapshot_seq_ = base;
+  now_ns_ = state_.status.last_time_ns;
+  spdlog::info("engine: state rebuilt from snapshot at seq {} and {} events; {} upgrades in progress", base,
+               last - base, state_.status.upgrades.size());
+  return Status::OK();
+}
+
+Status EngineImpl::ReloadLocked() {
+  state_ = State{};
+  stats_ = proj::Statistics{};
+  return Load();
+}
+
+Result<State> EngineImpl::StateAt(uint64_t seq) const {
+  State s;
+  uint64_t base = 0;
+  auto status_snap = log_->GetSnapshot(proj::Status::kName, seq);
+  if (status_snap.ok()) {
+    auto reg = log_->GetSnapshot(proj::Registry::kName, status_snap->seq);
+    if (reg.ok() && reg->seq == status_snap->seq) {
+      if (Status st = proj::Decode(status_snap->blob, &s.status); !st.ok()) return st;
+      if (Status st = proj::Decode(reg->blob, &s.registry); !st.ok()) return st;
+      base = status_snap->seq;
+    }
+  }
+  auto it = log_->Scan(base + 1, seq);
+  for (; it->Valid(); it->Next()) Evolve(s, *it->envelope());
+  if (!it->status().ok()) return it->status();
+  return s;
+}
+
+void EngineImpl::Run() {
+  Round({}, /*recover=*/true);
+  while (true) {
+    std::deque<Inbox::Item> batch;
+    {
+      std::unique_lock<std::mutex> lock(inbox_->mu);
+      auto due = [this] {
+        int64_t next = INT64_MAX;
+        for (const auto& [key, at] : timers_) next = std::min(next, at);
+        return next;
+      };
+      while (!inbox_->closed && inbox_->items.empty() && due() > WallNs()) {
+        const int64_t wait_ns = std::min<int64_t>(due() - WallNs(), 1'000'000'000);
+        inbox_->cv.wait_for(lock, std::chrono::nanoseconds(wait_ns));
+      }
+      if (inbox_->closed) return;
+      // A rollback is resolved against the durable log, so it starts a round.
+      while (!inbox_->items.empty() && batch.size() < options_.max_round_commands) {
+        const auto* cmd = cmd::VerifyCommand(inbox_->items.front().bytes);
+        if (!batch.empty() && cmd != nullptr && cmd->command_type() == fb::Command::RollBack) break;
+        batch.push_back(std::move(inbox_->items.front()));
+        inbox_->items.pop_front();
+      }
+    }
+    // Timers that are due become commands of this round.
+    const int64_t now = WallNs();
+    for (auto it = timers_.begin(); it != timers_.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      Inbox::Item item{cmd::Timer(it->first.first, it->first.second, {InternalId(), 0, options_.actor}), {}};
+      batch.push_back(std::move(item));
+      it = timers_.erase(it);
+    }
+    Round(std::move(batch), false);
+  }
+}
+
+void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
+  std::vector<Pending> pending;
+  std::vector<store::BatchAppend> appends;
+  pending.reserve(batch.size());
+  // Held until the round's events are durable: readers of Current() never
+  // see state that a crash could take back.
+  std::unique_lock<std::mutex> lock(state_mu_);
+  {
+    if (recover) {
+      for (Decision& d : Recover(state_, NewContext(InternalId(), options_.actor))) ApplySpeculatively(d, appends);
+    }
+    for (auto& item : batch) DecideOne(item, pending, appends);
+    for (size_t i = 0; i < kMaxReconcilePerRound; ++i) {
+      auto d = Reconcile(state_, NewContext(InternalId(), options_.actor), options_.limits);
+      if (!d) break;
+      ApplySpeculatively(*d, appends);
+    }
+  }
+  Status write = Status::OK();
+  if (!appends.empty()) {
+    log_->AppendMany(&appends);
+    uint64_t expect = next_seq_;
+    for (const auto& a : appends) {
+      if (!a.status.ok()) {
+        write = a.status;
+        break;
+      }
+      if (a.result.duplicate || a.result.seqs.front() != expect) {
+        write = Status::Conflict("the log assigned seqs the engine did not expect");
+        break;
+      }
+      expect += a.result.seqs.size();
+    }
+    if (write.ok()) {
+      next_seq_ = expect;
+    } else {
+      spdlog::error("engine: append failed ({}); rebuilding the state from the log", write.ToString());
+      if (Status s = ReloadLocked(); !s.ok()) spdlog::critical("engine: rebuild failed: {}", s.ToString());
+    }
+  }
+  lock.unlock();
+  for (auto& p : pending) {
+    if (!write.ok() && p.append_count > 0) {
+      // Which of this command's events made it is for the log to say; the
+      // command is not acknowledged (a retry with the same id is safe).
+      p.reply = Rejected(fb::RejectCode::Unavailable, "events not stored: " + write.ToString());
+    } else {
+      for (size_t k = p.first_append; k < p.first_append + p.append_count; ++k) {
+        for (uint64_t seq : appends[k].result.seqs) p.reply.seqs.push_back(seq);
+      }
+    }
+    if (p.has_promise) p.promise.set_value(std::move(p.reply));
+  }
+  if (write.ok() && !appends.empty()) AfterDurable(appends);
+  ArmTimers();
+  MaybeSnapshot();
+}
+
+void EngineImpl::DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends) {
+  Pending& p = pending.emplace_back();
+  p.promise = std::move(item.reply);
+  p.has_promise = true;
+  const fb::CommandEnvelope* cmd = cmd::VerifyCommand(item.bytes);
+  if (cmd == nullptr) {
+    p.reply = Rejected(fb::RejectCode::Invalid, "not a CommandEnvelope (FlatBuffers verification failed)");
+    return;
+  }
+  switch (cmd->command_type()) {
+    case fb::Command::QueryStatus:
+    case fb::Command::QueryRegistry:
+    case fb::Command::QueryStatistics:
+    case fb::Command::QueryEvents:
+      p.reply = Query(*cmd);
+      return;
+    default:
+      break;
+  }
+  if (const auto* req = cmd->command_as_RequestUpgrade(); req != nullptr && !req->dry_run()) {
+    // Ended upgrades leave the live state; the log remembers every id.
+    auto v = log_->StreamVersion(UpgradeStream(proj::Id::From(req->upgrade_id())));
+    if (!v.ok() || v.value() > 0) {
+      p.reply = Rejected(fb::RejectCode::Conflict, "upgrade " + IdToHex(*req->upgrade_id()) + " already exists");
+      return;
+    }
+  }
+  RollbackTarget target;
+  const RollbackTarget* resolved = nullptr;
+  if (const auto* rb = cmd->command_as_RollBack()) {
+    if (!ResolveRollback(*rb, &target, &p.reply)) return;
+    resolved = &target;
+  }
+  const std::string actor = cmd->actor() != nullptr && cmd->actor()->size() > 0 ? cmd->actor()->str() : "anonymous";
+  Decision d = Decide(*cmd, state_, NewContext(proj::Id::From(cmd->command_id()), actor), options_.limits, resolved);
+  p.first_append = appends.size();
+  ApplySpeculatively(d, appends);
+  p.append_count = appends.size() - p.first_append;
+  p.reply.accepted = !d.rejected;
+  p.reply.code = d.code;
+  p.reply.message = d.message;
+  p.reply.errors = std::move(d.errors);
+  p.reply.ids = std::move(d.ids);
+  p.reply.result_json = std::move(d.result_json);
+}
+
+void EngineImpl::ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends) {
+  uint64_t seq = next_seq_;
+  for (const auto& a : appends) seq += a.events.size();
+  for (auto& se : d.appends) {
+    store::BatchAppend& b = appends.emplace_back();
+    b.stream = se.stream;
+    b.expected_version = se.new_stream ? store::kNoStream : store::kAnyVersion;
+    for (auto& bytes : se.events) {
+      auto* env = fb::GetMutableEventEnvelope(bytes.data());
+      env->mutate_seq(seq++);
+      Evolve(state_, *env);
+      proj::Evolve(stats_, *env);
+    }
+    b.events = std::move(se.events);
+  }
+}
+
+bool EngineImpl::ResolveRollback(const fb::RollBack& rb, RollbackTarget* target, Reply* error) const {
+  const uint64_t last = log_->LastSeq();
+  if (rb.point() != nullptr && rb.point()->size() > 0) {
+    auto it = state_.status.points.find(rb.point()->str());
+    if (it == state_.status.points.end()) {
+      *error = Rejected(fb::RejectCode::NotFound, "no rollback point '" + rb.point()->str() + "'");
+      return false;
+    }
+    target->point = it->first;
+    target->to_seq = it->second;
+  } else if (rb.to_seq() > 0) {
+    target->to_seq = rb.to_seq();
+  } else if (rb.to_time_ns() > 0) {
+    // Event times only grow (the engine stamps them), so bisect on them.
+    uint64_t lo = 1, hi = last, found = 0;
+    while (lo <= hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      auto e = log_->Read(mid);
+      if (!e.ok()) {
+        *error = Rejected(fb::RejectCode::Internal, e.status().ToString());
+        return false;
+      }
+      if (e->envelope()->time_ns() <= rb.to_time_ns()) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found == 0) {
+      *error = Rejected(fb::RejectCode::NotFound, "no event at or before that time");
+      return false;
+    }
+    target->to_seq = found;
+  } else {
+    *error = Rejected(fb::RejectCode::Invalid, "rollback needs a point, a seq or a time");
+    return false;
+  }
+  if (target->to_seq > last) {
+    *error = Rejected(fb::RejectCode::Invalid,
+                      "seq " + std::to_string(target->to_seq) + " is beyond the log's end (" + std::to_string(last) + ")");
+    return false;
+  }
+  auto at = StateAt(target->to_seq);
+  if (!at.ok()) {
+    *error = Rejected(fb::RejectCode::Internal, at.status().ToString());
+    return false;
+  }
+  target->registry = std::move(at->registry);
+  return true;
+}
+
+Reply EngineImpl::Query(const fb::CommandEnvelope& cmd) const {
+  Reply r;
+  r.accepted = true;
+  nlohmann::json j;
+  if (const auto* q = cmd.command_as_QueryStatus()) {
+    j = proj::ToJson(state_.status);
+    if (q->upgrade_id() != nullptr) {
+      const proj::Id id = proj::Id::From(q->upgrade_id());
+      if (const auto* u = state_.status.find(id)) {
+        j = proj::ToJson(*u);
+      } else {
+        nlohmann::json found;
+        for (const auto& s : j["recent"]) {
+          if (s["id"] == id.hex()) found = s;
+        }
+        if (found.is_null()) return Rejected(fb::RejectCode::NotFound, "no upgrade " + id.hex() + " in the recent status");
+        j = std::move(found);
+      }
+    }
+  } else if (const auto* q = cmd.command_as_QueryRegistry()) {
+    if (q->component() != nullptr && q->component()->size() > 0) {
+      const proj::Component* c = state_.registry.find(q->component()->str());
+      if (c == nullptr) return Rejected(fb::RejectCode::NotFound, "component " + q->component()->str() + " is not registered");
+      j = proj::ToJson(*c);
+    } else {
+      j = proj::ToJson(state_.registry);
+    }
+  } else if (cmd.command_type() == fb::Command::QueryStatistics) {
+    j = proj::ToJson(stats_);
+  } else {
+    return Rejected(fb::RejectCode::Invalid, "events by stream are served by the replay endpoint");
+  }
+  r.result_json = j.dump();
+  return r;
+}
+
+void EngineImpl::AfterDurable(const std::vector<store::BatchAppend>& appends) {
+  std::vector<std::string> published;
+  for (const auto& a : appends) {
+    for (const auto& e : a.result.events) published.push_back(e);
+  }
+  if (publisher_ != nullptr) publisher_->Publish(published);
+  if (executor_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(state_mu_);
+  for (const auto& bytes : published) {
+    const auto* env = fb::GetEventEnvelope(bytes.data());
+    const auto* st = env->event_as_StepStarted();
+    if (st == nullptr) continue;
+    const proj::Upgrade* u = state_.status.find(proj::Id::From(st->upgrade_id()));
+    if (u == nullptr) continue;  // ended later in the same round
+    StepRequest req;
+    req.upgrade_id = u->id;
+    req.step = st->step();
+    req.revert = st->revert();
+    req.action = st->action() ? st->action()->str() : "";
+    req.instance = st->instance() ? st->instance()->str() : "";
+    req.weight = st->weight();
+    if (const proj::Component* now = state_.registry.find(u->component)) req.from = *now;
+    req.to = u->target;
+    std::weak_ptr<Inbox> inbox = inbox_;
+    const std::string actor = options_.actor;
+    executor_->Start(req, [inbox, req, actor](StepOutcome o) {
+      auto in = inbox.lock();
+      if (!in) return;
+      const cmd::Meta meta{{}, 0, actor};
+      if (o.health_checked) in->Push(cmd::Health(req.upgrade_id, req.instance, o.healthy, o.health_detail, meta));
+      cmd::StepReport rep;
+      rep.upgrade_id = req.upgrade_id;
+      rep.step = req.step;
+      rep.succeeded = o.succeeded;
+      rep.timed_out = o.timed_out;
+      rep.exit_code = o.exit_code;
+      rep.reason = o.reason;
+      rep.output_tail = o.output_tail;
+      rep.duration_ns = o.duration_ns;
+      in->Push(cmd::StepResult(rep, meta));
+    });
+  }
+}
+
+void EngineImpl::ArmTimers() {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  timers_.clear();
+  for (const auto& [id, u] : state_.status.upgrades) {
+    if (u.phase == proj::Phase::kRunning || u.phase == proj::Phase::kPaused) timers_[{id, "deadline"}] = u.deadline_ns();
+    if (u.phase == proj::Phase::kPaused && u.pause_until_ns > 0) timers_[{id, "pause"}] = u.pause_until_ns;
+  }
+}
+
+void EngineImpl::MaybeSnapshot() {
+  const uint64_t seq = next_seq_ - 1;
+  if (options_.snapshot_every == 0 || seq / options_.snapshot_every == last_snapshot_seq_ / options_.snapshot_every) {
+    return;
+  }
+  std::string reg, status, stats;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    reg = proj::Encode(state_.registry);
+    status = proj::Encode(state_.status);
+    stats = proj::Encode(stats_);
+  }
+  // Status last: Load trusts a status snapshot only with the others at its seq.
+  for (auto [name, blob] : {std::pair{proj::Registry::kName, &reg}, {proj::Statistics::kName, &stats},
+                            {proj::Status::kName, &status}}) {
+    if (Status s = log_->PutSnapshot(name, seq, *blob); !s.ok()) {
+      spdlog::warn("engine: snapshot of {} at seq {} failed: {}", name, seq, s.ToString());
+      return;
+    }
+    log_->PutCheckpoint(name, seq);
+  }
+  last_snapshot_seq_ = seq;
+}
+
+}  // namespace
+
+Status Engine::Open(store::EventLog* log, Executor* executor, EventPublisher* publisher, const EngineOptions& options,
+                    std::unique_ptr<Engine>* engine) {
+  auto impl = std::make_unique<EngineImpl>(log, executor, publisher, options);
+  if (Status s = impl->Load(); !s.ok()) return s;
+  impl->StartThread();
+  *engine = std::move(impl);
+  return Status::OK();
+}
+
+}  // namespace noodle::engine

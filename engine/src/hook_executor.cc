@@ -1,0 +1,290 @@
+#include "noodle/engine/hook_executor.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace noodle::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct HookRun {
+  bool ran = false;  // false: the hook is not declared
+  bool ok = false;
+  bool timed_out = false;
+  int exit_code = 0;
+  std::string tail;
+  std::string failure;  // "exit code 3", "timed out after 100 ms", "could not start: ..."
+};
+
+std::string Tail(const std::string& out, size_t lines) {
+  size_t pos = out.size();
+  if (pos > 0 && out[pos - 1] == '\n') --pos;
+  for (size_t n = 0; pos > 0; --pos) {
+    if (out[pos - 1] == '\n' && ++n == lines) break;
+  }
+  std::string t = out.substr(pos);
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t.size() > 4096 ? t.substr(t.size() - 4096) : t;
+}
+
+HookRun RunHook(const proj::Hook* hook, const std::vector<std::string>& env, size_t tail_lines) {
+  HookRun r;
+  if (hook == nullptr) return r;
+  r.ran = true;
+  std::vector<std::string> argv = hook->shell ? std::vector<std::string>{"/bin/sh", "-c", hook->argv.at(0)} : hook->argv;
+  std::vector<char*> cargv, cenv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<std::string> envs;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "NOODLE_", 7) != 0) envs.emplace_back(*e);
+  }
+  envs.insert(envs.end(), env.begin(), env.end());
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    r.failure = std::string("could not start: pipe: ") + std::strerror(errno);
+    return r;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);  // its own group, so a timeout kills its children too
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    r.failure = "could not start " + argv[0] + ": " + std::strerror(rc);
+    r.exit_code = 127;
+    return r;
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(hook->timeout_ms);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      r.timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int n = poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    const ssize_t got = read(fds[0], buf, sizeof buf);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;  // a signal (e.g. SIGCHLD) is not the end
+    if (got <= 0) break;  // EOF: every writer closed
+    out.append(buf, static_cast<size_t>(got));
+    if (out.size() > (1u << 20)) out.erase(0, out.size() - (1u << 19));  // keep memory bounded
+  }
+  close(fds[0]);
+  if (r.timed_out) kill(-pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.tail = Tail(out, tail_lines);
+  if (r.timed_out) {
+    r.exit_code = -1;
+    r.failure = "timed out after " + std::to_string(hook->timeout_ms) + " ms";
+  } else if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+    r.ok = r.exit_code == 0;
+    if (!r.ok) r.failure = "exit code " + std::to_string(r.exit_code);
+  } else {
+    r.exit_code = 128 + WTERMSIG(status);
+    r.failure = std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  }
+  return r;
+}
+
+// Hex SHA-256 of a file, or "" when it cannot be read.
+std::string FileSha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned i = 0; i < len; ++i) s += {hex[md[i] >> 4], hex[md[i] & 15]};
+  return s;
+}
+
+StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
+  StepOutcome o;
+  const auto started = Clock::now();
+  const proj::Component& spec = step.to;
+  const bool revert = step.revert;
+  std::vector<std::string> env = {
+      "NOODLE_COMPONENT=" + spec.name,
+      "NOODLE_FROM=" + (revert ? step.to.version : step.from.version),
+      "NOODLE_TO=" + (revert ? step.from.version : step.to.version),
+      "NOODLE_INSTANCE=" + step.instance,
+      "NOODLE_WEIGHT=" + std::to_string(revert ? 0 : step.weight),
+      "NOODLE_ACTION=" + step.action,
+      "NOODLE_STEP=" + std::to_string(step.step),
+      "NOODLE_UPGRADE_ID=" + step.upgrade_id.hex(),
+      std::string("NOODLE_REVERT=") + (revert ? "1" : "0"),
+  };
+  auto finish = [&](StepOutcome& out) -> StepOutcome {
+    out.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
+    return out;
+  };
+  std::string loc = spec.artifact_location;
+  if (loc.starts_with("file://")) loc = loc.substr(7);
+  if (!revert && !spec.artifact_sha256.empty() && loc.starts_with("/")) {
+    const std::string actual = FileSha256(loc);
+    if (actual != spec.artifact_sha256) {
+      o.exit_code = -1;
+      o.reason = actual.empty() ? "artifact " + loc + " cannot be read"
+                                : "artifact hash mismatch: " + loc + " has SHA-256 " + actual + ", declared " +
+                                      spec.artifact_sha256;
+      return finish(o);
+    }
+  }
+
+  // For a revert, the hooks of the version being left carry the knowledge of how to undo it.
+  std::vector<std::pair<std::string, const proj::Hook*>> sequence;
+  auto add = [&](const char* name) { sequence.emplace_back(name, spec.hook(name)); };
+  if (revert) {
+    if (spec.hook("revert") != nullptr) add("revert");
+    else add("swap");
+    add("health");
+  } else if (step.action == "swap" || step.action == "switch") {
+    if (step.action == "swap") add("prepare");
+    add("swap");
+    add("health");
+  } else if (step.action == "restart") {
+    add("stop");
+    add("swap");
+    add("start");
+    add("health");
+  } else if (step.action == "shift") {
+    add("swap");
+    add("health");
+  } else if (step.action == "deploy") {
+    add("prepare");
+  } else if (step.action == "verify") {
+    add("health");
+  }
+  if ((step.action != "deploy" && step.action != "verify") && spec.hook("swap") == nullptr &&
+      (!revert || spec.hook("revert") == nullptr)) {
+    o.exit_code = -1;
+    o.reason = spec.name + " declares no swap hook";
+    return finish(o);
+  }
+  std::string combined;  // the hooks' outputs in order; the tail is taken from it
+  for (const auto& [name, hook] : sequence) {
+    HookRun run = RunHook(hook, env, tail_lines);
+    if (!run.ran) continue;
+    if (!run.tail.empty()) combined += (combined.empty() ? "" : "\n") + run.tail;
+    o.output_tail = Tail(combined, tail_lines);
+    o.exit_code = run.exit_code;
+    if (name == "health") {
+      o.health_checked = true;
+      o.healthy = run.ok;
+      o.health_detail = run.ok ? "exit code 0" : run.failure;
+    }
+    if (!run.ok) {
+      o.timed_out = run.timed_out;
+      o.reason = (name == "health" ? std::string("health check failed: ") : name + " hook failed: ") + run.failure;
+      return finish(o);
+    }
+  }
+  o.succeeded = true;
+  return finish(o);
+}
+
+class HookExecutor final : public Executor {
+ public:
+  explicit HookExecutor(HookExecutorOptions o) : options_(o) {
+    for (size_t i = 0; i < std::max<size_t>(1, options_.max_parallel_steps); ++i) {
+      workers_.emplace_back([this] { Work(); });
+    }
+  }
+  ~HookExecutor() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      queue_.push_back({step, std::move(done)});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Job {
+    StepRequest step;
+    std::function<void(StepOutcome)> done;
+  };
+  void Work() {
+    while (true) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job.done(RunStep(job.step, options_.output_tail_lines));
+    }
+  }
+  const HookExecutorOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> NewHookExecutor(const HookExecutorOptions& options) {
+  return std::make_unique<HookExecutor>(options);
+}
+
+}  // namespace noodle::engine

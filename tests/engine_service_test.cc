@@ -13,6 +13,8 @@
 #include <functional>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "noodle/engine/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/engine/hook_executor.h"
@@ -283,9 +285,32 @@ BOOST_AUTO_TEST_CASE(bad_commands_get_clear_replies_and_write_nothing) {
   auto missing = rig.engine->Execute(engine::cmd::Upgrade(r));
   BOOST_TEST((missing.code == fb::RejectCode::NotFound));
   BOOST_TEST(rig.log->LastSeq() == 0u);
+  // A retried command (same id) gets the original reply and writes nothing more
+  proj::Component c;
+  c.name = "svc";
+  c.version = "1.0.0";
+  c.hooks["swap"] = Shell("true");
+  rig.Ok(engine::cmd::Register(c));
+  UpgradeRequest up;
+  up.component = "svc";
+  up.target_version = "1.1.0";
+  up.timeout_ms = 600000;
+  const std::string command = engine::cmd::Upgrade(up, {{0xAA, 0xBB}, 0, "op"});
+  auto first = rig.Ok(command);
+  const uint64_t after_first = rig.log->LastSeq();
+  auto retry = rig.engine->Execute(command);
+  BOOST_TEST(retry.accepted);
+  BOOST_TEST((retry.seqs == first.seqs));
+  BOOST_TEST((retry.ids == first.ids));
+  BOOST_REQUIRE(rig.Ended(first.ids.at(0)));
+  BOOST_TEST(rig.log->LastSeq() >= after_first);
+  uint64_t requested = 0;
+  for (auto it = rig.log->Scan(1); it->Valid(); it->Next()) requested += it->envelope()->event_type() == fb::Event::UpgradeRequested;
+  BOOST_TEST(requested == 1u);
+
   auto q = rig.engine->Execute(engine::cmd::QueryStatus());
   BOOST_TEST(q.accepted);
-  BOOST_TEST(q.result_json.find("\"history_count\":0") != std::string::npos);
+  BOOST_TEST(q.result_json.find("\"history_count\":1") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {
@@ -352,4 +377,57 @@ BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {
   BOOST_TEST(st.recent.back().reason.find("interrupted") != std::string::npos);
   BOOST_TEST(LinkTarget(root) == "releases/1.0.0");
   BOOST_TEST(eng->Current().registry.find("shop")->version == "1.0.0");
+}
+
+BOOST_AUTO_TEST_CASE(queries_show_active_upgrades_history_and_statistics) {
+  Rig rig;
+  for (const char* name : {"alpha", "beta", "gamma"}) {
+    proj::Component c;
+    c.name = name;
+    c.version = "1.0.0";
+    c.hooks["swap"] = Shell("true");
+    // gamma 1.0.1 is unhealthy; its revert (NOODLE_TO back to 1.0.0) is healthy again
+    c.hooks["health"] = Shell(std::string(name) == "gamma" ? "test \"$NOODLE_TO\" != 1.0.1 || { echo degraded; exit 1; }" : "true");
+    rig.Ok(engine::cmd::Register(c));
+  }
+  UpgradeRequest canary;
+  canary.component = "alpha";
+  canary.target_version = "1.1.0";
+  canary.strategy = fb::StrategyKind::Canary;
+  canary.weights = {10, 100};
+  proj::Id paused;
+  rig.Ok(engine::cmd::Upgrade(canary, {}, &paused));
+  BOOST_REQUIRE(WaitFor([&] { return rig.engine->Current().status.find(paused)->phase == proj::Phase::kPaused; }));
+  for (const char* name : {"beta", "gamma"}) {
+    UpgradeRequest r;
+    r.component = name;
+    r.target_version = "1.0.1";
+    proj::Id id;
+    rig.Ok(engine::cmd::Upgrade(r, {}, &id));
+    BOOST_REQUIRE(rig.Ended(id));
+  }
+  auto status = nlohmann::json::parse(rig.Ok(engine::cmd::QueryStatus()).result_json);
+  BOOST_REQUIRE(status["active"].size() == 1u);
+  BOOST_TEST(status["active"][0]["component"] == "alpha");
+  BOOST_TEST(status["active"][0]["phase"] == "paused");
+  BOOST_TEST(status["active"][0]["weight"] == 10);
+  BOOST_TEST(status["history_count"] == 2);
+  auto one = nlohmann::json::parse(rig.Ok(engine::cmd::QueryStatus(paused)).result_json);
+  BOOST_TEST(one["steps"][0]["state"] == "succeeded");
+  BOOST_TEST(one["steps"][1]["state"] == "pending");
+  auto stats = nlohmann::json::parse(rig.Ok(engine::cmd::QueryStatistics()).result_json);
+  BOOST_TEST(stats["outcomes"]["completed"] == 1);
+  BOOST_TEST(stats["outcomes"]["failed"] == 1);
+  BOOST_TEST(stats["outcomes"]["rolled_back"] == 1);
+  BOOST_TEST(stats["durations"]["count"] == 2);
+  BOOST_TEST(stats["in_flight"] == 1);
+  BOOST_TEST(stats["per_component"]["gamma"]["outcomes"]["failed"] == 1);
+  auto reg = nlohmann::json::parse(rig.Ok(engine::cmd::QueryRegistry("beta")).result_json);
+  BOOST_TEST(reg["version"] == "1.0.1");
+  auto missing = rig.engine->Execute(engine::cmd::QueryRegistry("delta"));
+  BOOST_TEST((missing.code == fb::RejectCode::NotFound));
+  // Promote finishes the canary
+  rig.Ok(engine::cmd::Promote(paused));
+  BOOST_REQUIRE(rig.Ended(paused));
+  BOOST_TEST(rig.engine->Current().registry.find("alpha")->version == "1.1.0");
 }

@@ -96,6 +96,8 @@ class EngineImpl final : public Engine {
   struct Pending {
     std::promise<Reply> promise;
     bool has_promise = false;
+    bool cacheable = false;  // a decided command (not a query, not malformed)
+    proj::Id command_id;
     Reply reply;
     size_t first_append = 0, append_count = 0;
   };
@@ -109,6 +111,12 @@ class EngineImpl final : public Engine {
   Reply Query(const fb::CommandEnvelope& cmd) const;
   void AfterDurable(const std::vector<store::BatchAppend>& appends);
   void ArmTimers();
+  // Replies of recent commands by id, so a retry gets the original reply.
+  void Remember(const proj::Id& id, const Reply& reply);
+  const Reply* Recall(const proj::Id& id) const {
+    auto it = replies_.find(id);
+    return it == replies_.end() ? nullptr : &it->second;
+  }
   void MaybeSnapshot();
   Status ReloadLocked();  // state_mu_ held
   Context NewContext(const proj::Id& command_id, const std::string& actor) {
@@ -134,7 +142,19 @@ class EngineImpl final : public Engine {
   uint64_t last_snapshot_seq_ = 0;
   int64_t now_ns_ = 0;
   std::map<std::pair<proj::Id, std::string>, int64_t> timers_;  // (upgrade, timer) -> due
+  std::map<proj::Id, Reply> replies_;
+  std::deque<proj::Id> reply_order_;  // oldest first, for eviction
+  static constexpr size_t kRepliesKept = 65'536;
 };
+
+void EngineImpl::Remember(const proj::Id& id, const Reply& reply) {
+  if (!replies_.emplace(id, reply).second) return;
+  reply_order_.push_back(id);
+  if (reply_order_.size() > kRepliesKept) {
+    replies_.erase(reply_order_.front());
+    reply_order_.pop_front();
+  }
+}
 
 Status EngineImpl::Load() {
   uint64_t base = 0;
@@ -246,42 +266,42 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
       ApplySpeculatively(*d, appends);
     }
   }
-  Status write = Status::OK();
   if (!appends.empty()) {
     log_->AppendMany(&appends);
+    // The prediction holds unless a batch failed or was already stored (a
+    // command retried after a restart). Then the log is the truth: reload.
+    bool reload = false;
     uint64_t expect = next_seq_;
     for (const auto& a : appends) {
-      if (!a.status.ok()) {
-        write = a.status;
-        break;
-      }
-      if (a.result.duplicate || a.result.seqs.front() != expect) {
-        write = Status::Conflict("the log assigned seqs the engine did not expect");
-        break;
+      if (!a.status.ok() || a.result.duplicate || a.result.seqs.front() != expect) {
+        reload = true;
+        if (!a.status.ok()) spdlog::error("engine: append to {} failed: {}", a.stream, a.status.ToString());
+        continue;
       }
       expect += a.result.seqs.size();
     }
-    if (write.ok()) {
-      next_seq_ = expect;
-    } else {
-      spdlog::error("engine: append failed ({}); rebuilding the state from the log", write.ToString());
+    next_seq_ = log_->LastSeq() + 1;
+    if (reload) {
+      spdlog::warn("engine: the log differs from the decided round; rebuilding the state from the log");
       if (Status s = ReloadLocked(); !s.ok()) spdlog::critical("engine: rebuild failed: {}", s.ToString());
     }
   }
   lock.unlock();
   for (auto& p : pending) {
-    if (!write.ok() && p.append_count > 0) {
-      // Which of this command's events made it is for the log to say; the
-      // command is not acknowledged (a retry with the same id is safe).
-      p.reply = Rejected(fb::RejectCode::Unavailable, "events not stored: " + write.ToString());
-    } else {
-      for (size_t k = p.first_append; k < p.first_append + p.append_count; ++k) {
-        for (uint64_t seq : appends[k].result.seqs) p.reply.seqs.push_back(seq);
+    for (size_t k = p.first_append; k < p.first_append + p.append_count; ++k) {
+      const auto& a = appends[k];
+      if (!a.status.ok()) {
+        // Not acknowledged; a retry with the same command id is safe.
+        p.reply = Rejected(a.status.IsConflict() ? fb::RejectCode::Conflict : fb::RejectCode::Unavailable,
+                           "events not stored: " + a.status.ToString());
+        break;
       }
+      for (uint64_t seq : a.result.seqs) p.reply.seqs.push_back(seq);
     }
+    if (p.cacheable) Remember(p.command_id, p.reply);
     if (p.has_promise) p.promise.set_value(std::move(p.reply));
   }
-  if (write.ok() && !appends.empty()) AfterDurable(appends);
+  if (!appends.empty()) AfterDurable(appends);
   ArmTimers();
   MaybeSnapshot();
 }
@@ -305,6 +325,11 @@ void EngineImpl::DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std
     default:
       break;
   }
+  const proj::Id command_id = proj::Id::From(cmd->command_id());
+  if (const Reply* earlier = Recall(command_id)) {
+    p.reply = *earlier;  // a retry: the original answer, nothing decided again
+    return;
+  }
   if (const auto* req = cmd->command_as_RequestUpgrade(); req != nullptr && !req->dry_run()) {
     // Ended upgrades leave the live state; the log remembers every id.
     auto v = log_->StreamVersion(UpgradeStream(proj::Id::From(req->upgrade_id())));
@@ -320,7 +345,9 @@ void EngineImpl::DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std
     resolved = &target;
   }
   const std::string actor = cmd->actor() != nullptr && cmd->actor()->size() > 0 ? cmd->actor()->str() : "anonymous";
-  Decision d = Decide(*cmd, state_, NewContext(proj::Id::From(cmd->command_id()), actor), options_.limits, resolved);
+  Decision d = Decide(*cmd, state_, NewContext(command_id, actor), options_.limits, resolved);
+  p.cacheable = true;
+  p.command_id = command_id;
   p.first_append = appends.size();
   ApplySpeculatively(d, appends);
   p.append_count = appends.size() - p.first_append;

@@ -158,6 +158,10 @@ BOOST_AUTO_TEST_CASE(rebuild_from_seq_1_equals_the_live_projections) {
       proj::Statistics stats;
       for (size_t k = 0; k < d.w.log.size(); ++k) proj::Evolve(stats, *d.w.Event(k));
       BOOST_TEST((stats == d.live_stats));
+      std::map<std::string, uint32_t> queued;
+      for (const auto& [id, u] : d.w.state.status.upgrades) queued[u.component] += u.phase == proj::Phase::kQueued;
+      std::erase_if(queued, [](const auto& kv) { return kv.second == 0; });
+      BOOST_TEST((queued == d.w.state.status.queued));
       // Every validated unfinished upgrade holds its component, and only it
       for (const auto& [name, id] : d.w.state.status.busy) {
         const auto* u = d.w.state.status.find(id);

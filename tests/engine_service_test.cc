@@ -308,9 +308,22 @@ BOOST_AUTO_TEST_CASE(bad_commands_get_clear_replies_and_write_nothing) {
   for (auto it = rig.log->Scan(1); it->Valid(); it->Next()) requested += it->envelope()->event_type() == fb::Event::UpgradeRequested;
   BOOST_TEST(requested == 1u);
 
+  // A new command reusing an ended upgrade's id is refused by the log; the
+  // engine rebuilds its state and keeps serving
+  up.upgrade_id = first.ids.at(0);
+  auto reuse = rig.engine->Execute(engine::cmd::Upgrade(up, {{0xAA, 0xCC}, 0, "op"}));
+  BOOST_TEST(!reuse.accepted);
+  BOOST_TEST((reuse.code == fb::RejectCode::Conflict));
+  BOOST_TEST(reuse.message.find("upgrade/" + first.ids.at(0).hex()) != std::string::npos);
+  up.upgrade_id = {};
+  up.target_version = "1.2.0";
+  auto next = rig.Ok(engine::cmd::Upgrade(up));
+  BOOST_REQUIRE(rig.Ended(next.ids.at(0)));
+  BOOST_TEST(rig.engine->Current().registry.find("svc")->version == "1.2.0");
+
   auto q = rig.engine->Execute(engine::cmd::QueryStatus());
   BOOST_TEST(q.accepted);
-  BOOST_TEST(q.result_json.find("\"history_count\":1") != std::string::npos);
+  BOOST_TEST(q.result_json.find("\"history_count\":2") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {

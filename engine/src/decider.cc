@@ -27,12 +27,7 @@ Decision Invalid(const std::string& what, std::vector<Issue> issues) {
 
 std::string S(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
 
-bool HasQueued(const State& state, const std::string& component) {
-  for (const auto& [id, u] : state.status.upgrades) {
-    if (u.phase == proj::Phase::kQueued && u.component == component) return true;
-  }
-  return false;
-}
+bool HasQueued(const State& state, const std::string& component) { return state.status.queued.count(component) > 0; }
 
 const proj::Upgrade* Find(const State& state, const fb::Id128* id) { return state.status.find(proj::Id::From(id)); }
 

@@ -330,14 +330,8 @@ void EngineImpl::DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std
     p.reply = *earlier;  // a retry: the original answer, nothing decided again
     return;
   }
-  if (const auto* req = cmd->command_as_RequestUpgrade(); req != nullptr && !req->dry_run()) {
-    // Ended upgrades leave the live state; the log remembers every id.
-    auto v = log_->StreamVersion(UpgradeStream(proj::Id::From(req->upgrade_id())));
-    if (!v.ok() || v.value() > 0) {
-      p.reply = Rejected(fb::RejectCode::Conflict, "upgrade " + IdToHex(*req->upgrade_id()) + " already exists");
-      return;
-    }
-  }
+  // An upgrade id used by an upgrade that has ended is not in the live state;
+  // its stream is in the log, so the append (new stream) refuses it: Conflict.
   RollbackTarget target;
   const RollbackTarget* resolved = nullptr;
   if (const auto* rb = cmd->command_as_RollBack()) {

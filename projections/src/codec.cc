@@ -31,7 +31,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Upgrade, id, parent, component, expected_vers
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UpgradeSummary, id, component, from_version, to_version, reason, phase,
                                    requested_ns, finished_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RollbackOp, id, point, to_seq, reason, restore, remove, started_ns, failed)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Status, seq, last_time_ns, upgrades, busy, points, rollbacks, recent,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Status, seq, last_time_ns, upgrades, busy, queued, points, rollbacks, recent,
                                    history_count)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tally, outcomes, durations_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Statistics::Open, component, requested_ns)

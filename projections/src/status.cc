@@ -5,7 +5,15 @@ namespace {
 
 std::string Str(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
 
+// Keeps the per-component count of queued upgrades as u leaves the queue.
+void Dequeue(Status& s, const Upgrade& u) {
+  if (u.phase != Phase::kQueued) return;
+  auto it = s.queued.find(u.component);
+  if (it != s.queued.end() && --it->second == 0) s.queued.erase(it);
+}
+
 void End(Status& s, Upgrade& u, Phase phase, int64_t now) {
+  Dequeue(s, u);
   u.phase = phase;
   u.finished_ns = now;
   if (auto it = s.busy.find(u.component); it != s.busy.end() && it->second == u.id) s.busy.erase(it);
@@ -26,6 +34,7 @@ void End(Status& s, Upgrade& u, Phase phase, int64_t now) {
 void Stop(Status& s, Upgrade& u, Phase cause, const flatbuffers::String* reason, bool rollback, int64_t now) {
   if (reason != nullptr && u.reason.empty()) u.reason = reason->str();
   if (rollback) {
+    Dequeue(s, u);
     u.phase = Phase::kRollingBack;
     u.cause = cause;
   } else {
@@ -95,6 +104,7 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       u.requested_by = Str(r->requested_by());
       u.requested_seq = e.seq();
       u.requested_ns = now;
+      ++s.queued[u.component];
       s.upgrades[u.id] = std::move(u);
       break;
     }
@@ -102,6 +112,7 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       const auto* v = e.event_as_UpgradeValidated();
       Upgrade* u = upgrade(v->upgrade_id());
       if (u == nullptr) break;
+      Dequeue(s, *u);
       u->phase = Phase::kRunning;
       u->started_ns = now;
       u->from_version = Str(v->from_version());

@@ -121,6 +121,7 @@ struct Status {
   int64_t last_time_ns = 0;
   std::map<Id, Upgrade> upgrades;          // not ended
   std::map<std::string, Id> busy;          // component -> its validated, unfinished upgrade
+  std::map<std::string, uint32_t> queued;  // component -> upgrades waiting for it
   std::map<std::string, uint64_t> points;  // rollback point name -> seq
   std::map<Id, RollbackOp> rollbacks;      // in progress
   std::deque<UpgradeSummary> recent;       // newest last

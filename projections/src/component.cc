@@ -16,13 +16,6 @@ const fb::HookCommand* HookOf(const fb::Hooks& h, std::string_view name) {
   return h.start();
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string Id::hex() const { return IdToHex(fb()); }
@@ -74,14 +67,7 @@ flatbuffers::Offset<fb::ComponentSpec> ToSpec(flatbuffers::FlatBufferBuilder& fb
   }
   flatbuffers::Offset<fb::Artifact> artifact;
   if (!c.artifact_location.empty() || !c.artifact_sha256.empty()) {
-    fb::Hash256 hash;
-    if (c.artifact_sha256.size() == 64) {
-      auto* bytes = hash.mutable_bytes();
-      for (size_t i = 0; i < 32; ++i) {
-        const int hi = HexValue(c.artifact_sha256[2 * i]), lo = HexValue(c.artifact_sha256[2 * i + 1]);
-        bytes->Mutate(i, static_cast<uint8_t>(hi < 0 || lo < 0 ? 0 : hi * 16 + lo));
-      }
-    }
+    const fb::Hash256 hash = HashFromHex(c.artifact_sha256).value_or(fb::Hash256());
     artifact = fb::CreateArtifact(fbb, fbb.CreateString(c.artifact_location), &hash);
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;

@@ -97,4 +97,16 @@ std::string HashToHex(const fb::Hash256& hash) {
   return out;
 }
 
+std::optional<fb::Hash256> HashFromHex(std::string_view text) {
+  if (text.size() != 64) return std::nullopt;
+  fb::Hash256 hash;
+  auto* bytes = hash.mutable_bytes();
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = HexValue(text[2 * i]), lo = HexValue(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    bytes->Mutate(i, static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return hash;
+}
+
 }  // namespace noodle

@@ -42,6 +42,8 @@ std::optional<fb::Id128> IdFromHex(std::string_view text);
 bool IsZero(const fb::Id128& id);
 
 std::string HashToHex(const fb::Hash256& hash);
+// Exactly 64 hex digits, either case.
+std::optional<fb::Hash256> HashFromHex(std::string_view text);
 
 // The binary schema (.bfbs) of events.fbs, for generic JSON <-> FlatBuffers.
 std::string_view EventsSchemaBinary();

@@ -467,3 +467,21 @@ BOOST_AUTO_TEST_CASE(deregister_refuses_components_in_use) {
   BOOST_TEST(!w.Run(engine::cmd::Deregister("web", "retired")).rejected);
   BOOST_TEST(w.state.registry.find("web") == nullptr);
 }
+
+BOOST_AUTO_TEST_CASE(without_rollback_a_failure_ends_the_upgrade_where_it_stands) {
+  World w;
+  GivenStack(w);
+  auto r = To("db", "1.5.0");
+  r.rollback_enabled = false;
+  r.strategy = fb::StrategyKind::Gradual;
+  r.steps = 2;
+  const proj::Id id = w.Upgrade(r);
+  w.Step(id, 0);
+  const size_t mark = w.log.size();
+  w.Step(id, 1, false);
+  BOOST_REQUIRE((w.TypesSince(mark) == Types{"StepFailed", "UpgradeFailed"}));
+  BOOST_TEST(!w.Event(mark + 1)->event_as_UpgradeFailed()->rollback());
+  BOOST_TEST(w.Phase(id) == "failed");
+  BOOST_TEST(w.state.status.busy.empty());
+  BOOST_TEST(w.state.registry.find("db")->version == "1.4.0");
+}

@@ -274,6 +274,32 @@ BOOST_AUTO_TEST_CASE(rollback_to_a_point_restores_the_registry_and_can_itself_be
   BOOST_TEST((rig.engine->Current() == live));
 }
 
+BOOST_AUTO_TEST_CASE(rollback_to_a_time_restores_the_registry_as_it_was_then) {
+  Rig rig;
+  proj::Component c;
+  c.name = "db";
+  c.version = "1.0.0";
+  c.hooks["swap"] = Shell("true");
+  rig.Ok(engine::cmd::Register(c));
+  const int64_t then = rig.log->Read(rig.log->LastSeq())->envelope()->time_ns();
+  UpgradeRequest r;
+  r.component = "db";
+  r.target_version = "1.1.0";
+  proj::Id id;
+  rig.Ok(engine::cmd::Upgrade(r, {}, &id));
+  BOOST_REQUIRE(rig.Ended(id));
+  BOOST_TEST(rig.engine->Current().registry.find("db")->version == "1.1.0");
+  auto rolled = rig.Ok(engine::cmd::RollBack("", 0, then, "back to then"));
+  BOOST_REQUIRE(WaitFor([&] { return rig.engine->Current().status.rollbacks.empty(); }));
+  BOOST_TEST(rig.engine->Current().registry.find("db")->version == "1.0.0");
+  BOOST_TEST(rig.Stream("rollback/" + rolled.ids.at(0).hex())[0].envelope()->event_as_RollbackStarted()->to_seq() == 1u);
+  // Before the first event there is nothing to go back to
+  auto early = rig.engine->Execute(engine::cmd::RollBack("", 0, 1, ""));
+  BOOST_TEST((early.code == fb::RejectCode::NotFound));
+  auto nowhere = rig.engine->Execute(engine::cmd::RollBack("no-such-point", 0, 0, ""));
+  BOOST_TEST((nowhere.code == fb::RejectCode::NotFound));
+}
+
 BOOST_AUTO_TEST_CASE(bad_commands_get_clear_replies_and_write_nothing) {
   Rig rig;
   auto garbage = rig.engine->Execute("definitely not flatbuffers");

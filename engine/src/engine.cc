@@ -36,6 +36,12 @@ struct Inbox {
   struct Item {
     std::string bytes;
     std::promise<Reply> reply;
+    std::function<void(Reply)> done;  // set: answer through it instead of the promise
+
+    void Answer(Reply r) {
+      if (done) done(std::move(r));
+      else reply.set_value(std::move(r));
+    }
   };
   std::mutex mu;
   std::condition_variable cv;
@@ -43,18 +49,21 @@ struct Inbox {
   bool closed = false;
 
   std::future<Reply> Push(std::string bytes) {
-    Item item{std::move(bytes), {}};
+    Item item{std::move(bytes), {}, {}};
     auto future = item.reply.get_future();
+    Push(std::move(item));
+    return future;
+  }
+  void Push(Item item) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (closed) {
-        item.reply.set_value(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
-        return future;
+      if (!closed) {
+        items.push_back(std::move(item));
+        cv.notify_one();
+        return;
       }
-      items.push_back(std::move(item));
     }
-    cv.notify_one();
-    return future;
+    item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
   }
 };
 
@@ -69,6 +78,9 @@ class EngineImpl final : public Engine {
   void StartThread() { thread_ = std::thread([this] { Run(); }); }
 
   std::future<Reply> Submit(std::string command) override { return inbox_->Push(std::move(command)); }
+  void Submit(std::string command, std::function<void(Reply)> done) override {
+    inbox_->Push(Inbox::Item{std::move(command), {}, std::move(done)});
+  }
   State Current() const override {
     std::lock_guard<std::mutex> lock(state_mu_);
     return state_;
@@ -86,16 +98,18 @@ class EngineImpl final : public Engine {
     }
     inbox_->cv.notify_all();
     if (thread_.joinable()) thread_.join();
-    std::lock_guard<std::mutex> lock(inbox_->mu);
-    for (auto& item : inbox_->items) item.reply.set_value(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
-    inbox_->items.clear();
+    std::deque<Inbox::Item> left;
+    {
+      std::lock_guard<std::mutex> lock(inbox_->mu);
+      left.swap(inbox_->items);
+    }
+    for (auto& item : left) item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
   }
 
  private:
   // A command decided in this round, waiting for its events to be durable.
   struct Pending {
-    std::promise<Reply> promise;
-    bool has_promise = false;
+    Inbox::Item* item = nullptr;  // null: the engine's own (timers)
     bool cacheable = false;  // a decided command (not a query, not malformed)
     proj::Id command_id;
     Reply reply;
@@ -240,7 +254,7 @@ void EngineImpl::Run() {
         ++it;
         continue;
       }
-      Inbox::Item item{cmd::Timer(it->first.first, it->first.second, {InternalId(), 0, options_.actor}), {}};
+      Inbox::Item item{cmd::Timer(it->first.first, it->first.second, {InternalId(), 0, options_.actor}), {}, {}};
       batch.push_back(std::move(item));
       it = timers_.erase(it);
     }
@@ -299,7 +313,7 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
       for (uint64_t seq : a.result.seqs) p.reply.seqs.push_back(seq);
     }
     if (p.cacheable) Remember(p.command_id, p.reply);
-    if (p.has_promise) p.promise.set_value(std::move(p.reply));
+    if (p.item != nullptr) p.item->Answer(std::move(p.reply));
   }
   if (!appends.empty()) AfterDurable(appends);
   ArmTimers();
@@ -308,8 +322,7 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
 
 void EngineImpl::DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends) {
   Pending& p = pending.emplace_back();
-  p.promise = std::move(item.reply);
-  p.has_promise = true;
+  p.item = &item;
   const fb::CommandEnvelope* cmd = cmd::VerifyCommand(item.bytes);
   if (cmd == nullptr) {
     p.reply = Rejected(fb::RejectCode::Invalid, "not a CommandEnvelope (FlatBuffers verification failed)");

@@ -1,5 +1,7 @@
 #include "chain_hash.h"
 
+#include "noodle/store/chain.h"
+
 #include <openssl/evp.h>
 
 #include <cstdlib>
@@ -53,6 +55,23 @@ Digest ChainHash(const Digest& prev, std::string_view bytes, const fb::EventEnve
     sha.Update(bytes.data() + off + 32, bytes.size() - off - 32);
   }
   return sha.Finish();
+}
+
+}  // namespace noodle::store
+
+namespace noodle::store {
+
+ChainChecker::ChainChecker(uint64_t from, const fb::Hash256* prev) : next_(from == 0 ? 1 : from), prev_(ToDigest(prev)) {}
+
+Status ChainChecker::Check(std::string_view bytes, const fb::EventEnvelope& env) {
+  const uint64_t seq = env.seq();
+  if (seq != next_) return Status::Corruption("missing event (next stored is seq " + std::to_string(seq) + ")", next_);
+  if (ToDigest(env.prev_hash()) != prev_) return Status::Corruption("prev_hash does not match the previous event's hash", seq);
+  const Digest stored = ToDigest(env.hash());
+  if (ChainHash(prev_, bytes, env) != stored) return Status::Corruption("hash mismatch: event bytes were changed", seq);
+  prev_ = stored;
+  ++next_;
+  return Status::OK();
 }
 
 }  // namespace noodle::store

@@ -11,6 +11,7 @@
 
 #include "event_json.h"
 #include "exit_codes.h"
+#include "print.h"
 #include "noodle/store/event_log.h"
 
 namespace noodle::tools {
@@ -46,39 +47,11 @@ std::string DefaultActor() {
   return user != nullptr && *user != '\0' ? user : "upgradectl";
 }
 
-int Fail(const Status& s, std::string_view context = {}) {
-  std::cerr << "upgradectl: " << context << (context.empty() ? "" : ": ") << s.ToString() << "\n";
-  return ExitCodeFor(s);
-}
-
 Status OpenLog(const Flags& f, store::OpenMode mode, std::unique_ptr<store::EventLog>* log) {
   store::LogOptions o;
   o.mode = mode;
   o.durability = f.no_sync ? store::Durability::kNoSync : store::Durability::kSync;
   return store::EventLog::Open(f.dir, o, log);
-}
-
-std::string FormatTime(int64_t ns) {
-  const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char ms[8];
-  std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>((ns / 1000000) % 1000));
-  return std::string(buf) + ms;
-}
-
-void PrintEvent(const EventJson& codec, const fb::EventEnvelope& env, bool as_json) {
-  json j = codec.ToJson(env);
-  if (as_json) {
-    std::cout << j.dump() << "\n";
-    return;
-  }
-  std::cout << "#" << env.seq() << "  " << FormatTime(env.time_ns()) << "  " << env.stream()->str() << "@"
-            << env.stream_version() << "  " << j["type"].get<std::string>() << "  by "
-            << (j["actor"].get<std::string>().empty() ? "-" : j["actor"].get<std::string>()) << "  "
-            << j["data"].dump() << "\n";
 }
 
 // Input: one JSON object, a JSON array of objects, or JSON Lines.

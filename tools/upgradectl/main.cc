@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "exit_codes.h"
+#include "daemon_commands.h"
 #include "log_commands.h"
 
 int main(int argc, char** argv) {
@@ -9,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = noodle::tools::kExitOk;
   noodle::tools::AddLogCommands(app, &exit_code);
+  noodle::tools::AddDaemonCommands(app, &exit_code);
+  noodle::tools::AddStreamCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 // stays in progress forever after a crash.
 #pragma once
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -57,6 +58,9 @@ class Engine {
   // command's events are durable (or it was rejected). Malformed bytes get
   // an Invalid reply. After Stop, replies are Unavailable.
   virtual std::future<Reply> Submit(std::string command) = 0;
+  // The same, with the reply handed to done (on the engine's writer thread,
+  // so done must not block; it is called exactly once, also after Stop).
+  virtual void Submit(std::string command, std::function<void(Reply)> done) = 0;
   Reply Execute(std::string command) { return Submit(std::move(command)).get(); }
 
   // Copies of the live projections, consistent with each other. Thread-safe.

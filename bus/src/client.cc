@@ -1,0 +1,245 @@
+#include "noodle/bus/client.h"
+
+#include <chrono>
+#include <deque>
+#include <zmq_addon.hpp>
+
+#include "noodle/envelope.h"
+#include "noodle/fb/bus_generated.h"
+#include "wire.h"
+
+namespace noodle::bus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int MsLeft(Clock::time_point deadline) {
+  return static_cast<int>(std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+}
+
+zmq::socket_t Dealer(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(endpoint);
+  return s;
+}
+
+// Sends [request id][body] and waits for [request id][...] with that id.
+// Stale replies (an earlier attempt's) are skipped.
+Status RoundTrip(zmq::socket_t& s, const std::string& request_id, std::string_view body, int timeout_ms,
+                 std::vector<zmq::message_t>* reply) {
+  s.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+  s.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(MsLeft(deadline))) == 0) {
+      return Status::Unavailable("no reply within " + std::to_string(timeout_ms) + " ms");
+    }
+    reply->clear();
+    if (!zmq::recv_multipart(s, std::back_inserter(*reply))) continue;
+    if (!reply->empty() && reply->front().to_string_view() == request_id) return Status::OK();
+  }
+}
+
+class CommandClientImpl final : public CommandClient {
+ public:
+  CommandClientImpl(std::string endpoint, CommandClientOptions o) : endpoint_(std::move(endpoint)), options_(o), ctx_(1) {}
+
+  Result<std::string> Call(std::string_view command) override {
+    try {
+      Status last;
+      for (int attempt = 0; attempt <= options_.retries; ++attempt) {
+        if (!socket_) socket_ = Dealer(ctx_, endpoint_);
+        std::vector<zmq::message_t> reply;
+        last = RoundTrip(socket_, wire::RequestId(++next_id_), command, options_.timeout_ms, &reply);
+        if (last.ok()) {
+          if (reply.size() != 2) return Status::Corruption("reply has " + std::to_string(reply.size()) + " frames");
+          return wire::Aligned(reply[1]);
+        }
+        socket_.close();  // lazy pirate: a fresh socket for the retry
+      }
+      return Status::Unavailable("command endpoint " + endpoint_ + ": " + last.message());
+    } catch (const zmq::error_t& e) {
+      return wire::FromZmq(e, "command endpoint " + endpoint_);
+    }
+  }
+
+ private:
+  const std::string endpoint_;
+  const CommandClientOptions options_;
+  zmq::context_t ctx_;
+  zmq::socket_t socket_;
+  uint64_t next_id_ = 0;
+};
+
+// Replays over an existing DEALER socket.
+Status Replay(zmq::socket_t& s, uint64_t& next_id, uint64_t from, uint64_t until, uint32_t max,
+              std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms) {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  fbb.Finish(fb::CreateReplayRequest(fbb, from, until, max), fb::ReplayRequestIdentifier());
+  std::vector<zmq::message_t> reply;
+  const std::string_view body(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+  if (Status st = RoundTrip(s, wire::RequestId(++next_id), body, timeout_ms, &reply); !st.ok()) return st;
+  if (reply.size() < 2) return Status::Corruption("replay reply has no header");
+  const std::string header = wire::Aligned(reply[1]);
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(header.data()), header.size());
+  if (!v.VerifyBuffer<fb::ReplayHeader>(nullptr)) return Status::Corruption("replay header does not verify");
+  const auto* h = flatbuffers::GetRoot<fb::ReplayHeader>(header.data());
+  if (h->error() != nullptr) return Status::Unavailable("replay refused: " + h->error()->str());
+  if (reply.size() != 2 + h->count()) return Status::Corruption("replay batch frame count differs from its header");
+  *last_seq = h->log_last_seq();
+  for (size_t i = 2; i < reply.size(); ++i) {
+    std::string bytes = wire::Aligned(reply[i]);
+    const auto* env = VerifyEnvelope(bytes);
+    if (env == nullptr || env->seq() != from + (i - 2)) {
+      return Status::Corruption("replayed event does not verify or is out of order", from + (i - 2));
+    }
+    events->push_back(std::move(bytes));
+  }
+  return Status::OK();
+}
+
+class SubscriberImpl final : public EventSubscriber {
+ public:
+  explicit SubscriberImpl(SubscriberOptions o) : options_(std::move(o)), ctx_(1), next_(std::max<uint64_t>(1, options_.from_seq)) {}
+
+  Status Open() {
+    try {
+      sub_ = zmq::socket_t(ctx_, zmq::socket_type::sub);
+      sub_.set(zmq::sockopt::linger, 0);
+      sub_.set(zmq::sockopt::rcvhwm, options_.rcvhwm);
+      sub_.set(zmq::sockopt::subscribe, "");
+      sub_.connect(options_.event_endpoint);
+      replay_ = Dealer(ctx_, options_.replay_endpoint);
+    } catch (const zmq::error_t& e) {
+      return wire::FromZmq(e, "subscribe");
+    }
+    return Status::OK();
+  }
+
+  Status Next(int timeout_ms, ReceivedEvent* out) override {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    try {
+      while (true) {
+        if (Deliver(out)) return Status::OK();
+        DrainLive();
+        if (Deliver(out)) return Status::OK();
+        const bool gap = !live_.empty() && live_.begin()->first > next_;
+        const bool idle = Clock::now() - last_check_ > std::chrono::milliseconds(options_.idle_check_ms);
+        if (gap || idle || !caught_up_once_) {
+          // Fill from the log: up to the first live event, or to the end.
+          const uint64_t until = gap ? live_.begin()->first - 1 : 0;
+          std::vector<std::string> events;
+          uint64_t last = 0;
+          Status s = Replay(replay_, replay_id_, next_, until, options_.replay_batch, &events, &last, 5000);
+          last_check_ = Clock::now();
+          if (s.IsCorruption()) return s;
+          if (s.ok()) {
+            caught_up_once_ = true;
+            for (auto& e : events) {
+              const uint64_t seq = next_ + ready_.size();
+              ready_.push_back({seq, std::move(e)});
+            }
+            refilled_ += events.size();
+            if (!events.empty()) continue;
+          } else {
+            replay_.close();  // a fresh socket for the next attempt
+            replay_ = Dealer(ctx_, options_.replay_endpoint);
+          }
+        }
+        const int left = MsLeft(deadline);
+        if (left <= 0) return Status::Unavailable("no event within " + std::to_string(timeout_ms) + " ms");
+        zmq::pollitem_t item{sub_.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(std::min(left, options_.idle_check_ms)));
+      }
+    } catch (const zmq::error_t& e) {
+      return wire::FromZmq(e, "subscriber");
+    }
+  }
+
+  uint64_t next_seq() const override { return next_; }
+  uint64_t duplicates() const override { return duplicates_; }
+  uint64_t refilled() const override { return refilled_; }
+
+ private:
+  // Hands out the next event in order from the replayed or the live queue.
+  bool Deliver(ReceivedEvent* out) {
+    while (!ready_.empty() && ready_.front().seq < next_) ready_.pop_front();
+    if (!ready_.empty() && ready_.front().seq == next_) {
+      *out = std::move(ready_.front());
+      ready_.pop_front();
+      ++next_;
+      live_.erase(live_.begin(), live_.lower_bound(next_));
+      return true;
+    }
+    if (ready_.empty() && !live_.empty() && live_.begin()->first == next_) {
+      out->seq = next_;
+      out->bytes = std::move(live_.begin()->second);
+      live_.erase(live_.begin());
+      ++next_;
+      return true;
+    }
+    return false;
+  }
+
+  void DrainLive() {
+    for (int k = 0; k < 10'000; ++k) {
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(sub_, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+      last_check_ = Clock::now();
+      if (parts.size() != 2) continue;
+      std::string bytes = wire::Aligned(parts[1]);
+      const auto* env = VerifyEnvelope(bytes);
+      if (env == nullptr) continue;  // damaged on the wire: the replay will bring it
+      const uint64_t seq = env->seq();
+      if (seq < next_ || live_.count(seq)) {
+        ++duplicates_;
+        continue;
+      }
+      if (live_.size() >= options_.max_buffered) live_.erase(std::prev(live_.end()));
+      live_.emplace(seq, std::move(bytes));
+    }
+  }
+
+  const SubscriberOptions options_;
+  zmq::context_t ctx_;
+  zmq::socket_t sub_, replay_;
+  uint64_t replay_id_ = 0;
+  uint64_t next_;
+  std::deque<ReceivedEvent> ready_;           // replayed, contiguous from next_
+  std::map<uint64_t, std::string> live_;      // received live, by seq
+  Clock::time_point last_check_ = Clock::now();
+  bool caught_up_once_ = false;
+  uint64_t duplicates_ = 0, refilled_ = 0;
+};
+
+}  // namespace
+
+Status CommandClient::Connect(const std::string& endpoint, const CommandClientOptions& options,
+                              std::unique_ptr<CommandClient>* client) {
+  *client = std::make_unique<CommandClientImpl>(endpoint, options);
+  return Status::OK();
+}
+
+Status FetchReplay(const std::string& endpoint, uint64_t from, uint64_t until, uint32_t max,
+                   std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms) {
+  try {
+    zmq::context_t ctx(1);
+    zmq::socket_t s = Dealer(ctx, endpoint);
+    uint64_t id = 0;
+    return Replay(s, id, from, until, max, events, last_seq, timeout_ms);
+  } catch (const zmq::error_t& e) {
+    return wire::FromZmq(e, "replay endpoint " + endpoint);
+  }
+}
+
+Status EventSubscriber::Open(const SubscriberOptions& options, std::unique_ptr<EventSubscriber>* subscriber) {
+  auto impl = std::make_unique<SubscriberImpl>(options);
+  if (Status s = impl->Open(); !s.ok()) return s;
+  *subscriber = std::move(impl);
+  return Status::OK();
+}
+
+}  // namespace noodle::bus

@@ -1,0 +1,254 @@
+// watch, events tail/replay, audit verify: reading the event stream of a
+// running upgraded (live from its PUB endpoint, gap-free through replay).
+#include <chrono>
+#include <csignal>
+#include <iostream>
+
+#include "daemon_commands.h"
+#include "exit_codes.h"
+#include "noodle/bus/client.h"
+#include "noodle/envelope.h"
+#include "noodle/projections/registry.h"
+#include "noodle/projections/status.h"
+#include "noodle/store/chain.h"
+#include "noodle/store/event_log.h"
+#include "print.h"
+
+namespace noodle::tools {
+namespace {
+
+using Flags = std::shared_ptr<DaemonFlags>;
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+struct StreamFlags {
+  uint64_t from = 0;  // 0: from now on
+  uint64_t until = 0;
+  size_t count = 10;
+  size_t max_events = SIZE_MAX;
+  double until_idle = 0;  // seconds; 0: run until interrupted
+  bool follow = false;
+  std::string stream, type, data;
+};
+
+// The log's last seq, from a replay header.
+Result<uint64_t> LastSeq(const DaemonFlags& f) {
+  std::vector<std::string> events;
+  uint64_t last = 0;
+  Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms);
+  if (!s.ok()) return s;
+  return last;
+}
+
+
+// One line about an upgrade as the watcher's local status sees it.
+std::string UpgradeLine(const proj::Upgrade& u) {
+  std::string steps;
+  for (auto st : u.steps) {
+    steps += st == proj::StepState::kSucceeded ? "#" : st == proj::StepState::kRunning ? ">" : st == proj::StepState::kFailed ? "x" : ".";
+  }
+  return u.component + " " + (u.from_version.empty() ? "?" : u.from_version) + " -> " + u.to_version + "  " +
+         fb::EnumNameStrategyKind(u.strategy.kind) + "  " + proj::PhaseName(u.phase) + "  weight " +
+         std::to_string(u.weight) + "%  steps [" + steps + "]" + (u.unhealthy ? "  unhealthy checks " + std::to_string(u.unhealthy) : "");
+}
+
+std::string Detail(const fb::EventEnvelope& e) {
+  switch (e.event_type()) {
+    case fb::Event::StepStarted: {
+      const auto* s = e.event_as_StepStarted();
+      return std::string(s->revert() ? "revert " : "") + s->action()->str() + (s->instance()->size() ? " on " + s->instance()->str() : "") +
+             " (step " + std::to_string(s->step() + 1) + ")";
+    }
+    case fb::Event::StepFailed: return e.event_as_StepFailed()->reason()->str();
+    case fb::Event::TrafficShifted:
+      return std::to_string(e.event_as_TrafficShifted()->from_weight()) + "% -> " + std::to_string(e.event_as_TrafficShifted()->to_weight()) + "%";
+    case fb::Event::HealthCheckRecorded:
+      return fb::EnumNameHealthVerdict(e.event_as_HealthCheckRecorded()->verdict()) + std::string(" ") + e.event_as_HealthCheckRecorded()->detail()->str();
+    case fb::Event::UpgradeFailed: return e.event_as_UpgradeFailed()->reason()->str();
+    case fb::Event::UpgradeRejected: {
+      std::string out;
+      for (const auto* err : *e.event_as_UpgradeRejected()->errors()) out += (out.empty() ? "" : "; ") + err->message()->str();
+      return out;
+    }
+    case fb::Event::ComponentRegistered:
+      return e.event_as_ComponentRegistered()->component()->name()->str() + " " + e.event_as_ComponentRegistered()->component()->version()->str();
+    case fb::Event::RollbackPointCreated: return e.event_as_RollbackPointCreated()->name()->str() + " at seq " + std::to_string(e.event_as_RollbackPointCreated()->at_seq());
+    default: return "";
+  }
+}
+
+bool Ended(const StreamFlags& s, size_t printed, Clock::time_point last_event) {
+  if (g_interrupted) return true;
+  if (printed >= s.max_events) return true;
+  return s.until_idle > 0 && Clock::now() - last_event > std::chrono::duration<double>(s.until_idle);
+}
+
+int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
+  EventJson codec;
+  uint64_t from = s.from;
+  if (from == 0) {
+    auto last = LastSeq(f);
+    if (!last.ok()) return Fail(last.status(), "daemon at " + f.replay);
+    from = events_only ? (last.value() >= s.count ? last.value() - s.count + 1 : 1) : last.value() + 1;
+  }
+  bus::SubscriberOptions o;
+  o.event_endpoint = f.events;
+  o.replay_endpoint = f.replay;
+  o.from_seq = events_only ? from : 1;  // watch folds from seq 1 to know each upgrade
+  std::unique_ptr<bus::EventSubscriber> sub;
+  if (Status st = bus::EventSubscriber::Open(o, &sub); !st.ok()) return Fail(st, "subscribe");
+  std::signal(SIGINT, [](int) { g_interrupted = 1; });
+  proj::Status status;
+  size_t printed = 0;
+  auto last_event = Clock::now();
+  while (!Ended(s, printed, last_event)) {
+    bus::ReceivedEvent ev;
+    Status st = sub->Next(100, &ev);
+    if (st.IsCorruption()) return Fail(st, "event stream");
+    if (!st.ok()) continue;
+    last_event = Clock::now();
+    const auto* env = fb::GetEventEnvelope(ev.bytes.data());
+    proj::Evolve(status, *env);
+    if (ev.seq < from) continue;
+    if (events_only || f.json) {
+      PrintEvent(codec, *env, f.json);
+    } else {
+      std::cout << "#" << ev.seq << "  " << FormatTime(env->time_ns()).substr(11) << "  " << env->stream()->str().substr(0, 16)
+                << "  " << fb::EnumNameEvent(env->event_type()) << "  " << Detail(*env) << "\n";
+      if (env->stream()->string_view().starts_with("upgrade/")) {
+        auto id = IdFromHex(env->stream()->string_view().substr(8));
+        if (id) {
+          if (const auto* u = status.find(proj::Id::From(&*id))) {
+            std::cout << "      " << UpgradeLine(*u) << "\n";
+          } else if (!status.recent.empty() && status.recent.back().id == proj::Id::From(&*id)) {
+            const auto& r = status.recent.back();
+            std::cout << "      " << r.component << " " << r.from_version << " -> " << r.to_version << "  "
+                      << proj::PhaseName(r.phase) << (r.reason.empty() ? "" : "  (" + r.reason + ")") << "\n";
+          }
+        }
+      }
+    }
+    std::cout.flush();
+    ++printed;
+  }
+  return kExitOk;
+}
+
+int RunReplay(const DaemonFlags& f, const StreamFlags& s) {
+  EventJson codec;
+  uint64_t next = std::max<uint64_t>(1, s.from);
+  size_t printed = 0;
+  while (true) {
+    std::vector<std::string> events;
+    uint64_t last = 0;
+    if (Status st = bus::FetchReplay(f.replay, next, s.until, 1000, &events, &last, f.timeout_ms); !st.ok()) {
+      return Fail(st, "daemon at " + f.replay);
+    }
+    for (const auto& bytes : events) {
+      const auto* env = fb::GetEventEnvelope(bytes.data());
+      ++next;
+      if (!s.stream.empty() && !env->stream()->string_view().starts_with(s.stream)) continue;
+      if (!s.type.empty() && s.type != fb::EnumNameEvent(env->event_type())) continue;
+      PrintEvent(codec, *env, f.json);
+      if (++printed >= s.max_events) return kExitOk;
+    }
+    if (events.empty() || (s.until > 0 && next > s.until) || next > last) return kExitOk;
+  }
+}
+
+int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
+  uint64_t checked = 0, last = 0;
+  Status result;
+  if (!s.data.empty()) {
+    // Offline, or beside a running daemon: a read-only view of its log.
+    store::LogOptions o;
+    o.mode = store::OpenMode::kReadOnly;
+    std::unique_ptr<store::EventLog> log;
+    if (Status st = store::EventLog::Open(s.data + "/log", o, &log); !st.ok()) return Fail(st, s.data);
+    last = log->LastSeq();
+    result = log->Verify(1, UINT64_MAX, &checked);
+  } else {
+    store::ChainChecker chain(1, nullptr);
+    while (result.ok()) {
+      std::vector<std::string> events;
+      if (Status st = bus::FetchReplay(f.replay, chain.next_seq(), 0, 1000, &events, &last, f.timeout_ms); !st.ok()) {
+        if (!st.IsCorruption()) return Fail(st, "daemon at " + f.replay);
+        result = st;
+        break;
+      }
+      for (const auto& bytes : events) {
+        result = chain.Check(bytes, *fb::GetEventEnvelope(bytes.data()));
+        if (!result.ok()) break;
+        ++checked;
+      }
+      if (events.empty() || chain.next_seq() > last) break;
+    }
+  }
+  if (!result.ok()) {
+    std::cout << "CHAIN BROKEN at seq " << (result.seq() ? std::to_string(*result.seq()) : "?") << ": " << result.message()
+              << " (" << checked << " events verified before it)\n";
+    return kExitCorrupt;
+  }
+  std::cout << "chain holds: " << checked << " events verified (last seq " << last << ")\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddStreamCommands(CLI::App& app, int* exit_code) {
+  auto f = std::make_shared<DaemonFlags>();
+  auto env = [](const char* n, const char* d) { const char* v = std::getenv(n); return std::string(v && *v ? v : d); };
+  f->commands = env("NOODLE_COMMANDS", "tcp://127.0.0.1:7601");
+  f->events = env("NOODLE_EVENTS", "tcp://127.0.0.1:7602");
+  f->replay = env("NOODLE_REPLAY", "tcp://127.0.0.1:7603");
+  auto s = std::make_shared<StreamFlags>();
+
+  auto* watch = app.add_subcommand("watch", "Live view of upgrades: each event with its upgrade's phase, weight and steps");
+  AddDaemonFlags(watch, f);
+  watch->add_option("--from", s->from, "Start at this seq (resume); default: new events only");
+  watch->add_option("--until-idle", s->until_idle, "Stop after this many seconds without an event");
+  watch->add_option("--max-events", s->max_events, "Stop after printing this many events");
+  watch->callback([=] { *exit_code = RunWatch(*f, *s, false); });
+
+  auto* events = app.add_subcommand("events", "Print events: the newest (tail) or a range (replay)");
+  events->require_subcommand(1);
+  auto* tail = events->add_subcommand("tail", "The newest events; --follow keeps printing");
+  AddDaemonFlags(tail, f);
+  tail->add_option("-n,--count", s->count, "How many of the newest events");
+  tail->add_option("--from", s->from, "Start at this seq instead");
+  tail->add_flag("--follow", s->follow, "Keep printing new events");
+  tail->add_option("--until-idle", s->until_idle, "With --follow: stop after this many idle seconds");
+  tail->callback([=] {
+    StreamFlags t = *s;
+    if (!t.follow) {
+      auto last = LastSeq(*f);
+      if (!last.ok()) {
+        *exit_code = Fail(last.status(), "daemon at " + f->replay);
+        return;
+      }
+      if (t.from == 0) t.from = last.value() >= t.count ? last.value() - t.count + 1 : 1;
+      t.until = last.value();
+      *exit_code = t.from > t.until ? kExitOk : RunReplay(*f, t);
+      return;
+    }
+    *exit_code = RunWatch(*f, t, true);
+  });
+  auto* replay = events->add_subcommand("replay", "Events of a seq range, optionally of one stream prefix or type");
+  AddDaemonFlags(replay, f);
+  replay->add_option("--from", s->from, "First seq");
+  replay->add_option("--until", s->until, "Last seq (default: the end)");
+  replay->add_option("--stream", s->stream, "Only streams starting with this");
+  replay->add_option("--type", s->type, "Only this event type");
+  replay->add_option("--max-events", s->max_events, "At most this many");
+  replay->callback([=] { *exit_code = RunReplay(*f, *s); });
+
+  auto* audit = app.add_subcommand("audit", "Audit the log");
+  audit->require_subcommand(1);
+  auto* verify = audit->add_subcommand("verify", "Recompute the hash chain (live over the bus, or --data offline); exit 4 when broken");
+  AddDaemonFlags(verify, f);
+  verify->add_option("--data", s->data, "Data directory of upgraded, read directly (offline or beside the daemon)");
+  verify->callback([=] { *exit_code = RunAudit(*f, *s); });
+}
+
+}  // namespace noodle::tools

@@ -1,0 +1,186 @@
+// upgraded: the engine daemon. The event log on a data directory, the engine
+// with the hook executor, and the bus endpoints around it.
+//
+// Settings come from flags, else the environment (NOODLE_DATA,
+// NOODLE_COMMANDS, NOODLE_EVENTS, NOODLE_REPLAY, NOODLE_SYNC,
+// NOODLE_SNAPSHOT_EVERY, NOODLE_LOG_LEVEL), else a JSON config file
+// (--config, same names in lower case without the prefix), else defaults.
+// SIGTERM/SIGINT: finish the round in progress, close RocksDB, exit 0.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "noodle/bus/server.h"
+#include "noodle/engine/commands.h"
+#include "noodle/engine/engine.h"
+#include "noodle/engine/hook_executor.h"
+#include "noodle/engine/reply.h"
+#include "noodle/store/event_log.h"
+
+namespace {
+
+using namespace noodle;
+
+struct Settings {
+  std::string data = "./var/data";
+  std::string commands = "tcp://127.0.0.1:7601";
+  std::string events = "tcp://127.0.0.1:7602";
+  std::string replay = "tcp://127.0.0.1:7603";
+  std::string sync = "on";
+  uint64_t snapshot_every = 10'000;
+  std::string log_level = "info";
+};
+
+// Forwards the engine's durable events to the bus once it is up.
+class BusPublisher final : public engine::EventPublisher {
+ public:
+  void Publish(const std::vector<std::string>& events) override {
+    if (bus::Server* s = server.load()) s->Publish(events);
+  }
+  std::atomic<bus::Server*> server{nullptr};
+};
+
+template <typename T>
+void FromEnv(const char* name, T* value) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return;
+  if constexpr (std::is_same_v<T, std::string>) *value = v;
+  else *value = std::stoull(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  std::string config;
+  CLI::App app{"upgraded: the NoodleCore upgrade engine daemon"};
+  Settings flags;
+  app.add_option("--config", config, "JSON config file (keys: data, commands, events, replay, sync, snapshot_every, log_level)");
+  auto* o_data = app.add_option("--data", flags.data, "data directory (the event log)");
+  auto* o_cmd = app.add_option("--commands", flags.commands, "command endpoint (ROUTER)");
+  auto* o_ev = app.add_option("--events", flags.events, "event endpoint (PUB)");
+  auto* o_rp = app.add_option("--replay", flags.replay, "replay endpoint (ROUTER)");
+  auto* o_sync = app.add_option("--sync", flags.sync, "on: fsync every round (default); off: OS cache only")->check(CLI::IsMember({"on", "off"}));
+  auto* o_snap = app.add_option("--snapshot-every", flags.snapshot_every, "events between projection snapshots");
+  auto* o_log = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (!config.empty()) {
+      std::ifstream in(config);
+      if (!in) throw std::runtime_error("cannot read " + config);
+      const auto j = nlohmann::json::parse(in);
+      s.data = j.value("data", s.data);
+      s.commands = j.value("commands", s.commands);
+      s.events = j.value("events", s.events);
+      s.replay = j.value("replay", s.replay);
+      s.sync = j.value("sync", s.sync);
+      s.snapshot_every = j.value("snapshot_every", s.snapshot_every);
+      s.log_level = j.value("log_level", s.log_level);
+    }
+    FromEnv("NOODLE_DATA", &s.data);
+    FromEnv("NOODLE_COMMANDS", &s.commands);
+    FromEnv("NOODLE_EVENTS", &s.events);
+    FromEnv("NOODLE_REPLAY", &s.replay);
+    FromEnv("NOODLE_SYNC", &s.sync);
+    FromEnv("NOODLE_SNAPSHOT_EVERY", &s.snapshot_every);
+    FromEnv("NOODLE_LOG_LEVEL", &s.log_level);
+  } catch (const std::exception& e) {
+    std::cerr << "upgraded: bad configuration: " << e.what() << "\n";
+    return 2;
+  }
+  if (*o_data) s.data = flags.data;
+  if (*o_cmd) s.commands = flags.commands;
+  if (*o_ev) s.events = flags.events;
+  if (*o_rp) s.replay = flags.replay;
+  if (*o_sync) s.sync = flags.sync;
+  if (*o_snap) s.snapshot_every = flags.snapshot_every;
+  if (*o_log) s.log_level = flags.log_level;
+  // Logs on stderr; stdout carries only the "ready" line scripts wait for.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
+  spdlog::set_level(spdlog::level::from_str(s.log_level));
+
+  // Signals go to the main thread's sigwait only; every thread started
+  // from here inherits the block.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::error_code ec;
+  std::filesystem::create_directories(s.data, ec);
+  store::LogOptions lo;
+  lo.durability = s.sync == "off" ? store::Durability::kNoSync : store::Durability::kSync;
+  std::unique_ptr<store::EventLog> log;
+  if (Status st = store::EventLog::Open(s.data + "/log", lo, &log); !st.ok()) {
+    if (st.IsBusy()) {
+      std::cerr << "upgraded: another process holds " << s.data << " (" << st.message() << ")\n";
+    } else {
+      std::cerr << "upgraded: cannot open the log in " << s.data << ": " << st.ToString() << "\n";
+    }
+    return 1;
+  }
+  auto executor = engine::NewHookExecutor();
+  BusPublisher publisher;
+  engine::EngineOptions eo;
+  eo.snapshot_every = s.snapshot_every;
+  std::unique_ptr<engine::Engine> eng;
+  if (Status st = engine::Engine::Open(log.get(), executor.get(), &publisher, eo, &eng); !st.ok()) {
+    std::cerr << "upgraded: cannot start the engine: " << st.ToString() << "\n";
+    return 1;
+  }
+  engine::Engine* engine_ptr = eng.get();
+  auto handler = [engine_ptr](std::string command, std::function<void(std::string)> respond) {
+    proj::Id id;
+    if (const auto* cmd = engine::cmd::VerifyCommand(command)) id = proj::Id::From(cmd->command_id());
+    engine_ptr->Submit(std::move(command), [id, respond = std::move(respond)](engine::Reply r) {
+      respond(engine::EncodeReply(id, r));
+    });
+  };
+  store::EventLog* log_ptr = log.get();
+  auto replay = [log_ptr](uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* out, uint64_t* last) {
+    *last = log_ptr->LastSeq();
+    auto it = log_ptr->Scan(from, until == 0 ? UINT64_MAX : until);
+    for (; it->Valid() && out->size() < max; it->Next()) out->emplace_back(it->bytes());
+    return it->status();
+  };
+  bus::ServerOptions so;
+  so.command_endpoint = s.commands;
+  so.event_endpoint = s.events;
+  so.replay_endpoint = s.replay;
+  std::unique_ptr<bus::Server> server;
+  if (Status st = bus::Server::Start(so, handler, replay, &server); !st.ok()) {
+    std::cerr << "upgraded: " << st.ToString() << "\n";
+    return 1;
+  }
+  publisher.server = server.get();
+  spdlog::info("upgraded: data {} (sync {}), commands {}, events {}, replay {}; {} events in the log", s.data, s.sync,
+               server->command_endpoint(), server->event_endpoint(), server->replay_endpoint(), log->LastSeq());
+  // One line on stdout that scripts can wait for.
+  std::cout << "ready " << server->command_endpoint() << " " << server->event_endpoint() << " "
+            << server->replay_endpoint() << std::endl;
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("upgraded: {} received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server->Stop();
+  publisher.server = nullptr;
+  eng->Stop();
+  eng.reset();
+  executor.reset();
+  server.reset();
+  log.reset();
+  spdlog::info("upgraded: stopped cleanly");
+  return 0;
+}

@@ -110,6 +110,7 @@ class SubscriberImpl final : public EventSubscriber {
       sub_ = zmq::socket_t(ctx_, zmq::socket_type::sub);
       sub_.set(zmq::sockopt::linger, 0);
       sub_.set(zmq::sockopt::rcvhwm, options_.rcvhwm);
+      if (options_.rcvbuf > 0) sub_.set(zmq::sockopt::rcvbuf, options_.rcvbuf);
       sub_.set(zmq::sockopt::subscribe, "");
       sub_.connect(options_.event_endpoint);
       replay_ = Dealer(ctx_, options_.replay_endpoint);

@@ -68,6 +68,7 @@ class ServerImpl final : public Server {
       commands_.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
       replay_sock_.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
       events_.set(zmq::sockopt::sndhwm, options_.event_sndhwm);
+      if (options_.event_sndbuf > 0) events_.set(zmq::sockopt::sndbuf, options_.event_sndbuf);
       commands_.set(zmq::sockopt::router_mandatory, false);
       commands_.bind(options_.command_endpoint);
       events_.bind(options_.event_endpoint);

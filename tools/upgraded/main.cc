@@ -18,11 +18,10 @@
 #include <spdlog/spdlog.h>
 
 #include "noodle/bus/server.h"
-#include "noodle/engine/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/engine/hook_executor.h"
-#include "noodle/engine/reply.h"
 #include "noodle/store/event_log.h"
+#include "wiring.h"
 
 namespace {
 
@@ -36,15 +35,6 @@ struct Settings {
   std::string sync = "on";
   uint64_t snapshot_every = 10'000;
   std::string log_level = "info";
-};
-
-// Forwards the engine's durable events to the bus once it is up.
-class BusPublisher final : public engine::EventPublisher {
- public:
-  void Publish(const std::vector<std::string>& events) override {
-    if (bus::Server* s = server.load()) s->Publish(events);
-  }
-  std::atomic<bus::Server*> server{nullptr};
 };
 
 template <typename T>
@@ -132,7 +122,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto executor = engine::NewHookExecutor();
-  BusPublisher publisher;
+  daemon::BusPublisher publisher;
   engine::EngineOptions eo;
   eo.snapshot_every = s.snapshot_every;
   std::unique_ptr<engine::Engine> eng;
@@ -140,27 +130,12 @@ int main(int argc, char** argv) {
     std::cerr << "upgraded: cannot start the engine: " << st.ToString() << "\n";
     return 1;
   }
-  engine::Engine* engine_ptr = eng.get();
-  auto handler = [engine_ptr](std::string command, std::function<void(std::string)> respond) {
-    proj::Id id;
-    if (const auto* cmd = engine::cmd::VerifyCommand(command)) id = proj::Id::From(cmd->command_id());
-    engine_ptr->Submit(std::move(command), [id, respond = std::move(respond)](engine::Reply r) {
-      respond(engine::EncodeReply(id, r));
-    });
-  };
-  store::EventLog* log_ptr = log.get();
-  auto replay = [log_ptr](uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* out, uint64_t* last) {
-    *last = log_ptr->LastSeq();
-    auto it = log_ptr->Scan(from, until == 0 ? UINT64_MAX : until);
-    for (; it->Valid() && out->size() < max; it->Next()) out->emplace_back(it->bytes());
-    return it->status();
-  };
   bus::ServerOptions so;
   so.command_endpoint = s.commands;
   so.event_endpoint = s.events;
   so.replay_endpoint = s.replay;
   std::unique_ptr<bus::Server> server;
-  if (Status st = bus::Server::Start(so, handler, replay, &server); !st.ok()) {
+  if (Status st = bus::Server::Start(so, daemon::EngineHandler(eng.get()), daemon::LogReplay(log.get()), &server); !st.ok()) {
     std::cerr << "upgraded: " << st.ToString() << "\n";
     return 1;
   }

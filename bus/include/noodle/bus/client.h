@@ -42,6 +42,8 @@ struct SubscriberOptions {
   uint64_t from_seq = 1;
   // Live messages queued before ZeroMQ drops them (gaps are refilled).
   int rcvhwm = 100'000;
+  // Kernel receive buffer (bytes); -1: the OS default.
+  int rcvbuf = -1;
   uint32_t replay_batch = 1000;
   // With no live event for this long, ask the replay endpoint whether the
   // log has moved on (events lost at the tail of a burst).

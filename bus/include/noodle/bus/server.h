@@ -28,6 +28,8 @@ struct ServerOptions {
   // Messages queued per subscriber before PUB drops. Memory: up to this many
   // events per slow subscriber.
   int event_sndhwm = 100'000;
+  // Kernel send buffer per event connection (bytes); -1: the OS default.
+  int event_sndbuf = -1;
   // Largest frame accepted on the command and replay endpoints; a peer that
   // sends more is disconnected by ZeroMQ.
   int64_t max_message_bytes = 4 << 20;

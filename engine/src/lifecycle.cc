@@ -71,7 +71,7 @@ ValidationResult StartUpgrade(Emitter& em, const State& state, const proj::Id& i
       for (const auto& e : v.errors) {
         errors.push_back(fb::CreateValidationError(fbb, Str(fbb, e.code), Str(fbb, e.field), Str(fbb, e.message)));
       }
-      return fb::CreateUpgradeRejected(fbb, &fid, fbb.CreateVector(errors)).Union();
+      return fb::CreateUpgradeRejected(fbb, &fid, fbb.CreateVector(errors), Str(fbb, v.from_version)).Union();
     });
     return v;
   }

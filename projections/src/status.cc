@@ -131,6 +131,7 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       Upgrade* u = upgrade(r->upgrade_id());
       if (u == nullptr) break;
       if (r->errors() != nullptr && r->errors()->size() > 0) u->reason = r->errors()->Get(0)->message()->str();
+      u->from_version = Str(r->from_version());
       End(s, *u, Phase::kRejected, now);
       break;
     }

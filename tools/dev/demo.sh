@@ -1,44 +1,105 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the main job on ./var/: a sample
-# upgrade history is written to a fresh event log, read back decoded,
-# verified, and then tampered with so that the audit names the broken seq.
+# The main job: installs what is missing, builds, starts the engine daemon on
+# ./var/demo, and drives a scripted demo through upgradectl: components with
+# real hook scripts (symlinked releases), an immediate upgrade, a canary with
+# a promote, a failing upgrade that rolls back by itself, a rollback to a
+# point, the audit, statistics and the live watch output. Stops the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/dev/deps.sh
 bash tools/dev/build.sh
+root=$PWD/var/demo
+rm -rf "$root"
+mkdir -p "$root"
 ctl=build/tools/upgradectl
-log=var/demo-log
-rm -rf "$log"
-mkdir -p var
-
 step() { printf '\n== %s\n' "$*"; }
 
-step "append the sample upgrade history (examples/events/demo.jsonl)"
-"$ctl" log append --dir "$log" --file examples/events/demo.jsonl --actor demo
+# Releases of the demo service "shop": 1.2.0 ships broken (no health marker).
+for v in 1.0.0 1.1.0 1.2.0 1.3.0; do
+  mkdir -p "$root/shop/releases/$v"
+  echo "$v" >"$root/shop/releases/$v/VERSION"
+  [ "$v" = 1.2.0 ] || touch "$root/shop/releases/$v/healthy"
+done
+ln -s releases/1.0.0 "$root/shop/current"
+hooks=$PWD/examples/hooks
+cat >"$root/db.json" <<JSON
+{"name":"db","version":"1.4.0","type":"Service","hooks":{"swap":"echo db now \$NOODLE_TO"}}
+JSON
+cat >"$root/shop.json" <<JSON
+{"name":"shop","version":"1.0.0","type":"Service","dependencies":[{"name":"db","range":"^1.4"}],
+ "hooks":{"swap":{"argv":["$hooks/switch-release.sh","$root/shop"]},
+          "health":{"argv":["$hooks/check-release.sh","$root/shop"],"timeout_ms":5000}}}
+JSON
 
-step "bad input is refused and changes nothing"
-"$ctl" log append --dir "$log" --stream component/db --type ComponentRegistered \
-  --data '{"component":{"name":"db","version":"2.0"}}' || echo "(exit $?)"
-"$ctl" log append --dir "$log" --stream component/db --type ComponentDeregistered \
-  --data '{"name":"db"}' --expected-version 9 || echo "(exit $?)"
+step "start upgraded on $root/data"
+export NOODLE_COMMANDS=${NOODLE_COMMANDS:-tcp://127.0.0.1:7601}
+export NOODLE_EVENTS=${NOODLE_EVENTS:-tcp://127.0.0.1:7602}
+export NOODLE_REPLAY=${NOODLE_REPLAY:-tcp://127.0.0.1:7603}
+build/tools/upgraded --data "$root/data" >"$root/ready" 2>"$root/upgraded.log" &
+daemon=$!
+watcher=
+cleanup() {
+  [ -n "$watcher" ] && kill "$watcher" 2>/dev/null || true
+  kill -TERM "$daemon" 2>/dev/null || true
+  wait "$daemon" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do grep -q ready "$root/ready" 2>/dev/null && break; sleep 0.1; done
+cat "$root/ready"
+"$ctl" watch --from 1 >"$root/watch.out" 2>&1 &
+watcher=$!
 
-step "the whole log, decoded"
-"$ctl" log show --dir "$log"
+step "register components (hooks: examples/hooks/*.sh)"
+"$ctl" component register -f "$root/db.json"
+"$ctl" component register -f "$root/shop.json"
+"$ctl" component list
+"$ctl" rollback point before-release
 
-step "one stream: the canary upgrade"
-"$ctl" log show --dir "$log" --stream upgrade/00000000000000000000000000000002
+step "immediate upgrade: shop 1.0.0 -> 1.1.0"
+"$ctl" upgrade start shop 1.1.0 --wait 30
+echo "current -> $(readlink "$root/shop/current")"
 
-step "newest event as JSON"
-"$ctl" log tail --dir "$log" -n 1 --json
+step "canary: db 1.4.0 -> 1.5.0 at 25%, then promoted"
+canary=0000000000000000000000000000c0de
+"$ctl" upgrade start db 1.5.0 --strategy canary --weights 25,100 --id $canary
+for _ in $(seq 100); do
+  "$ctl" upgrade status $canary --json | grep -q '"phase":"paused"' && break
+  sleep 0.1
+done
+"$ctl" status
+"$ctl" upgrade promote $canary
+sleep 0.5
+"$ctl" upgrade status $canary | grep -E '"phase"|"weight"' || true
 
-step "audit: recompute the hash chain"
-"$ctl" log verify --dir "$log"
+step "a broken release: shop 1.1.0 -> 1.2.0 fails its health check and rolls back by itself"
+"$ctl" upgrade start shop 1.2.0 --wait 30 || echo "(exit $?: not completed)"
+echo "current -> $(readlink "$root/shop/current")"
 
-step "statistics"
-"$ctl" log stats --dir "$log"
+step "bad requests are refused with every reason"
+"$ctl" upgrade start shop 2.0.0 --expected 9.9.9 || echo "(exit $?)"
+"$ctl" upgrade start ghost 1.0.0 || echo "(exit $?)"
 
-step "tamper with a copy of the log (one byte of one stored value) and audit it"
-rm -rf var/demo-log-tampered
-cp -r "$log" var/demo-log-tampered
-build/tools/log-tamper var/demo-log-tampered 7
-"$ctl" log verify --dir var/demo-log-tampered || echo "(verify exit $?: tampering found)"
+step "roll back to the point 'before-release'"
+"$ctl" rollback to --point before-release --reason "demo" --wait 30
+"$ctl" component list
+echo "current -> $(readlink "$root/shop/current")"
+
+step "status and statistics"
+"$ctl" status
+"$ctl" stats
+
+step "audit: recompute the hash chain over the bus, and from the data directory"
+"$ctl" audit verify
+"$ctl" audit verify --data "$root/data"
+
+step "what 'upgradectl watch' showed while this ran"
+sleep 0.5
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+watcher=
+cat "$root/watch.out"
+
+step "stop upgraded (SIGTERM)"
+cleanup
+trap - EXIT
+tail -n 2 "$root/upgraded.log"

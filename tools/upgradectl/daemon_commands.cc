@@ -1,6 +1,7 @@
 #include "daemon_commands.h"
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -315,7 +316,7 @@ void AddDaemonCommands(CLI::App& app, int* exit_code) {
   start->callback([=] { *exit_code = RunUpgradeStart(*f, *u); });
 
   auto id_text = std::make_shared<std::string>();
-  auto on_id = [=](const char* verb, const char* help, auto make) {
+  auto on_id = [=](const char* verb, const char* done, const char* help, auto make) {
     auto* c = upgrade->add_subcommand(verb, help);
     AddDaemonFlags(c, f);
     c->add_option("id", *id_text, "Upgrade id")->required();
@@ -326,12 +327,12 @@ void AddDaemonCommands(CLI::App& app, int* exit_code) {
         *exit_code = Fail(id.status());
         return;
       }
-      *exit_code = Simple(*f, make(id.value(), *reason, MetaOf(*f)), std::string(verb) + ":");
+      *exit_code = Simple(*f, make(id.value(), *reason, MetaOf(*f)), done);
     });
   };
-  on_id("cancel", "Cancel an upgrade (rolls back what ran)", [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Cancel(id, why, m); });
-  on_id("abort", "Abort an upgrade (canary: traffic back to the old version)", [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Abort(id, why, m); });
-  on_id("promote", "Promote a paused canary to its next weight", [](const proj::Id& id, const std::string&, const engine::cmd::Meta& m) { return engine::cmd::Promote(id, m); });
+  on_id("cancel", "cancelled", "Cancel an upgrade (rolls back what ran)", [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Cancel(id, why, m); });
+  on_id("abort", "aborted", "Abort an upgrade (canary: traffic back to the old version)", [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Abort(id, why, m); });
+  on_id("promote", "promoted", "Promote a paused canary to its next weight", [](const proj::Id& id, const std::string&, const engine::cmd::Meta& m) { return engine::cmd::Promote(id, m); });
   auto* ustatus = upgrade->add_subcommand("status", "Status of one upgrade");
   AddDaemonFlags(ustatus, f);
   ustatus->add_option("id", *id_text, "Upgrade id")->required();

@@ -18,55 +18,14 @@
 #include "noodle/bus/client.h"
 #include "noodle/engine/commands.h"
 #include "noodle/engine/reply.h"
+#include "support/daemon_process.h"
 #include "support/test_support.h"
 
 using namespace noodle;
 
 namespace {
 
-// A running upgraded with its endpoints (ports chosen by the OS).
-struct Daemon {
-  pid_t pid = -1;
-  std::string commands, events, replay;
-
-  static Daemon Start(const std::string& data) {
-    int out[2];
-    BOOST_REQUIRE(pipe(out) == 0);
-    Daemon d;
-    d.pid = fork();
-    BOOST_REQUIRE(d.pid >= 0);
-    if (d.pid == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      execl(UPGRADED_PATH, "upgraded", "--data", data.c_str(), "--commands", "tcp://127.0.0.1:0", "--events",
-            "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--log-level", "warn", "--snapshot-every", "50",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[512] = {0};
-    const bool got = fgets(line, sizeof line, f) != nullptr;
-    fclose(f);
-    BOOST_REQUIRE_MESSAGE(got, "upgraded printed no ready line");
-    std::istringstream in(line);
-    std::string word;
-    in >> word >> d.commands >> d.events >> d.replay;
-    BOOST_REQUIRE(word == "ready");
-    return d;
-  }
-  int Stop(int sig) {
-    kill(pid, sig);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    pid = -1;
-    return status;
-  }
-  ~Daemon() {
-    if (pid > 0) Stop(SIGKILL);
-  }
-};
+using Daemon = test::DaemonProcess;
 
 proj::Component Comp(const std::string& name) {
   proj::Component c;
@@ -85,7 +44,7 @@ struct Acked {
 
 BOOST_AUTO_TEST_CASE(sigkill_during_commands_loses_no_acknowledged_event_and_subscribers_resume) {
   test::TempDir dir;
-  Daemon d = Daemon::Start(dir.sub("data"));
+  Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("data"));
 
   // A subscriber keeps a checkpoint of what it has processed.
   uint64_t checkpoint = 0;
@@ -129,7 +88,7 @@ BOOST_AUTO_TEST_CASE(sigkill_during_commands_loses_no_acknowledged_event_and_sub
   BOOST_REQUIRE(!acked.empty());
 
   // Restart on the same data: every acknowledged command's event is there.
-  Daemon again = Daemon::Start(dir.sub("data"));
+  Daemon again = Daemon::Start(UPGRADED_PATH, dir.sub("data"));
   std::vector<std::string> events;
   uint64_t last = 0;
   for (uint64_t from = 1;;) {
@@ -174,7 +133,7 @@ BOOST_AUTO_TEST_CASE(sigkill_during_commands_loses_no_acknowledged_event_and_sub
 
 BOOST_AUTO_TEST_CASE(a_second_daemon_on_the_same_data_is_refused) {
   test::TempDir dir;
-  Daemon d = Daemon::Start(dir.sub("data"));
+  Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("data"));
   std::string out, err;
   const int rc = test::RunProgram({UPGRADED_PATH, "--data", dir.sub("data"), "--commands", "tcp://127.0.0.1:0",
                                    "--events", "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0"},
@@ -185,7 +144,7 @@ BOOST_AUTO_TEST_CASE(a_second_daemon_on_the_same_data_is_refused) {
 
 BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) {
   test::TempDir dir;
-  Daemon d = Daemon::Start(dir.sub("data"));
+  Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("data"));
   auto ctl = [&](std::vector<std::string> args, std::string* out = nullptr) {
     std::vector<std::string> argv{UPGRADECTL_PATH};
     argv.insert(argv.end(), args.begin(), args.end());

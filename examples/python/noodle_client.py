@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A NoodleCore bus client in Python.
+
+Built from Debian's python3-zmq and python3-flatbuffers plus the code that
+stock `flatc --python` generates from ../../schemas/*.fbs (the build puts it
+in build/python; put that directory on PYTHONPATH).
+
+    noodle_client.py subscribe --events tcp://127.0.0.1:7602 [--topic upgrade/] [--count N]
+    noodle_client.py request-upgrade --commands tcp://127.0.0.1:7601 COMPONENT VERSION
+"""
+import argparse
+import os
+import sys
+
+import flatbuffers
+import zmq
+
+from noodle.fb import (Accepted, Command, CommandEnvelope, Event, EventEnvelope, Id128, Rejected, RejectCode,
+                       Reply, ReplyBody, RequestUpgrade, UpgradeCompleted)
+
+EVENT_NAMES = {v: k for k, v in vars(Event.Event).items() if not k.startswith("_")}
+REJECT_NAMES = {v: k for k, v in vars(RejectCode.RejectCode).items() if not k.startswith("_")}
+
+
+def hex_id(struct):
+    return "%016x%016x" % (struct.Hi(), struct.Lo())
+
+
+def new_id():
+    raw = os.urandom(16)
+    return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
+
+
+def request_upgrade(component, version, actor):
+    """A CommandEnvelope carrying a RequestUpgrade, as bytes."""
+    b = flatbuffers.Builder(256)
+    comp = b.CreateString(component)
+    target = b.CreateString(version)
+    by = b.CreateString(actor)
+    RequestUpgrade.Start(b)
+    RequestUpgrade.AddUpgradeId(b, Id128.CreateId128(b, *new_id()))
+    RequestUpgrade.AddComponent(b, comp)
+    RequestUpgrade.AddTargetVersion(b, target)
+    RequestUpgrade.AddRequestedBy(b, by)
+    body = RequestUpgrade.End(b)
+    actor_off = b.CreateString(actor)
+    CommandEnvelope.Start(b)
+    CommandEnvelope.AddCommandId(b, Id128.CreateId128(b, *new_id()))
+    CommandEnvelope.AddActor(b, actor_off)
+    CommandEnvelope.AddCommandType(b, Command.Command.RequestUpgrade)
+    CommandEnvelope.AddCommand(b, body)
+    b.Finish(CommandEnvelope.End(b), file_identifier=b"NCCM")
+    return bytes(b.Output())
+
+
+def print_reply(data):
+    reply = Reply.Reply.GetRootAs(data, 0)
+    if reply.BodyType() == ReplyBody.ReplyBody.Accepted:
+        a = Accepted.Accepted()
+        a.Init(reply.Body().Bytes, reply.Body().Pos)
+        ids = [hex_id(a.Ids(i)) for i in range(a.IdsLength())]
+        seqs = [a.Seqs(i) for i in range(a.SeqsLength())]
+        print("accepted ids=%s seqs=%s" % (",".join(ids), ",".join(map(str, seqs))))
+        return 0
+    r = Rejected.Rejected()
+    r.Init(reply.Body().Bytes, reply.Body().Pos)
+    print("rejected %s: %s" % (REJECT_NAMES.get(r.Code(), r.Code()), r.Message().decode()))
+    for i in range(r.ErrorsLength()):
+        e = r.Errors(i)
+        print("  - %s: %s" % (e.Code().decode(), e.Message().decode()))
+    return 1
+
+
+def cmd_request_upgrade(args):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(args.commands)
+    request_id = os.urandom(8)
+    s.send_multipart([request_id, request_upgrade(args.component, args.version, args.actor)])
+    if not s.poll(args.timeout_ms):
+        print("no reply from %s" % args.commands, file=sys.stderr)
+        return 3
+    frames = s.recv_multipart()
+    if len(frames) != 2 or frames[0] != request_id:
+        print("unexpected reply frames", file=sys.stderr)
+        return 4
+    return print_reply(frames[1])
+
+
+def cmd_subscribe(args):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.SUB)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.SUBSCRIBE, args.topic.encode())
+    s.connect(args.events)
+    print("subscribed", flush=True)
+    seen = 0
+    while args.count == 0 or seen < args.count:
+        if not s.poll(args.timeout_ms):
+            print("no event within %d ms" % args.timeout_ms, file=sys.stderr)
+            return 3
+        topic, data = s.recv_multipart()
+        env = EventEnvelope.EventEnvelope.GetRootAs(data, 0)
+        name = EVENT_NAMES.get(env.EventType(), str(env.EventType()))
+        line = "seq %d %s %s (topic %s)" % (env.Seq(), env.Stream().decode(), name, topic.decode())
+        if env.EventType() == Event.Event.UpgradeCompleted:
+            done = UpgradeCompleted.UpgradeCompleted()
+            done.Init(env.Event().Bytes, env.Event().Pos)
+            line += ": %s %s -> %s" % (done.Component().decode(), done.FromVersion().decode(), done.ToVersion().decode())
+        print(line, flush=True)
+        seen += 1
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("subscribe", help="print events from the PUB endpoint")
+    s.add_argument("--events", default="tcp://127.0.0.1:7602")
+    s.add_argument("--topic", default="", help="prefix filter: a stream prefix such as upgrade/ or component/db#")
+    s.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
+    s.add_argument("--timeout-ms", type=int, default=30000)
+    s.set_defaults(run=cmd_subscribe)
+    r = sub.add_parser("request-upgrade", help="send a RequestUpgrade and print the reply")
+    r.add_argument("--commands", default="tcp://127.0.0.1:7601")
+    r.add_argument("--actor", default="python-client")
+    r.add_argument("--timeout-ms", type=int, default=5000)
+    r.add_argument("component")
+    r.add_argument("version")
+    r.set_defaults(run=cmd_request_upgrade)
+    args = p.parse_args()
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

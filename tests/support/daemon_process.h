@@ -1,0 +1,23 @@
+// upgraded as a child process on ports the OS picks; its endpoints are read
+// from the "ready" line it prints. Killed (SIGKILL) if still running when
+// the object goes away.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace noodle::test {
+
+struct DaemonProcess {
+  pid_t pid = -1;
+  std::string commands, events, replay;
+
+  // Starts upgraded on data_dir and waits for its ready line.
+  static DaemonProcess Start(const std::string& upgraded_path, const std::string& data_dir);
+  // Sends sig and reaps the process; returns its wait status.
+  int Stop(int sig);
+  ~DaemonProcess();
+};
+
+}  // namespace noodle::test

@@ -125,6 +125,12 @@ class SubscriberImpl final : public EventSubscriber {
     try {
       while (true) {
         if (Deliver(out)) return Status::OK();
+        // Fast path, the common case: the next live message is the next seq.
+        if (ready_.empty() && live_.empty() && caught_up_once_) {
+          int got = ReceiveLive(out);
+          if (got > 0) return Status::OK();
+          if (got == 0) continue;  // received, kept for later or dropped
+        }
         DrainLive();
         if (Deliver(out)) return Status::OK();
         const bool gap = !live_.empty() && live_.begin()->first > next_;
@@ -185,28 +191,43 @@ class SubscriberImpl final : public EventSubscriber {
     return false;
   }
 
+  // Receives one live message without waiting. 1: it was next_ and is in
+  // *out; 0: received and buffered or dropped; -1: nothing there.
+  int ReceiveLive(ReceivedEvent* out) {
+    if (!sub_.recv(topic_, zmq::recv_flags::dontwait)) return -1;
+    last_check_ = Clock::now();
+    if (!topic_.more()) return 0;  // not [topic][event]
+    (void)sub_.recv(body_);
+    while (body_.more()) (void)sub_.recv(body_);  // extra frames: not ours to read
+    std::string bytes = wire::Aligned(body_);
+    const auto* env = VerifyEnvelope(bytes);
+    if (env == nullptr) return 0;  // damaged on the wire: the replay will bring it
+    const uint64_t seq = env->seq();
+    if (seq < next_ || live_.count(seq)) {
+      ++duplicates_;
+      return 0;
+    }
+    if (seq == next_ && ready_.empty() && out != nullptr) {
+      out->seq = seq;
+      out->bytes = std::move(bytes);
+      ++next_;
+      return 1;
+    }
+    if (live_.size() >= options_.max_buffered) live_.erase(std::prev(live_.end()));
+    live_.emplace(seq, std::move(bytes));
+    return 0;
+  }
+
   void DrainLive() {
     for (int k = 0; k < 10'000; ++k) {
-      std::vector<zmq::message_t> parts;
-      if (!zmq::recv_multipart(sub_, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
-      last_check_ = Clock::now();
-      if (parts.size() != 2) continue;
-      std::string bytes = wire::Aligned(parts[1]);
-      const auto* env = VerifyEnvelope(bytes);
-      if (env == nullptr) continue;  // damaged on the wire: the replay will bring it
-      const uint64_t seq = env->seq();
-      if (seq < next_ || live_.count(seq)) {
-        ++duplicates_;
-        continue;
-      }
-      if (live_.size() >= options_.max_buffered) live_.erase(std::prev(live_.end()));
-      live_.emplace(seq, std::move(bytes));
+      if (ReceiveLive(nullptr) < 0) return;
     }
   }
 
   const SubscriberOptions options_;
   zmq::context_t ctx_;
   zmq::socket_t sub_, replay_;
+  zmq::message_t topic_, body_;  // reused for every live message
   uint64_t replay_id_ = 0;
   uint64_t next_;
   std::deque<ReceivedEvent> ready_;           // replayed, contiguous from next_

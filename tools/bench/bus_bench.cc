@@ -1,0 +1,270 @@
+// bus_bench: the bus over tcp loopback, each figure next to a raw ZeroMQ
+// baseline from the same run.
+//
+//   bus_bench [--commands N] [--events N]
+//
+// 1. Command -> reply through upgraded's stack (CommandClient -> ROUTER ->
+//    engine -> log -> Reply): one client, one command in flight (latency
+//    p50/p99/max), registrations with sync off and on, and status queries.
+//    Baseline: a raw DEALER -> ROUTER echo of the same bytes.
+// 2. Events delivered by Server::Publish to 1 and to 10 EventSubscribers
+//    (each verifies, orders and checks every event), next to raw PUB -> SUB
+//    of the same frames to the same number of raw subscribers.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <vector>
+#include <zmq_addon.hpp>
+
+#include "noodle/bus/client.h"
+#include "noodle/bus/server.h"
+#include "noodle/engine/commands.h"
+#include "noodle/engine/engine.h"
+#include "noodle/envelope.h"
+#include "wiring.h"
+
+namespace {
+
+using namespace noodle;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double Us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+struct Latency {
+  double per_s = 0, p50 = 0, p99 = 0, max = 0;
+};
+
+Latency Summarize(std::vector<double> us, double seconds) {
+  std::sort(us.begin(), us.end());
+  Latency l;
+  l.per_s = us.size() / seconds;
+  l.p50 = us[us.size() / 2];
+  l.p99 = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  l.max = us.back();
+  return l;
+}
+
+void Print(const char* what, const Latency& l, const Latency& raw) {
+  std::printf("%-30s %8.0f /s  p50 %7.1f us  p99 %7.1f us  max %8.1f us   raw echo p50 %5.1f us p99 %5.1f us\n", what,
+              l.per_s, l.p50, l.p99, l.max, raw.p50, raw.p99);
+}
+
+template <typename MakeCommand>
+Latency TimeCommands(const std::string& endpoint, size_t n, MakeCommand make) {
+  std::unique_ptr<bus::CommandClient> client;
+  bus::CommandClient::Connect(endpoint, {}, &client);
+  std::vector<std::string> commands;
+  for (size_t i = 0; i < n; ++i) commands.push_back(make(i));
+  std::vector<double> us;
+  const auto t0 = Clock::now();
+  for (const auto& c : commands) {
+    const auto s = Clock::now();
+    if (!client->Call(c).ok()) std::exit(1);
+    us.push_back(Us(Clock::now() - s));
+  }
+  return Summarize(us, std::chrono::duration<double>(Clock::now() - t0).count());
+}
+
+Latency RawEcho(size_t n, const std::string& payload) {
+  zmq::context_t ctx(1);
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.bind("tcp://127.0.0.1:*");
+  const std::string ep = router.get(zmq::sockopt::last_endpoint);
+  std::thread server([&] {
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<zmq::message_t> parts;
+      (void)zmq::recv_multipart(router, std::back_inserter(parts));
+      zmq::send_multipart(router, parts);
+    }
+  });
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.connect(ep);
+  std::vector<double> us;
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    const auto s = Clock::now();
+    dealer.send(zmq::buffer(std::string(8, 'r')), zmq::send_flags::sndmore);
+    dealer.send(zmq::buffer(payload), zmq::send_flags::none);
+    std::vector<zmq::message_t> parts;
+    (void)zmq::recv_multipart(dealer, std::back_inserter(parts));
+    us.push_back(Us(Clock::now() - s));
+  }
+  server.join();
+  return Summarize(us, std::chrono::duration<double>(Clock::now() - t0).count());
+}
+
+std::vector<std::string> Events(size_t n) {
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    flatbuffers::FlatBufferBuilder fbb(512);
+    auto payload = fb::CreateComponentDeregistered(fbb, fbb.CreateString("db-01"), fbb.CreateString(std::string(36, 'r')));
+    EventMeta meta;
+    meta.event_id = NewId();
+    meta.stream = "component/bench";
+    meta.time_ns = 1;
+    std::string e = FinishEvent(fbb, meta, fb::Event::ComponentDeregistered, payload.Union());
+    fb::GetMutableEventEnvelope(e.data())->mutate_seq(i + 1);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Seconds from the first publish until every subscriber has every event.
+double OursFanOut(const std::vector<std::string>& events, int subscribers, uint64_t* refilled) {
+  bus::ServerOptions so;
+  so.command_endpoint = so.event_endpoint = so.replay_endpoint = "tcp://127.0.0.1:0";
+  so.event_sndhwm = static_cast<int>(events.size());
+  std::unique_ptr<bus::Server> server;
+  std::atomic<uint64_t> published{0};  // the replay source serves only what was published
+  auto replay = [&](uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* out, uint64_t* last) {
+    *last = published.load();
+    const uint64_t end = until == 0 ? *last : std::min<uint64_t>(until, *last);
+    for (uint64_t s = from; s <= end && out->size() < max; ++s) out->push_back(events[s - 1]);
+    return Status::OK();
+  };
+  bus::Server::Start(so, [](std::string, std::function<void(std::string)>) {}, replay, &server);
+  std::atomic<int> ready{0};
+  std::atomic<uint64_t> refills{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < subscribers; ++k) {
+    threads.emplace_back([&] {
+      bus::SubscriberOptions o;
+      o.event_endpoint = server->event_endpoint();
+      o.replay_endpoint = server->replay_endpoint();
+      o.rcvhwm = static_cast<int>(events.size());
+      o.idle_check_ms = 1000;
+      std::unique_ptr<bus::EventSubscriber> sub;
+      bus::EventSubscriber::Open(o, &sub);
+      bus::ReceivedEvent ev;
+      ++ready;
+      uint64_t next = 1;
+      while (next <= events.size()) {
+        if (sub->Next(1000, &ev).ok()) {
+          if (ev.seq != next) std::exit(2);
+          ++next;
+        }
+      }
+      refills += sub->refilled();
+    });
+  }
+  while (ready < subscribers) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // subscriptions reach the PUB
+  const auto t0 = Clock::now();
+  constexpr size_t kChunk = 1000;
+  for (size_t i = 0; i < events.size(); i += kChunk) {
+    const size_t end = std::min(events.size(), i + kChunk);
+    published = end;  // "durable" before it is published, as in the engine
+    server->Publish(std::vector<std::string>(events.begin() + i, events.begin() + end));
+  }
+  for (auto& t : threads) t.join();
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  *refilled = refills;
+  server->Stop();
+  return s;
+}
+
+double RawFanOut(const std::vector<std::string>& events, int subscribers) {
+  zmq::context_t ctx(1);
+  zmq::socket_t pub(ctx, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::sndhwm, static_cast<int>(events.size()));
+  pub.bind("tcp://127.0.0.1:*");
+  const std::string ep = pub.get(zmq::sockopt::last_endpoint);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < subscribers; ++k) {
+    threads.emplace_back([&] {
+      zmq::socket_t sub(ctx, zmq::socket_type::sub);
+      sub.set(zmq::sockopt::rcvhwm, static_cast<int>(events.size()));
+      sub.set(zmq::sockopt::subscribe, "");
+      sub.connect(ep);
+      ++ready;
+      for (size_t i = 0; i < events.size(); ++i) {
+        std::vector<zmq::message_t> parts;
+        (void)zmq::recv_multipart(sub, std::back_inserter(parts));
+      }
+    });
+  }
+  while (ready < subscribers) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string topic = "component/bench#ComponentDeregistered";
+  const auto t0 = Clock::now();
+  for (const auto& e : events) {
+    pub.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    pub.send(zmq::buffer(e), zmq::send_flags::none);
+  }
+  for (auto& t : threads) t.join();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t n_commands = 5000, n_events = 200'000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--commands")) n_commands = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--events")) n_events = std::stoul(argv[i + 1]);
+  }
+  std::printf("bus_bench: %u cores, tcp loopback; %zu commands per row, %zu events per fan-out row\n\n",
+              std::thread::hardware_concurrency(), n_commands, n_events);
+
+  for (bool sync : {false, true}) {
+    const std::string dir = fs::temp_directory_path() / ("bus_bench." + std::to_string(getpid()));
+    fs::remove_all(dir);
+    std::unique_ptr<store::EventLog> log;
+    store::LogOptions lo;
+    lo.durability = sync ? store::Durability::kSync : store::Durability::kNoSync;
+    store::EventLog::Open(dir, lo, &log);
+    std::unique_ptr<engine::Engine> eng;
+    daemon::BusPublisher publisher;
+    engine::Engine::Open(log.get(), nullptr, &publisher, {}, &eng);
+    bus::ServerOptions so;
+    so.command_endpoint = so.event_endpoint = so.replay_endpoint = "tcp://127.0.0.1:0";
+    std::unique_ptr<bus::Server> server;
+    bus::Server::Start(so, daemon::EngineHandler(eng.get()), daemon::LogReplay(log.get()), &server);
+    publisher.server = server.get();
+    const std::string sample = engine::cmd::Register([] {
+      proj::Component c;
+      c.name = "svc-000000";
+      c.version = "1.0.0";
+      return c;
+    }());
+    const Latency raw = RawEcho(n_commands, sample);
+    const Latency reg = TimeCommands(server->command_endpoint(), n_commands, [](size_t i) {
+      proj::Component c;
+      c.name = "svc-" + std::to_string(i);
+      c.version = "1.0.0";
+      return engine::cmd::Register(c);
+    });
+    Print(sync ? "register (sync on)" : "register (sync off)", reg, raw);
+    if (!sync) {
+      const Latency q = TimeCommands(server->command_endpoint(), n_commands, [](size_t) { return engine::cmd::QueryStatus(); });
+      Print("status query", q, raw);
+    }
+    publisher.server = nullptr;
+    server->Stop();
+    eng->Stop();
+    eng.reset();
+    log.reset();
+    fs::remove_all(dir);
+  }
+
+  std::printf("\n");
+  const auto events = Events(n_events);
+  for (int subs : {1, 10}) {
+    uint64_t refilled = 0;
+    const double ours = OursFanOut(events, subs, &refilled);
+    const double raw = RawFanOut(events, subs);
+    std::printf("events to %2d subscriber%s  %9.0f ev/s per subscriber   raw PUB/SUB %9.0f ev/s   ratio %.2f  (refilled %llu)\n",
+                subs, subs == 1 ? " " : "s", n_events / ours, n_events / raw, raw / ours,
+                static_cast<unsigned long long>(refilled));
+  }
+  return 0;
+}

@@ -258,6 +258,19 @@ BOOST_AUTO_TEST_CASE(malformed_frames_get_errors_or_drops_and_the_daemon_keeps_s
     s.send(zmq::buffer(std::string("x")), zmq::send_flags::sndmore);
     s.send(zmq::buffer(std::string(6u << 20, 'x')), zmq::send_flags::none);
   }
+  // The event endpoint takes only subscriptions: 10,000 garbage frames from an
+  // XSUB peer are subscription noise to it, and a real subscriber still gets
+  // every event afterwards.
+  {
+    zmq::socket_t x(ctx, zmq::socket_type::xsub);
+    x.set(zmq::sockopt::linger, 0);
+    x.connect(rig.server->event_endpoint());
+    for (int i = 0; i < 10'000; ++i) {
+      const std::string g = garbage(1 + rng() % 300);
+      x.send(zmq::buffer(g), i % 3 == 0 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    x.send(zmq::buffer(std::string("end")), zmq::send_flags::none);
+  }
   // Raw TCP garbage at every endpoint, the PUB one included
   for (const std::string& endpoint : {rig.server->command_endpoint(), rig.server->event_endpoint(), rig.server->replay_endpoint()}) {
     const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
@@ -275,9 +288,11 @@ BOOST_AUTO_TEST_CASE(malformed_frames_get_errors_or_drops_and_the_daemon_keeps_s
     }
   }
   // Still serving: a valid command succeeds, and counters saw the bad ones
+  auto sub = rig.Subscribe(1);
   auto ok = rig.Call(valid);
   BOOST_TEST(ok.accepted);
   BOOST_TEST(rig.engine->Current().registry.find("cache") != nullptr);
   BOOST_TEST(rig.server->counters().malformed >= 2 * 2'000u + 2 * 2'000u);
   BOOST_TEST(rig.log->LastSeq() == 2u);  // nothing but the two registrations was written
+  ExpectAllInOrder(*sub, 1, 2);
 }

@@ -234,11 +234,16 @@ void AddDaemonFlags(CLI::App* cmd, const Flags& f) {
   cmd->add_option("--actor", f->actor, "Who is asking (default: $USER)");
 }
 
-void AddDaemonCommands(CLI::App& app, int* exit_code) {
+std::shared_ptr<DaemonFlags> DefaultDaemonFlags() {
   auto f = std::make_shared<DaemonFlags>();
   f->commands = Env("NOODLE_COMMANDS", "tcp://127.0.0.1:7601");
   f->events = Env("NOODLE_EVENTS", "tcp://127.0.0.1:7602");
   f->replay = Env("NOODLE_REPLAY", "tcp://127.0.0.1:7603");
+  return f;
+}
+
+void AddDaemonCommands(CLI::App& app, int* exit_code) {
+  auto f = DefaultDaemonFlags();
 
   // component
   auto* component = app.add_subcommand("component", "Register, list, show and deregister components");

@@ -20,6 +20,9 @@ struct DaemonFlags {
   std::string actor;
 };
 
+// Endpoints from the environment, else the daemon's defaults.
+std::shared_ptr<DaemonFlags> DefaultDaemonFlags();
+
 // Adds --commands/--events/--replay/--timeout/--json/--actor to a subcommand.
 void AddDaemonFlags(CLI::App* cmd, const std::shared_ptr<DaemonFlags>& flags);
 

@@ -197,11 +197,7 @@ int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
 }  // namespace
 
 void AddStreamCommands(CLI::App& app, int* exit_code) {
-  auto f = std::make_shared<DaemonFlags>();
-  auto env = [](const char* n, const char* d) { const char* v = std::getenv(n); return std::string(v && *v ? v : d); };
-  f->commands = env("NOODLE_COMMANDS", "tcp://127.0.0.1:7601");
-  f->events = env("NOODLE_EVENTS", "tcp://127.0.0.1:7602");
-  f->replay = env("NOODLE_REPLAY", "tcp://127.0.0.1:7603");
+  auto f = DefaultDaemonFlags();
   auto s = std::make_shared<StreamFlags>();
 
   auto* watch = app.add_subcommand("watch", "Live view of upgrades: each event with its upgrade's phase, weight and steps");

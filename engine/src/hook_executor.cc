@@ -1,7 +1,9 @@
 #include "noodle/engine/hook_executor.h"
 
+#include "file_hash.h"
+#include "step_workers.h"
+
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -124,27 +126,6 @@ HookRun RunHook(const proj::Hook* hook, const std::vector<std::string>& env, siz
   return r;
 }
 
-// Hex SHA-256 of a file, or "" when it cannot be read.
-std::string FileSha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned i = 0; i < len; ++i) s += {hex[md[i] >> 4], hex[md[i] & 15]};
-  return s;
-}
-
 StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
   StepOutcome o;
   const auto started = Clock::now();
@@ -232,53 +213,14 @@ StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
 
 class HookExecutor final : public Executor {
  public:
-  explicit HookExecutor(HookExecutorOptions o) : options_(o) {
-    for (size_t i = 0; i < std::max<size_t>(1, options_.max_parallel_steps); ++i) {
-      workers_.emplace_back([this] { Work(); });
-    }
-  }
-  ~HookExecutor() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      queue_.clear();
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
+  explicit HookExecutor(HookExecutorOptions o)
+      : workers_(o.max_parallel_steps, [lines = o.output_tail_lines](const StepRequest& s) { return RunStep(s, lines); }) {}
   void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      queue_.push_back({step, std::move(done)});
-    }
-    cv_.notify_one();
+    workers_.Submit(step, std::move(done));
   }
 
  private:
-  struct Job {
-    StepRequest step;
-    std::function<void(StepOutcome)> done;
-  };
-  void Work() {
-    while (true) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      job.done(RunStep(job.step, options_.output_tail_lines));
-    }
-  }
-  const HookExecutorOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  StepWorkers workers_;
 };
 
 }  // namespace

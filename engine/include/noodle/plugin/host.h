@@ -1,0 +1,132 @@
+// The plugin host: components that are shared libraries (plugin_abi.h),
+// swapped while they serve.
+//
+// Each component has a Router. Router::Call takes no lock on its hot path
+// (an atomic route pointer read under a two-counter epoch, RCU-style); the
+// only time a call waits is while a version's state is moved across, which
+// lasts one export_state + create + health. A swap:
+//   Stage:  check the artifact's SHA-256 (before dlopen), try create on a
+//           copy of the state in a forked child (a plugin that crashes there
+//           fails the swap, not the host), dlopen, then with calls held at
+//           the gate: export the serving version's state, create the new
+//           version from it, check its health, publish the route
+//           {serving, staged, weight}.
+//   SetWeight: the share of calls the staged version gets; instant.
+//   Commit: the staged version serves alone; the old one is drained (no
+//           call in flight) and unloaded.
+//   Revert: weight 0; the staged version is drained and unloaded.
+// Thread safety: Router::Call from any number of threads; the other methods
+// are serialized per component by the host.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "noodle/plugin/plugin_abi.h"
+#include "noodle/status.h"
+
+namespace noodle::plugin {
+
+struct HostOptions {
+  // Root of <name>/<version>/lib<name>.so.
+  std::string plugin_dir;
+  // Try create() in a forked child before loading a version in-process.
+  // Costs one fork per swap (~1 ms); without it a plugin that crashes in
+  // create takes the host down with it.
+  bool trial_in_child = true;
+  int trial_timeout_ms = 5000;
+  // Largest state blob accepted from export_state.
+  size_t max_state_bytes = 64u << 20;
+};
+
+class Router;
+
+// What a component runs now (the seed's active_swaps).
+struct SwapInfo {
+  std::string component;
+  std::string serving;  // version
+  std::string staged;   // empty when no swap is in progress
+  uint32_t weight = 0;  // share of calls to staged, percent
+};
+
+// A component's exported state and version (the seed's create_snapshot).
+struct StateSnapshot {
+  std::string component, version, state;
+};
+
+class Host {
+ public:
+  explicit Host(HostOptions options);
+  ~Host();  // drains and unloads every version
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  // Loads name@version with a fresh (or given) state as the serving version.
+  // AlreadyExists-like Conflict when the component is already served.
+  Status Start(const std::string& name, const std::string& version, const std::string& sha256_hex = "",
+               std::string_view state = {});
+  // The component's router; stable for the host's lifetime. Null if unknown.
+  Router* Find(const std::string& name);
+
+  Status Stage(const std::string& name, const std::string& version, const std::string& sha256_hex, uint32_t weight);
+  Status SetWeight(const std::string& name, uint32_t weight);
+  Status Commit(const std::string& name);
+  Status Revert(const std::string& name);
+
+  std::vector<SwapInfo> ActiveSwaps() const;
+  Result<StateSnapshot> CreateSnapshot(const std::string& name);
+  // The seed's validate_swap_integrity: the artifact's SHA-256 matches and
+  // the staged version (or the serving one, if none) is healthy.
+  Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex);
+
+  std::string LibraryPath(const std::string& name, const std::string& version) const;
+
+ private:
+  struct Component;
+  Component* Get(const std::string& name);
+  const HostOptions options_;
+  mutable std::mutex mu_;  // guards components_ (the map, not the routers)
+  std::map<std::string, std::unique_ptr<Component>> components_;
+};
+
+// One loaded version of a plugin with its instance.
+struct Loaded;
+
+class Router {
+ public:
+  // Calls the component: the staged version gets `weight` percent of calls.
+  // Never fails because of a swap; Unavailable only when the plugin's call
+  // itself fails.
+  Result<std::string> Call(std::string_view request);
+
+ private:
+  friend class Host;
+  struct Route {
+    Loaded* serving = nullptr;
+    Loaded* staged = nullptr;
+    uint32_t weight = 0;
+  };
+  Router();
+  ~Router();
+  // Writer side (the host, one at a time).
+  void Publish(Route* next);   // swaps the route in and frees the old one once no call holds it
+  void Synchronize();          // waits until no call started before it is still running
+  void CloseGate();            // holds new calls and waits for running ones to finish
+  void OpenGate();
+
+  std::atomic<Route*> route_;
+  std::atomic<uint32_t> gate_{0};
+  std::atomic<uint32_t> epoch_{0};
+  struct alignas(64) Counter {
+    std::atomic<int64_t> n{0};
+  };
+  Counter readers_[2];
+};
+
+}  // namespace noodle::plugin

@@ -1,0 +1,96 @@
+#include <chrono>
+
+#include "noodle/engine/executor_by_kind.h"
+#include "noodle/plugin/executor.h"
+#include "step_workers.h"
+
+namespace noodle::plugin {
+namespace {
+
+using engine::StepOutcome;
+using engine::StepRequest;
+
+StepOutcome Run(Host* host, const StepRequest& step) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string& name = step.to.name;
+  Status s;
+  bool health_checked = false;
+  if (host->Find(name) == nullptr) {
+    // First step for this component in this host: bring up what serves now.
+    s = host->Start(name, step.from.version, step.from.artifact_sha256);
+  }
+  if (s.ok()) {
+    if (step.revert) {
+      s = host->Revert(name);
+    } else if (step.action == "verify") {
+      s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256);
+      health_checked = true;
+    } else {
+      const uint32_t weight = step.action == "deploy" ? 0 : step.action == "switch" ? 100 : step.weight;
+      bool staged = false;
+      for (const auto& swap : host->ActiveSwaps()) {
+        if (swap.component == name) staged = swap.staged == step.to.version;
+      }
+      if (!staged) {
+        s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight);
+        health_checked = true;
+      } else {
+        s = host->SetWeight(name, weight);
+      }
+      if (s.ok() && weight >= 100) s = host->Commit(name);
+    }
+  }
+  StepOutcome o;
+  o.succeeded = s.ok();
+  o.exit_code = s.ok() ? 0 : 1;
+  o.reason = s.ok() ? "" : s.message();
+  o.health_checked = health_checked;
+  o.healthy = s.ok() || s.message().find("health check failed") == std::string::npos;
+  o.health_detail = o.healthy ? "healthy" : s.message();
+  o.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  return o;
+}
+
+class PluginExecutor final : public engine::Executor {
+ public:
+  PluginExecutor(Host* host, size_t threads) : workers_(threads, [host](const StepRequest& s) { return Run(host, s); }) {}
+  void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
+    workers_.Submit(step, std::move(done));
+  }
+
+ private:
+  engine::StepWorkers workers_;
+};
+
+class ByKind final : public engine::Executor {
+ public:
+  explicit ByKind(std::map<fb::ExecutorKind, Executor*> e) : executors_(std::move(e)) {}
+  void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
+    auto it = executors_.find(step.to.executor);
+    if (it == executors_.end() || it->second == nullptr) {
+      StepOutcome o;
+      o.exit_code = -1;
+      o.reason = std::string("no ") + fb::EnumNameExecutorKind(step.to.executor) + " executor is configured";
+      done(o);
+      return;
+    }
+    it->second->Start(step, std::move(done));
+  }
+
+ private:
+  std::map<fb::ExecutorKind, Executor*> executors_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::Executor> NewPluginExecutor(Host* host, size_t threads) {
+  return std::make_unique<PluginExecutor>(host, threads);
+}
+
+}  // namespace noodle::plugin
+
+namespace noodle::engine {
+std::unique_ptr<Executor> NewExecutorByKind(std::map<fb::ExecutorKind, Executor*> executors) {
+  return std::make_unique<plugin::ByKind>(std::move(executors));
+}
+}  // namespace noodle::engine

@@ -1,0 +1,363 @@
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "file_hash.h"
+#include "noodle/plugin/host.h"
+
+namespace noodle::plugin {
+
+struct Loaded {
+  void* dl = nullptr;
+  const noodle_plugin_v1* api = nullptr;
+  void* instance = nullptr;
+  std::string version;
+  ~Loaded() {
+    if (instance != nullptr) api->destroy(instance);
+    if (dl != nullptr) dlclose(dl);
+  }
+};
+
+namespace {
+
+// Spins briefly, then yields: waits here are short (a call in flight, a
+// state moving across) but must not starve the thread being waited for.
+class Backoff {
+ public:
+  void Pause() {
+    if (++spins_ < 1000) __builtin_ia32_pause();
+    else std::this_thread::yield();
+  }
+
+ private:
+  int spins_ = 0;
+};
+
+uint64_t NextRandom() {
+  thread_local uint64_t x = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(&x);
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
+// Runs `what` of a version on a copy of the state in a forked child, so a
+// crash costs the child, not the host. Exit codes: 0 fine, 2 cannot load,
+// 3 create refused the state, 4 unhealthy.
+Status Trial(const std::string& path, const std::string& state, int timeout_ms) {
+  const pid_t pid = fork();
+  if (pid < 0) return Status::IOError(std::string("fork for the trial: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The parent's handlers (a test framework's, a crash reporter's) must not
+    // catch the plugin's crash here: it has to end this child.
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) signal(sig, SIG_DFL);
+    void* dl = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (dl == nullptr) _exit(2);
+    auto entry = reinterpret_cast<noodle_plugin_entry_fn>(dlsym(dl, NOODLE_PLUGIN_ENTRY));
+    const noodle_plugin_v1* api = entry ? entry() : nullptr;
+    if (api == nullptr) _exit(2);
+    void* instance = api->create(reinterpret_cast<const uint8_t*>(state.data()), state.size());
+    if (instance == nullptr) _exit(3);
+    if (api->health(instance) != 0) _exit(4);
+    noodle_buffer out{nullptr, 0};
+    if (api->export_state(instance, &out) != 0) _exit(5);
+    api->free_buffer(&out);
+    api->destroy(instance);
+    _exit(0);
+  }
+  int status = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return Status::InvalidArgument("trial of the new version did not finish within " + std::to_string(timeout_ms) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (WIFSIGNALED(status)) {
+    return Status::InvalidArgument(std::string("crashed in create/health during the trial (signal ") +
+                                   std::to_string(WTERMSIG(status)) + ": " + strsignal(WTERMSIG(status)) + ")");
+  }
+  switch (WEXITSTATUS(status)) {
+    case 0: return Status::OK();
+    case 2: return Status::InvalidArgument("cannot be loaded (dlopen or entry point failed) in the trial");
+    case 3: return Status::InvalidArgument("refused the migrated state (create returned NULL) in the trial");
+    case 4: return Status::InvalidArgument("health check failed in the trial");
+    default: return Status::InvalidArgument("failed export_state in the trial");
+  }
+}
+
+}  // namespace
+
+// ---- Router ----
+
+Router::Router() : route_(new Route) {}
+Router::~Router() { delete route_.load(); }
+
+Result<std::string> Router::Call(std::string_view request) {
+  while (true) {
+    for (Backoff b; gate_.load(std::memory_order_acquire) != 0;) b.Pause();
+    const uint32_t e = epoch_.load() & 1;
+    readers_[e].n.fetch_add(1);
+    if (gate_.load() != 0 || (epoch_.load() & 1) != e) {
+      readers_[e].n.fetch_sub(1);  // a swap started meanwhile: wait at the gate
+      continue;
+    }
+    const Route* r = route_.load();
+    Loaded* v = r->serving;
+    if (r->staged != nullptr && (r->weight >= 100 || NextRandom() % 100 < r->weight)) v = r->staged;
+    if (v == nullptr) {
+      readers_[e].n.fetch_sub(1);
+      return Status::Unavailable("no version is loaded");
+    }
+    noodle_buffer out{nullptr, 0};
+    const int rc = v->api->call(v->instance, reinterpret_cast<const uint8_t*>(request.data()), request.size(), &out);
+    std::string response;
+    if (out.data != nullptr) {
+      response.assign(reinterpret_cast<const char*>(out.data), out.size);
+      v->api->free_buffer(&out);
+    }
+    readers_[e].n.fetch_sub(1, std::memory_order_release);
+    if (rc != 0) return Status::Unavailable("plugin " + v->version + " failed the call (" + std::to_string(rc) + ")");
+    return response;
+  }
+}
+
+void Router::Synchronize() {
+  const uint32_t old = epoch_.fetch_add(1) & 1;
+  for (Backoff b; readers_[old].n.load() != 0;) b.Pause();
+}
+
+void Router::Publish(Route* next) {
+  Route* old = route_.exchange(next);
+  Synchronize();
+  delete old;
+}
+
+void Router::CloseGate() {
+  gate_.store(1);
+  for (Backoff b; readers_[0].n.load() != 0 || readers_[1].n.load() != 0;) b.Pause();
+}
+
+void Router::OpenGate() { gate_.store(0, std::memory_order_release); }
+
+// ---- Host ----
+
+struct Host::Component {
+  std::mutex mu;  // one swap at a time
+  Router router;
+  std::unique_ptr<Loaded> serving, staged;
+  uint32_t weight = 0;
+};
+
+Host::Host(HostOptions options) : options_(std::move(options)) {}
+Host::~Host() = default;
+
+std::string Host::LibraryPath(const std::string& name, const std::string& version) const {
+  return options_.plugin_dir + "/" + name + "/" + version + "/lib" + name + ".so";
+}
+
+Host::Component* Host::Get(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = components_.find(name);
+  return it == components_.end() ? nullptr : it->second.get();
+}
+
+Router* Host::Find(const std::string& name) {
+  Component* c = Get(name);
+  return c == nullptr ? nullptr : &c->router;
+}
+
+namespace {
+
+Status CheckArtifact(const std::string& path, const std::string& sha256_hex) {
+  if (!std::filesystem::exists(path)) return Status::NotFound("no plugin at " + path);
+  if (sha256_hex.empty()) return Status::OK();
+  const std::string actual = engine::FileSha256(path);
+  if (actual != sha256_hex) {
+    return Status::Corruption("artifact hash mismatch: " + path + " has SHA-256 " + actual + ", declared " + sha256_hex +
+                              "; refused before dlopen");
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Loaded>> Open(const std::string& path, const std::string& name, const std::string& version) {
+  auto l = std::make_unique<Loaded>();
+  l->version = version;
+  l->dl = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (l->dl == nullptr) return Status::InvalidArgument(std::string("dlopen: ") + dlerror());
+  auto entry = reinterpret_cast<noodle_plugin_entry_fn>(dlsym(l->dl, NOODLE_PLUGIN_ENTRY));
+  l->api = entry != nullptr ? entry() : nullptr;
+  if (l->api == nullptr) return Status::InvalidArgument(path + " has no " NOODLE_PLUGIN_ENTRY);
+  if (l->api->abi_version < 1 || std::string(l->api->name) != name || std::string(l->api->version) != version) {
+    return Status::InvalidArgument(path + " says it is " + l->api->name + " " + l->api->version + " (ABI " +
+                                   std::to_string(l->api->abi_version) + "), not " + name + " " + version);
+  }
+  return l;
+}
+
+Result<std::string> Export(const Loaded& l, size_t max_bytes) {
+  noodle_buffer out{nullptr, 0};
+  if (l.api->export_state(l.instance, &out) != 0) return Status::InvalidArgument(l.version + ": export_state failed");
+  std::string state;
+  if (out.data != nullptr) state.assign(reinterpret_cast<const char*>(out.data), out.size);
+  l.api->free_buffer(&out);
+  if (state.size() > max_bytes) return Status::InvalidArgument(l.version + ": exported state is over the size limit");
+  return state;
+}
+
+}  // namespace
+
+Status Host::Start(const std::string& name, const std::string& version, const std::string& sha256_hex,
+                   std::string_view state) {
+  Component* c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& slot = components_[name];
+    if (!slot) slot = std::make_unique<Component>();
+    c = slot.get();
+  }
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (c->serving) return Status::Conflict(name + " is already served (version " + c->serving->version + ")");
+  const std::string path = LibraryPath(name, version);
+  if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
+  if (options_.trial_in_child) {
+    if (Status s = Trial(path, std::string(state), options_.trial_timeout_ms); !s.ok()) {
+      return Status::InvalidArgument(name + " " + version + " " + s.message());
+    }
+  }
+  auto loaded = Open(path, name, version);
+  if (!loaded.ok()) return loaded.status();
+  auto& l = loaded.value();
+  l->instance = l->api->create(reinterpret_cast<const uint8_t*>(state.data()), state.size());
+  if (l->instance == nullptr) return Status::InvalidArgument(name + " " + version + " refused its state");
+  c->serving = std::move(l);
+  c->router.Publish(new Router::Route{c->serving.get(), nullptr, 0});
+  return Status::OK();
+}
+
+Status Host::Stage(const std::string& name, const std::string& version, const std::string& sha256_hex,
+                   uint32_t weight) {
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (!c->serving) return Status::NotFound("component " + name + " has no serving version");
+  if (c->staged) {
+    return Status::Conflict(name + ": " + c->staged->version + " is already staged beside " + c->serving->version);
+  }
+  const std::string path = LibraryPath(name, version);
+  if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
+  if (options_.trial_in_child) {
+    c->router.CloseGate();
+    auto sample = Export(*c->serving, options_.max_state_bytes);
+    c->router.OpenGate();
+    if (!sample.ok()) return sample.status();
+    if (Status s = Trial(path, sample.value(), options_.trial_timeout_ms); !s.ok()) {
+      return Status::InvalidArgument(name + " " + version + " " + s.message() + "; " + c->serving->version +
+                                     " keeps serving");
+    }
+  }
+  auto loaded = Open(path, name, version);
+  if (!loaded.ok()) return loaded.status();
+  auto& l = loaded.value();
+
+  // Calls wait at the gate from here to the new route: the state moves
+  // across with nothing in flight, so no call's effect is lost.
+  c->router.CloseGate();
+  auto state = Export(*c->serving, options_.max_state_bytes);
+  Status failed;
+  if (!state.ok()) {
+    failed = state.status();
+  } else {
+    l->instance = l->api->create(reinterpret_cast<const uint8_t*>(state->data()), state->size());
+    if (l->instance == nullptr) {
+      failed = Status::InvalidArgument(name + " " + version + " refused the state of " + c->serving->version +
+                                       " (create returned NULL)");
+    } else if (l->api->health(l->instance) != 0) {
+      failed = Status::InvalidArgument(name + " " + version + ": health check failed");
+    }
+  }
+  if (failed.ok()) {
+    c->staged = std::move(l);
+    c->weight = std::min<uint32_t>(weight, 100);
+    c->router.Publish(new Router::Route{c->serving.get(), c->staged.get(), c->weight});
+  }
+  c->router.OpenGate();
+  return failed.ok() ? Status::OK() : Status::InvalidArgument(failed.message() + "; " + c->serving->version + " keeps serving");
+}
+
+Status Host::SetWeight(const std::string& name, uint32_t weight) {
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (!c->staged) return weight == 0 ? Status::OK() : Status::Conflict(name + ": nothing staged to send traffic to");
+  c->weight = std::min<uint32_t>(weight, 100);
+  c->router.Publish(new Router::Route{c->serving.get(), c->staged.get(), c->weight});
+  return Status::OK();
+}
+
+Status Host::Commit(const std::string& name) {
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (!c->staged) return Status::OK();
+  c->router.Publish(new Router::Route{c->staged.get(), nullptr, 0});  // returns once no call uses the old route
+  c->serving = std::move(c->staged);  // the old version is destroyed and unloaded here
+  c->weight = 0;
+  return Status::OK();
+}
+
+Status Host::Revert(const std::string& name) {
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (!c->staged) return Status::OK();
+  c->router.Publish(new Router::Route{c->serving.get(), nullptr, 0});
+  c->staged.reset();
+  c->weight = 0;
+  return Status::OK();
+}
+
+std::vector<SwapInfo> Host::ActiveSwaps() const {
+  std::vector<SwapInfo> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, c] : components_) {
+    std::lock_guard<std::mutex> clock(c->mu);
+    out.push_back({name, c->serving ? c->serving->version : "", c->staged ? c->staged->version : "", c->weight});
+  }
+  return out;
+}
+
+Result<StateSnapshot> Host::CreateSnapshot(const std::string& name) {
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (!c->serving) return Status::NotFound("component " + name + " has no serving version");
+  c->router.CloseGate();
+  auto state = Export(*c->serving, options_.max_state_bytes);
+  c->router.OpenGate();
+  if (!state.ok()) return state.status();
+  return StateSnapshot{name, c->serving->version, std::move(state.value())};
+}
+
+Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex) {
+  if (Status s = CheckArtifact(LibraryPath(name, version), sha256_hex); !s.ok()) return s;
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  Loaded* l = c->staged && c->staged->version == version ? c->staged.get()
+              : c->serving && c->serving->version == version ? c->serving.get()
+                                                              : nullptr;
+  if (l == nullptr) return Status::NotFound(name + " " + version + " is not loaded");
+  if (l->api->health(l->instance) != 0) return Status::InvalidArgument(name + " " + version + ": health check failed");
+  return Status::OK();
+}
+
+}  // namespace noodle::plugin

@@ -17,7 +17,9 @@ StepOutcome Run(Host* host, const StepRequest& step) {
   bool health_checked = false;
   if (host->Find(name) == nullptr) {
     // First step for this component in this host: bring up what serves now.
-    s = host->Start(name, step.from.version, step.from.artifact_sha256);
+    auto plugin = step.from.metadata.find("plugin");
+    s = host->Start(name, step.from.version, step.from.artifact_sha256, {},
+                    plugin == step.from.metadata.end() ? "" : plugin->second);
   }
   if (s.ok()) {
     if (step.revert) {

@@ -151,7 +151,8 @@ void Router::OpenGate() { gate_.store(0, std::memory_order_release); }
 // ---- Host ----
 
 struct Host::Component {
-  std::mutex mu;  // one swap at a time
+  std::string plugin;  // the library's name
+  std::mutex mu;       // one swap at a time
   Router router;
   std::unique_ptr<Loaded> serving, staged;
   uint32_t weight = 0;
@@ -160,8 +161,8 @@ struct Host::Component {
 Host::Host(HostOptions options) : options_(std::move(options)) {}
 Host::~Host() = default;
 
-std::string Host::LibraryPath(const std::string& name, const std::string& version) const {
-  return options_.plugin_dir + "/" + name + "/" + version + "/lib" + name + ".so";
+std::string Host::LibraryPath(const std::string& plugin, const std::string& version) const {
+  return options_.plugin_dir + "/" + plugin + "/" + version + "/lib" + plugin + ".so";
 }
 
 Host::Component* Host::Get(const std::string& name) {
@@ -216,7 +217,7 @@ Result<std::string> Export(const Loaded& l, size_t max_bytes) {
 }  // namespace
 
 Status Host::Start(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                   std::string_view state) {
+                   std::string_view state, const std::string& plugin) {
   Component* c;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -226,14 +227,15 @@ Status Host::Start(const std::string& name, const std::string& version, const st
   }
   std::lock_guard<std::mutex> lock(c->mu);
   if (c->serving) return Status::Conflict(name + " is already served (version " + c->serving->version + ")");
-  const std::string path = LibraryPath(name, version);
+  c->plugin = plugin.empty() ? name : plugin;
+  const std::string path = LibraryPath(c->plugin, version);
   if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
   if (options_.trial_in_child) {
     if (Status s = Trial(path, std::string(state), options_.trial_timeout_ms); !s.ok()) {
       return Status::InvalidArgument(name + " " + version + " " + s.message());
     }
   }
-  auto loaded = Open(path, name, version);
+  auto loaded = Open(path, c->plugin, version);
   if (!loaded.ok()) return loaded.status();
   auto& l = loaded.value();
   l->instance = l->api->create(reinterpret_cast<const uint8_t*>(state.data()), state.size());
@@ -252,7 +254,7 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
   if (c->staged) {
     return Status::Conflict(name + ": " + c->staged->version + " is already staged beside " + c->serving->version);
   }
-  const std::string path = LibraryPath(name, version);
+  const std::string path = LibraryPath(c->plugin, version);
   if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
   if (options_.trial_in_child) {
     c->router.CloseGate();
@@ -264,7 +266,7 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
                                      " keeps serving");
     }
   }
-  auto loaded = Open(path, name, version);
+  auto loaded = Open(path, c->plugin, version);
   if (!loaded.ok()) return loaded.status();
   auto& l = loaded.value();
 
@@ -348,9 +350,9 @@ Result<StateSnapshot> Host::CreateSnapshot(const std::string& name) {
 }
 
 Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex) {
-  if (Status s = CheckArtifact(LibraryPath(name, version), sha256_hex); !s.ok()) return s;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  if (Status s = CheckArtifact(LibraryPath(c->plugin, version), sha256_hex); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(c->mu);
   Loaded* l = c->staged && c->staged->version == version ? c->staged.get()
               : c->serving && c->serving->version == version ? c->serving.get()

@@ -3,7 +3,8 @@
 //
 // Settings come from flags, else the environment (NOODLE_DATA,
 // NOODLE_COMMANDS, NOODLE_EVENTS, NOODLE_REPLAY, NOODLE_SYNC,
-// NOODLE_SNAPSHOT_EVERY, NOODLE_LOG_LEVEL), else a JSON config file
+// NOODLE_SNAPSHOT_EVERY, NOODLE_LOG_LEVEL, NOODLE_PLUGIN_DIR,
+// NOODLE_PLUGIN_TRIAL), else a JSON config file
 // (--config, same names in lower case without the prefix), else defaults.
 // SIGTERM/SIGINT: finish the round in progress, close RocksDB, exit 0.
 #include <signal.h>
@@ -19,7 +20,9 @@
 
 #include "noodle/bus/server.h"
 #include "noodle/engine/engine.h"
+#include "noodle/engine/executor_by_kind.h"
 #include "noodle/engine/hook_executor.h"
+#include "noodle/plugin/executor.h"
 #include "noodle/store/event_log.h"
 #include "wiring.h"
 
@@ -35,6 +38,8 @@ struct Settings {
   std::string sync = "on";
   uint64_t snapshot_every = 10'000;
   std::string log_level = "info";
+  std::string plugin_dir;  // empty: no plugin host
+  std::string plugin_trial = "on";
 };
 
 template <typename T>
@@ -60,6 +65,10 @@ int main(int argc, char** argv) {
   auto* o_sync = app.add_option("--sync", flags.sync, "on: fsync every round (default); off: OS cache only")->check(CLI::IsMember({"on", "off"}));
   auto* o_snap = app.add_option("--snapshot-every", flags.snapshot_every, "events between projection snapshots");
   auto* o_log = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
+  auto* o_plugins = app.add_option("--plugin-dir", flags.plugin_dir, "root of <plugin>/<version>/lib<plugin>.so: enables the plugin host");
+  auto* o_trial = app.add_option("--plugin-trial", flags.plugin_trial,
+                                 "on: try each new plugin version in a forked child first (one fork per swap); off: faster, a crashing plugin takes the daemon down")
+                      ->check(CLI::IsMember({"on", "off"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +86,8 @@ int main(int argc, char** argv) {
       s.sync = j.value("sync", s.sync);
       s.snapshot_every = j.value("snapshot_every", s.snapshot_every);
       s.log_level = j.value("log_level", s.log_level);
+      s.plugin_dir = j.value("plugin_dir", s.plugin_dir);
+      s.plugin_trial = j.value("plugin_trial", s.plugin_trial);
     }
     FromEnv("NOODLE_DATA", &s.data);
     FromEnv("NOODLE_COMMANDS", &s.commands);
@@ -85,6 +96,8 @@ int main(int argc, char** argv) {
     FromEnv("NOODLE_SYNC", &s.sync);
     FromEnv("NOODLE_SNAPSHOT_EVERY", &s.snapshot_every);
     FromEnv("NOODLE_LOG_LEVEL", &s.log_level);
+    FromEnv("NOODLE_PLUGIN_DIR", &s.plugin_dir);
+    FromEnv("NOODLE_PLUGIN_TRIAL", &s.plugin_trial);
   } catch (const std::exception& e) {
     std::cerr << "upgraded: bad configuration: " << e.what() << "\n";
     return 2;
@@ -96,6 +109,8 @@ int main(int argc, char** argv) {
   if (*o_sync) s.sync = flags.sync;
   if (*o_snap) s.snapshot_every = flags.snapshot_every;
   if (*o_log) s.log_level = flags.log_level;
+  if (*o_plugins) s.plugin_dir = flags.plugin_dir;
+  if (*o_trial) s.plugin_trial = flags.plugin_trial;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
   spdlog::set_level(spdlog::level::from_str(s.log_level));
@@ -121,7 +136,17 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  auto executor = engine::NewHookExecutor();
+  auto hooks = engine::NewHookExecutor();
+  std::unique_ptr<plugin::Host> plugin_host;
+  std::unique_ptr<engine::Executor> plugins;
+  if (!s.plugin_dir.empty()) {
+    plugin::HostOptions ho;
+    ho.plugin_dir = s.plugin_dir;
+    ho.trial_in_child = s.plugin_trial != "off";
+    plugin_host = std::make_unique<plugin::Host>(ho);
+    plugins = plugin::NewPluginExecutor(plugin_host.get());
+  }
+  auto executor = engine::NewExecutorByKind({{fb::ExecutorKind::Hook, hooks.get()}, {fb::ExecutorKind::Plugin, plugins.get()}});
   daemon::BusPublisher publisher;
   engine::EngineOptions eo;
   eo.snapshot_every = s.snapshot_every;
@@ -154,6 +179,9 @@ int main(int argc, char** argv) {
   eng->Stop();
   eng.reset();
   executor.reset();
+  plugins.reset();
+  hooks.reset();
+  plugin_host.reset();
   server.reset();
   log.reset();
   spdlog::info("upgraded: stopped cleanly");

@@ -6,6 +6,8 @@
 //   deploy: stage at weight 0.  verify: artifact hash + health of the staged
 //       version.  switch: weight 100 and commit.
 //   revert: weight 0, the staged version unloaded; the old one never stopped.
+// The library is <plugin dir>/<plugin>/<version>/lib<plugin>.so, where
+// plugin is the component's metadata "plugin" (default: its name).
 #pragma once
 
 #include <memory>

@@ -67,10 +67,12 @@ class Host {
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
 
-  // Loads name@version with a fresh (or given) state as the serving version.
-  // AlreadyExists-like Conflict when the component is already served.
+  // Loads version of the component `name` with a fresh (or given) state as
+  // its serving version. plugin names the library (<plugin>/<version>/
+  // lib<plugin>.so; empty: the component's name), so many components can
+  // run one plugin. Conflict when the component is already served.
   Status Start(const std::string& name, const std::string& version, const std::string& sha256_hex = "",
-               std::string_view state = {});
+               std::string_view state = {}, const std::string& plugin = "");
   // The component's router; stable for the host's lifetime. Null if unknown.
   Router* Find(const std::string& name);
 
@@ -85,7 +87,7 @@ class Host {
   // the staged version (or the serving one, if none) is healthy.
   Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex);
 
-  std::string LibraryPath(const std::string& name, const std::string& version) const;
+  std::string LibraryPath(const std::string& plugin, const std::string& version) const;
 
  private:
   struct Component;

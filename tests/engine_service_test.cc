@@ -470,3 +470,27 @@ BOOST_AUTO_TEST_CASE(queries_show_active_upgrades_history_and_statistics) {
   BOOST_REQUIRE(rig.Ended(paused));
   BOOST_TEST(rig.engine->Current().registry.find("alpha")->version == "1.1.0");
 }
+
+BOOST_AUTO_TEST_CASE(the_engine_deadline_timer_fails_a_slow_upgrade_and_rolls_it_back) {
+  Rig rig;
+  proj::Component c;
+  c.name = "slow";
+  c.version = "1.0.0";
+  // The forward swap outlives the upgrade's 1 s deadline; the revert is quick.
+  c.hooks["swap"] = Shell("if [ \"$NOODLE_REVERT\" = 0 ]; then sleep 2; fi; echo swapped to $NOODLE_TO");
+  rig.Ok(engine::cmd::Register(c));
+  UpgradeRequest r;
+  r.component = "slow";
+  r.target_version = "1.1.0";
+  r.timeout_ms = 1000;
+  proj::Id id;
+  rig.Ok(engine::cmd::Upgrade(r, {}, &id));
+  BOOST_REQUIRE(rig.Ended(id));
+  BOOST_TEST(rig.Phase(id) == "rolled_back");
+  std::string reason;
+  for (const auto& e : rig.Stream(engine::UpgradeStream(id))) {
+    if (const auto* f = e.envelope()->event_as_UpgradeFailed()) reason = f->reason()->str();
+  }
+  BOOST_TEST(reason == "timed out after 1000 ms");
+  BOOST_TEST(rig.engine->Current().registry.find("slow")->version == "1.0.0");
+}

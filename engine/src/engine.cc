@@ -7,12 +7,14 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "noodle/engine/commands.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
+#include "timers.h"
 
 namespace noodle::engine {
 namespace {
@@ -155,7 +157,9 @@ class EngineImpl final : public Engine {
   uint64_t next_seq_ = 1;         // the seq the next appended event will get
   uint64_t last_snapshot_seq_ = 0;
   int64_t now_ns_ = 0;
-  std::map<std::pair<proj::Id, std::string>, int64_t> timers_;  // (upgrade, timer) -> due
+  Timers timers_;
+  bool timers_armed_ = false;
+  std::set<proj::Id> touched_;  // upgrades this round's events changed: their timers are re-armed
   std::map<proj::Id, Reply> replies_;
   std::deque<proj::Id> reply_order_;  // oldest first, for eviction
   static constexpr size_t kRepliesKept = 65'536;
@@ -200,6 +204,7 @@ Status EngineImpl::Load() {
 }
 
 Status EngineImpl::ReloadLocked() {
+  timers_armed_ = false;
   state_ = State{};
   stats_ = proj::Statistics{};
   return Load();
@@ -229,11 +234,7 @@ void EngineImpl::Run() {
     std::deque<Inbox::Item> batch;
     {
       std::unique_lock<std::mutex> lock(inbox_->mu);
-      auto due = [this] {
-        int64_t next = INT64_MAX;
-        for (const auto& [key, at] : timers_) next = std::min(next, at);
-        return next;
-      };
+      auto due = [this] { return timers_.NextDue(); };
       while (!inbox_->closed && inbox_->items.empty() && due() > WallNs()) {
         const int64_t wait_ns = std::min<int64_t>(due() - WallNs(), 1'000'000'000);
         inbox_->cv.wait_for(lock, std::chrono::nanoseconds(wait_ns));
@@ -249,14 +250,8 @@ void EngineImpl::Run() {
     }
     // Timers that are due become commands of this round.
     const int64_t now = WallNs();
-    for (auto it = timers_.begin(); it != timers_.end();) {
-      if (it->second > now) {
-        ++it;
-        continue;
-      }
-      Inbox::Item item{cmd::Timer(it->first.first, it->first.second, {InternalId(), 0, options_.actor}), {}, {}};
-      batch.push_back(std::move(item));
-      it = timers_.erase(it);
+    for (const auto& [id, kind] : timers_.TakeDue(now)) {
+      batch.push_back(Inbox::Item{cmd::Timer(id, Timers::Name(kind), {InternalId(), 0, options_.actor}), {}, {}});
     }
     Round(std::move(batch), false);
   }
@@ -378,6 +373,9 @@ void EngineImpl::ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>
       env->mutate_seq(seq++);
       Evolve(state_, *env);
       proj::Evolve(stats_, *env);
+    }
+    if (se.stream.starts_with("upgrade/")) {
+      if (auto id = IdFromHex(std::string_view(se.stream).substr(8))) touched_.insert(proj::Id::From(&*id));
     }
     b.events = std::move(se.events);
   }
@@ -517,11 +515,12 @@ void EngineImpl::AfterDurable(const std::vector<store::BatchAppend>& appends) {
 
 void EngineImpl::ArmTimers() {
   std::lock_guard<std::mutex> lock(state_mu_);
-  timers_.clear();
-  for (const auto& [id, u] : state_.status.upgrades) {
-    if (u.phase == proj::Phase::kRunning || u.phase == proj::Phase::kPaused) timers_[{id, "deadline"}] = u.deadline_ns();
-    if (u.phase == proj::Phase::kPaused && u.pause_until_ns > 0) timers_[{id, "pause"}] = u.pause_until_ns;
+  if (!timers_armed_) {  // the first round after a (re)load: every upgrade
+    for (const auto& [id, u] : state_.status.upgrades) touched_.insert(id);
+    timers_armed_ = true;
   }
+  for (const auto& id : touched_) timers_.Rearm(id, state_.status.find(id));
+  touched_.clear();
 }
 
 void EngineImpl::MaybeSnapshot() {

@@ -29,10 +29,8 @@ StepOutcome Run(Host* host, const StepRequest& step) {
       health_checked = true;
     } else {
       const uint32_t weight = step.action == "deploy" ? 0 : step.action == "switch" ? 100 : step.weight;
-      bool staged = false;
-      for (const auto& swap : host->ActiveSwaps()) {
-        if (swap.component == name) staged = swap.staged == step.to.version;
-      }
+      auto swap = host->SwapOf(name);
+      const bool staged = swap.ok() && swap->staged == step.to.version;
       if (!staged) {
         s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight);
         health_checked = true;

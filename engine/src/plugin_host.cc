@@ -337,6 +337,13 @@ std::vector<SwapInfo> Host::ActiveSwaps() const {
   return out;
 }
 
+Result<SwapInfo> Host::SwapOf(const std::string& name) {
+  Component* c = Get(name);
+  if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
+  std::lock_guard<std::mutex> lock(c->mu);
+  return SwapInfo{name, c->serving ? c->serving->version : "", c->staged ? c->staged->version : "", c->weight};
+}
+
 Result<StateSnapshot> Host::CreateSnapshot(const std::string& name) {
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");

@@ -20,7 +20,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Dependency, name, range)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Component, name, version, type, hot_swappable, critical, dependencies,
                                    artifact_location, artifact_sha256, metadata, executor, hooks, instances)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RegistryEntry, spec, registered_seq, updated_seq)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Registry, seq, components)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Registry, seq, components, dependents)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, action, instance, weight, pause)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StrategySpec, kind, steps, weights, pause_ms, max_unavailable)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Upgrade, id, parent, component, expected_version, from_version, to_version,

@@ -4,7 +4,8 @@
 // Settings come from flags, else the environment (NOODLE_DATA,
 // NOODLE_COMMANDS, NOODLE_EVENTS, NOODLE_REPLAY, NOODLE_SYNC,
 // NOODLE_SNAPSHOT_EVERY, NOODLE_LOG_LEVEL, NOODLE_PLUGIN_DIR,
-// NOODLE_PLUGIN_TRIAL), else a JSON config file
+// NOODLE_PLUGIN_TRIAL, NOODLE_MAX_RUNNING, NOODLE_WRITE_BUFFER_MB), else a
+// JSON config file
 // (--config, same names in lower case without the prefix), else defaults.
 // SIGTERM/SIGINT: finish the round in progress, close RocksDB, exit 0.
 #include <signal.h>
@@ -40,6 +41,8 @@ struct Settings {
   std::string log_level = "info";
   std::string plugin_dir;  // empty: no plugin host
   std::string plugin_trial = "on";
+  uint32_t max_running = 64;
+  uint64_t write_buffer_mb = 64;
 };
 
 template <typename T>
@@ -47,7 +50,7 @@ void FromEnv(const char* name, T* value) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return;
   if constexpr (std::is_same_v<T, std::string>) *value = v;
-  else *value = std::stoull(v);
+  else *value = static_cast<T>(std::stoull(v));
 }
 
 }  // namespace
@@ -65,6 +68,9 @@ int main(int argc, char** argv) {
   auto* o_sync = app.add_option("--sync", flags.sync, "on: fsync every round (default); off: OS cache only")->check(CLI::IsMember({"on", "off"}));
   auto* o_snap = app.add_option("--snapshot-every", flags.snapshot_every, "events between projection snapshots");
   auto* o_log = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
+  auto* o_wb = app.add_option("--write-buffer-mb", flags.write_buffer_mb,
+                               "RocksDB memtable size: memory (up to 3x) against flush frequency");
+  auto* o_running = app.add_option("--max-running", flags.max_running, "upgrades running at once; more wait by priority");
   auto* o_plugins = app.add_option("--plugin-dir", flags.plugin_dir, "root of <plugin>/<version>/lib<plugin>.so: enables the plugin host");
   auto* o_trial = app.add_option("--plugin-trial", flags.plugin_trial,
                                  "on: try each new plugin version in a forked child first (one fork per swap); off: faster, a crashing plugin takes the daemon down")
@@ -87,6 +93,8 @@ int main(int argc, char** argv) {
       s.snapshot_every = j.value("snapshot_every", s.snapshot_every);
       s.log_level = j.value("log_level", s.log_level);
       s.plugin_dir = j.value("plugin_dir", s.plugin_dir);
+      s.max_running = j.value("max_running", s.max_running);
+      s.write_buffer_mb = j.value("write_buffer_mb", s.write_buffer_mb);
       s.plugin_trial = j.value("plugin_trial", s.plugin_trial);
     }
     FromEnv("NOODLE_DATA", &s.data);
@@ -97,6 +105,8 @@ int main(int argc, char** argv) {
     FromEnv("NOODLE_SNAPSHOT_EVERY", &s.snapshot_every);
     FromEnv("NOODLE_LOG_LEVEL", &s.log_level);
     FromEnv("NOODLE_PLUGIN_DIR", &s.plugin_dir);
+    FromEnv("NOODLE_MAX_RUNNING", &s.max_running);
+    FromEnv("NOODLE_WRITE_BUFFER_MB", &s.write_buffer_mb);
     FromEnv("NOODLE_PLUGIN_TRIAL", &s.plugin_trial);
   } catch (const std::exception& e) {
     std::cerr << "upgraded: bad configuration: " << e.what() << "\n";
@@ -110,6 +120,8 @@ int main(int argc, char** argv) {
   if (*o_snap) s.snapshot_every = flags.snapshot_every;
   if (*o_log) s.log_level = flags.log_level;
   if (*o_plugins) s.plugin_dir = flags.plugin_dir;
+  if (*o_running) s.max_running = flags.max_running;
+  if (*o_wb) s.write_buffer_mb = flags.write_buffer_mb;
   if (*o_trial) s.plugin_trial = flags.plugin_trial;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
@@ -127,6 +139,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(s.data, ec);
   store::LogOptions lo;
   lo.durability = s.sync == "off" ? store::Durability::kNoSync : store::Durability::kSync;
+  lo.write_buffer_bytes = std::max<uint64_t>(1, s.write_buffer_mb) << 20;
   std::unique_ptr<store::EventLog> log;
   if (Status st = store::EventLog::Open(s.data + "/log", lo, &log); !st.ok()) {
     if (st.IsBusy()) {
@@ -150,6 +163,7 @@ int main(int argc, char** argv) {
   daemon::BusPublisher publisher;
   engine::EngineOptions eo;
   eo.snapshot_every = s.snapshot_every;
+  eo.limits.max_running = std::max<uint32_t>(1, s.max_running);
   std::unique_ptr<engine::Engine> eng;
   if (Status st = engine::Engine::Open(log.get(), executor.get(), &publisher, eo, &eng); !st.ok()) {
     std::cerr << "upgraded: cannot start the engine: " << st.ToString() << "\n";

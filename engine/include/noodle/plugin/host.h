@@ -82,6 +82,8 @@ class Host {
   Status Revert(const std::string& name);
 
   std::vector<SwapInfo> ActiveSwaps() const;
+  // One component's; NotFound when it is not loaded.
+  Result<SwapInfo> SwapOf(const std::string& name);
   Result<StateSnapshot> CreateSnapshot(const std::string& name);
   // The seed's validate_swap_integrity: the artifact's SHA-256 matches and
   // the staged version (or the serving one, if none) is healthy.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct Registry {
   static constexpr const char* kName = "registry";
   uint64_t seq = 0;  // last event folded in
   std::map<std::string, RegistryEntry> components;
+  // name -> the components that declare a dependency on it (kept by Evolve,
+  // so finding dependents costs a lookup, not a scan of the registry).
+  std::map<std::string, std::set<std::string>> dependents;
   bool operator==(const Registry&) const = default;
 
   const Component* find(const std::string& name) const {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "noodle/envelope.h"
 #include "support/world.h"
 
 using namespace noodle;
@@ -366,7 +367,7 @@ BOOST_AUTO_TEST_CASE(rolling_never_has_more_than_max_unavailable_steps_in_flight
   BOOST_TEST(started == 5);
 }
 
-BOOST_AUTO_TEST_CASE(rolling_failure_reverts_every_touched_instance_newest_first) {
+BOOST_AUTO_TEST_CASE(rolling_failure_reverts_upgraded_instances_first_then_the_failed_one) {
   World w;
   auto c = MakeComponent("edge", "1.0.0");
   c.instances = {"e1", "e2", "e3"};
@@ -383,7 +384,7 @@ BOOST_AUTO_TEST_CASE(rolling_failure_reverts_every_touched_instance_newest_first
     reverted.push_back(st->instance()->str());
     w.Step(id, st->step());
   }
-  BOOST_TEST((reverted == Types{"e2", "e1"}));
+  BOOST_TEST((reverted == Types{"e1", "e2"}));
   BOOST_TEST(w.Phase(id) == "rolled_back");
 }
 
@@ -484,4 +485,45 @@ BOOST_AUTO_TEST_CASE(without_rollback_a_failure_ends_the_upgrade_where_it_stands
   BOOST_TEST(w.Phase(id) == "failed");
   BOOST_TEST(w.state.status.busy.empty());
   BOOST_TEST(w.state.registry.find("db")->version == "1.4.0");
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_revert_does_not_stop_the_other_reverts) {
+  World w;
+  auto c = MakeComponent("edge", "1.0.0");
+  c.instances = {"e1", "e2", "e3"};
+  w.Register(c);
+  auto r = To("edge", "1.1.0");
+  r.strategy = fb::StrategyKind::Rolling;
+  const proj::Id id = w.Upgrade(r);
+  w.Step(id, 0);
+  w.Step(id, 1);
+  w.Step(id, 2, false, "timed out");  // e3's host is gone
+  // reverts: e2, e1 (upgraded), then e3; e3's revert fails too
+  w.Step(id, 3 + 1);
+  w.Step(id, 3 + 0);
+  const size_t mark = w.log.size();
+  w.Step(id, 3 + 2, false, "timed out");
+  BOOST_REQUIRE((w.TypesSince(mark) == Types{"StepFailed", "RollbackFailed"}));
+  BOOST_TEST(w.Event(w.log.size() - 1)->event_as_RollbackFailed()->reason()->str() == "revert of step 3 on e3: timed out");
+  BOOST_TEST(w.Phase(id) == "rollback_failed");
+}
+
+BOOST_AUTO_TEST_CASE(agents_announce_their_instances_once) {
+  World w;
+  auto announce = [](const std::vector<std::string>& instances) {
+    flatbuffers::FlatBufferBuilder b;
+    const fb::Id128 cid = noodle::NewId();
+    auto body = fb::CreateAnnounceAgent(b, b.CreateString("host-a"), b.CreateVectorOfStrings(instances));
+    b.Finish(fb::CreateCommandEnvelope(b, &cid, 0, b.CreateString("agent"), nullptr, fb::Command::AnnounceAgent, body.Union()),
+             fb::CommandEnvelopeIdentifier());
+    return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  };
+  w.Run(announce({"a1", "a2"}));
+  BOOST_REQUIRE((w.TypesSince(0) == Types{"AgentAnnounced"}));
+  w.Run(announce({"a1", "a2"}));
+  BOOST_TEST(w.log.size() == 1u);
+  w.Run(announce({"a1", "a2", "a3"}));
+  BOOST_TEST(w.log.size() == 2u);
+  BOOST_TEST(w.state.status.agents.at("host-a").size() == 3u);
+  BOOST_TEST(w.Run(announce({""})).rejected);
 }

@@ -188,6 +188,16 @@ BOOST_AUTO_TEST_CASE(engine_canary_routes_a_tenth_then_a_broken_release_rolls_ba
     const auto* u = eng->Current().status.find(canary);
     return u != nullptr && u->phase == proj::Phase::kPaused;
   }));
+  // active_swaps and validate_swap_integrity, as the seed had them
+  const auto swaps = host.ActiveSwaps();
+  BOOST_REQUIRE(swaps.size() == 1u);
+  BOOST_TEST(swaps[0].serving == "1.0.0");
+  BOOST_TEST(swaps[0].staged == "1.1.0");
+  BOOST_TEST(swaps[0].weight == 10u);
+  std::string sha, err;
+  BOOST_REQUIRE(test::RunProgram({"/usr/bin/sha256sum", host.LibraryPath("counter", "1.1.0")}, "", &sha, &err) == 0);
+  BOOST_TEST(host.ValidateSwapIntegrity("counter", "1.1.0", sha.substr(0, 64)).ok());
+  BOOST_TEST(host.ValidateSwapIntegrity("counter", "1.1.0", std::string(64, 'c')).IsCorruption());
   size_t to_new = 0;
   for (int i = 0; i < 100'000; ++i) to_new += Parse(router->Call("inc").value()).first == "1.1.0";
   BOOST_TEST_MESSAGE(to_new << " of 100000 calls reached 1.1.0 at weight 10");

@@ -311,6 +311,29 @@ Decision RollBack(const fb::RollBack& cmd, const State& state, const Context& ct
   return d;  // Reconcile carries it out, one component at a time
 }
 
+Decision Announce(const fb::AnnounceAgent& cmd, const State& state, const Context& ctx) {
+  const std::string agent = cmd.agent()->str();
+  if (agent.empty() || agent.size() > 128 || agent.find('/') != std::string::npos) {
+    return Reject(fb::RejectCode::Invalid, "agent name must be 1-128 characters without '/'");
+  }
+  std::vector<std::string> instances;
+  if (cmd.instances() != nullptr) {
+    for (const auto* i : *cmd.instances()) {
+      if (i->size() == 0) return Reject(fb::RejectCode::Invalid, "agent " + agent + " announced an empty instance name");
+      instances.push_back(i->str());
+    }
+  }
+  if (auto it = state.status.agents.find(agent); it != state.status.agents.end() && it->second == instances) {
+    return Decision{};  // already known just so
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Emit("agent/" + agent, {}, fb::Event::AgentAnnounced, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateAgentAnnounced(fbb, Str(fbb, agent), fbb.CreateVectorOfStrings(instances)).Union();
+  });
+  return d;
+}
+
 }  // namespace
 
 std::string UpgradeStream(const proj::Id& id) { return "upgrade/" + id.hex(); }
@@ -349,6 +372,8 @@ Decision Decide(const fb::CommandEnvelope& cmd, const State& state, const Contex
       return Health(*cmd.command_as_ReportHealth(), state, ctx);
     case fb::Command::TimerFired:
       return Timer(*cmd.command_as_TimerFired(), state, ctx);
+    case fb::Command::AnnounceAgent:
+      return Announce(*cmd.command_as_AnnounceAgent(), state, ctx);
     default:
       return Reject(fb::RejectCode::Invalid, std::string("not a command the decider takes: ") +
                                                  fb::EnumNameCommand(cmd.command_type()));

@@ -42,13 +42,22 @@ std::vector<proj::PlanStep> BuildPlan(const proj::Upgrade& u, const proj::Compon
 }
 
 // What a rollback must undo: rolling reverts every instance it touched,
-// newest first; the others revert the upgrade as a whole, once.
+// those whose step succeeded first (newest first), then those whose step
+// failed or was cut short (their host may be the reason); the others revert
+// the upgrade as a whole, once.
 std::vector<uint32_t> BuildReverts(const proj::Upgrade& u) {
   std::vector<uint32_t> reverts;
-  for (uint32_t i = static_cast<uint32_t>(u.steps.size()); i-- > 0;) {
-    if (u.steps[i] == proj::StepState::kPending) continue;
-    reverts.push_back(i);
-    if (u.strategy.kind != fb::StrategyKind::Rolling) break;
+  if (u.strategy.kind != fb::StrategyKind::Rolling) {
+    for (uint32_t i = static_cast<uint32_t>(u.steps.size()); i-- > 0;) {
+      if (u.steps[i] != proj::StepState::kPending) return {i};
+    }
+    return reverts;
+  }
+  for (bool succeeded : {true, false}) {
+    for (uint32_t i = static_cast<uint32_t>(u.steps.size()); i-- > 0;) {
+      if (u.steps[i] == proj::StepState::kPending) continue;
+      if ((u.steps[i] == proj::StepState::kSucceeded) == succeeded) reverts.push_back(i);
+    }
   }
   return reverts;
 }
@@ -133,6 +142,14 @@ void Advance(Emitter& em, const proj::Id& id) {
   if (u->phase == proj::Phase::kRollingBack) {
     if (u->Running() > 0 || u->revert_running) return;  // wait for the steps in flight
     if (u->reverts.empty()) {
+      if (!u->revert_failures.empty()) {
+        std::string why;
+        for (const auto& f : u->revert_failures) why += (why.empty() ? "" : "; ") + f;
+        em.Emit(stream, id, fb::Event::RollbackFailed, [&](FlatBufferBuilder& fbb) {
+          return fb::CreateRollbackFailed(fbb, &fid, Str(fbb, why)).Union();
+        });
+        return;
+      }
       const std::string restored = u->from_version;
       em.Emit(stream, id, fb::Event::RollbackCompleted, [&](FlatBufferBuilder& fbb) {
         return fb::CreateRollbackCompleted(fbb, &fid, Str(fbb, restored)).Union();
@@ -206,13 +223,9 @@ void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succe
   };
 
   if (is_revert) {
-    if (!succeeded) {
-      em.Emit(stream, id, fb::Event::RollbackFailed, [&](FlatBufferBuilder& fbb) {
-        return fb::CreateRollbackFailed(fbb, &fid, Str(fbb, name + " failed: " + why)).Union();
-      });
-      return;
-    }
-    if (u->reverts.empty() && weight_now != 0) shift(0);
+    // A failed revert is recorded (StepFailed) and the rollback goes on with
+    // the others; it ends in RollbackFailed listing what could not be undone.
+    if (succeeded && u->reverts.empty() && weight_now != 0) shift(0);
     Advance(em, id);
     return;
   }

@@ -27,12 +27,12 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Upgrade, id, parent, component, expected_vers
                                    requested_target, has_requested_target, target, strategy, priority, timeout_ms, rollback_enabled, level,
                                    allow_breaking, requested_by, phase, cause, reason, requested_seq, requested_ns,
                                    started_ns, finished_ns, pause_until_ns, plan, parallel, steps, weight,
-                                   unhealthy, reverts, revert_running)
+                                   unhealthy, reverts, revert_running, revert_failures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UpgradeSummary, id, component, from_version, to_version, reason, phase,
                                    requested_ns, finished_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RollbackOp, id, point, to_seq, reason, restore, remove, started_ns, failed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Status, seq, last_time_ns, upgrades, busy, queued, points, rollbacks, recent,
-                                   history_count)
+                                   history_count, agents)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Tally, outcomes, durations_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Statistics::Open, component, requested_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Statistics, seq, overall, per_component, open)
@@ -131,7 +131,8 @@ json ToJson(const Status& s) {
     rollbacks.push_back({{"id", id.hex()}, {"point", op.point}, {"to_seq", op.to_seq}, {"failed", op.failed}});
   }
   return {{"seq", s.seq}, {"active", std::move(active)}, {"recent", std::move(recent)},
-          {"history_count", s.history_count}, {"points", s.points}, {"rollbacks", std::move(rollbacks)}};
+          {"history_count", s.history_count}, {"points", s.points}, {"rollbacks", std::move(rollbacks)},
+          {"agents", s.agents}};
 }
 
 json ToJson(const Statistics& s) {

@@ -163,11 +163,17 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       if (step < u->steps.size()) {
         u->steps[step] = ok ? StepState::kSucceeded : StepState::kFailed;
       } else {
-        // A revert: it leaves the to-do list whatever its outcome; a failed
-        // revert ends the rollback (RollbackFailed follows).
+        // A revert leaves the to-do list whatever its outcome; a failed one
+        // is remembered and the rollback goes on with the others.
         const uint32_t k = step - static_cast<uint32_t>(u->plan.size());
         std::erase(u->reverts, k);
         u->revert_running = false;
+        if (!ok) {
+          const auto* f = e.event_as_StepFailed();
+          u->revert_failures.push_back("revert of step " + std::to_string(k + 1) +
+                                       (k < u->plan.size() && !u->plan[k].instance.empty() ? " on " + u->plan[k].instance : "") +
+                                       ": " + Str(f->reason()));
+        }
       }
       break;
     }
@@ -249,6 +255,15 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
         End(s, *u, ok ? Phase::kRolledBack : Phase::kRollbackFailed, now);
       } else {
         s.rollbacks.erase(Id::From(id));
+      }
+      break;
+    }
+    case fb::Event::AgentAnnounced: {
+      const auto* a = e.event_as_AgentAnnounced();
+      auto& instances = s.agents[a->agent()->str()];
+      instances.clear();
+      if (a->instances() != nullptr) {
+        for (const auto* i : *a->instances()) instances.push_back(i->str());
       }
       break;
     }

@@ -17,6 +17,13 @@ struct DaemonProcess {
   static DaemonProcess Start(const std::string& upgraded_path, const std::string& data_dir);
   // Sends sig and reaps the process; returns its wait status.
   int Stop(int sig);
+  DaemonProcess() = default;
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+  DaemonProcess(DaemonProcess&& o) noexcept
+      : pid(o.pid), commands(std::move(o.commands)), events(std::move(o.events)), replay(std::move(o.replay)) {
+    o.pid = -1;
+  }
   ~DaemonProcess();
 };
 

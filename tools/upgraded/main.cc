@@ -21,6 +21,7 @@
 
 #include "noodle/bus/server.h"
 #include "noodle/engine/engine.h"
+#include "noodle/engine/agent_executor.h"
 #include "noodle/engine/executor_by_kind.h"
 #include "noodle/engine/hook_executor.h"
 #include "noodle/plugin/executor.h"
@@ -159,7 +160,9 @@ int main(int argc, char** argv) {
     plugin_host = std::make_unique<plugin::Host>(ho);
     plugins = plugin::NewPluginExecutor(plugin_host.get());
   }
-  auto executor = engine::NewExecutorByKind({{fb::ExecutorKind::Hook, hooks.get()}, {fb::ExecutorKind::Plugin, plugins.get()}});
+  auto agents = engine::NewAgentExecutor();
+  auto executor = engine::NewExecutorByKind(
+      {{fb::ExecutorKind::Hook, hooks.get()}, {fb::ExecutorKind::Plugin, plugins.get()}, {fb::ExecutorKind::Agent, agents.get()}});
   daemon::BusPublisher publisher;
   engine::EngineOptions eo;
   eo.snapshot_every = s.snapshot_every;
@@ -195,6 +198,7 @@ int main(int argc, char** argv) {
   executor.reset();
   plugins.reset();
   hooks.reset();
+  agents.reset();
   plugin_host.reset();
   server.reset();
   log.reset();

@@ -84,6 +84,7 @@ struct Upgrade {
   uint32_t unhealthy = 0;        // health checks that failed
   std::vector<uint32_t> reverts;  // plan steps still to revert, in order
   bool revert_running = false;
+  std::vector<std::string> revert_failures;  // reverts that failed (the rollback goes on)
 
   bool operator==(const Upgrade&) const = default;
   // Step numbers: plan steps are 0..n-1; the revert of plan step k is n+k.
@@ -125,6 +126,7 @@ struct Status {
   std::map<std::string, uint64_t> points;  // rollback point name -> seq
   std::map<Id, RollbackOp> rollbacks;      // in progress
   std::deque<UpgradeSummary> recent;       // newest last
+  std::map<std::string, std::vector<std::string>> agents;  // agent -> instances it runs
   uint64_t history_count = 0;              // upgrades that ended
   bool operator==(const Status&) const = default;
 

@@ -1,0 +1,208 @@
+// Three real upgrade-agent processes with two instances each, on loopback,
+// against a real upgraded: a rolling upgrade never has more than
+// max_unavailable instances down; killing an agent mid-step fails the
+// upgrade and rolls back the instances already upgraded.
+#define BOOST_TEST_MODULE agents
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "noodle/bus/client.h"
+#include "noodle/engine/commands.h"
+#include "noodle/engine/reply.h"
+#include "support/daemon_process.h"
+#include "support/test_support.h"
+
+using namespace noodle;
+
+namespace {
+
+struct AgentProcess {
+  pid_t pid = -1;
+  AgentProcess() = default;
+  AgentProcess(const AgentProcess&) = delete;
+  AgentProcess(AgentProcess&& o) noexcept : pid(o.pid) { o.pid = -1; }
+  static AgentProcess Start(const test::DaemonProcess& d, const std::string& name, const std::string& instances) {
+    int out[2];
+    BOOST_REQUIRE(pipe(out) == 0);
+    AgentProcess a;
+    a.pid = fork();
+    BOOST_REQUIRE(a.pid >= 0);
+    if (a.pid == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      close(out[1]);
+      execl(AGENT_PATH, "upgrade-agent", "--name", name.c_str(), "--instances", instances.c_str(), "--commands",
+            d.commands.c_str(), "--events", d.events.c_str(), "--replay", d.replay.c_str(), "--log-level", "warn",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[64] = {0};
+    const bool ready = fgets(line, sizeof line, f) != nullptr && std::string(line).rfind("ready", 0) == 0;
+    fclose(f);
+    BOOST_REQUIRE_MESSAGE(ready, "agent " << name << " did not start");
+    return a;
+  }
+  void Kill() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+  ~AgentProcess() { Kill(); }
+};
+
+std::vector<std::string> AllEvents(const std::string& replay) {
+  std::vector<std::string> out;
+  for (uint64_t from = 1;;) {
+    std::vector<std::string> batch;
+    uint64_t last = 0;
+    BOOST_REQUIRE(bus::FetchReplay(replay, from, 0, 1000, &batch, &last).ok());
+    if (batch.empty()) return out;
+    from += batch.size();
+    for (auto& b : batch) out.push_back(std::move(b));
+  }
+}
+
+// The most steps of the upgrade in flight at once, from its events.
+int MostInFlight(const std::vector<std::string>& events, const proj::Id& id, bool reverts) {
+  int in_flight = 0, most = 0;
+  for (const auto& bytes : events) {
+    const auto* e = fb::GetEventEnvelope(bytes.data());
+    if (e->stream()->str() != "upgrade/" + id.hex()) continue;
+    if (const auto* s = e->event_as_StepStarted(); s && s->revert() == reverts) most = std::max(most, ++in_flight);
+    if (e->event_type() == fb::Event::StepSucceeded || e->event_type() == fb::Event::StepFailed) in_flight = std::max(0, in_flight - 1);
+  }
+  return most;
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step) {
+  test::TempDir dir;
+  auto d = test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"));
+  std::vector<AgentProcess> agents;
+  agents.push_back(AgentProcess::Start(d, "host-1", "h1-a,h1-b"));
+  agents.push_back(AgentProcess::Start(d, "host-2", "h2-a,h2-b"));
+  agents.push_back(AgentProcess::Start(d, "host-3", "h3-a,h3-b"));
+
+  // Each instance's "deployed version" is a file; host-3's swaps are slow.
+  const std::string state = dir.sub("instances");
+  std::filesystem::create_directories(state);
+  proj::Component c;
+  c.name = "edge";
+  c.version = "1.0.0";
+  c.executor = fb::ExecutorKind::Agent;
+  c.instances = {"h1-a", "h1-b", "h2-a", "h2-b", "h3-a", "h3-b"};
+  c.hooks["swap"] = proj::Hook{{"case $NOODLE_INSTANCE in h3-*) [ \"$NOODLE_TO\" = 1.2.0 ] && sleep 3;; esac; "
+                                "echo $NOODLE_TO > '" + state + "'/$NOODLE_INSTANCE"},
+                               true, 4000};
+  std::unique_ptr<bus::CommandClient> client;
+  bus::CommandClient::Connect(d.commands, {}, &client);
+  auto call = [&](const std::string& command) {
+    engine::Reply r;
+    auto bytes = client->Call(command);
+    BOOST_REQUIRE(bytes.ok());
+    BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
+    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+    return r;
+  };
+  call(engine::cmd::Register(c));
+  auto status = [&] { return call(engine::cmd::QueryStatus()).result_json; };
+  auto wait_ended = [&](int seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (status().find("\"active\":[]") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  // The agents announced themselves
+  BOOST_TEST(status().find("\"host-3\":[\"h3-a\",\"h3-b\"]") != std::string::npos);
+
+  // 1. Rolling, max_unavailable 1: completes, one instance at a time
+  engine::cmd::UpgradeRequest r;
+  r.component = "edge";
+  r.target_version = "1.1.0";
+  r.strategy = fb::StrategyKind::Rolling;
+  r.max_unavailable = 1;
+  proj::Id first;
+  call(engine::cmd::Upgrade(r, {}, &first));
+  BOOST_REQUIRE(wait_ended(60));
+  std::string first_phase;
+  const auto after_first = nlohmann::json::parse(status());  // named: the loop must not outlive it
+  for (const auto& u : after_first["recent"]) {
+    if (u["id"] == first.hex()) first_phase = u["phase"];
+  }
+  BOOST_TEST(first_phase == "completed");
+  for (const auto& i : c.instances) BOOST_TEST(Read(state + "/" + i) == "1.1.0");
+  BOOST_TEST(MostInFlight(AllEvents(d.replay), first, false) == 1);
+
+  // 2. host-3 is killed while it runs its step: the step times out, the
+  //    upgrade fails, and the instances already upgraded are rolled back.
+  r.target_version = "1.2.0";
+  r.upgrade_id = {};
+  proj::Id second;
+  call(engine::cmd::Upgrade(r, {}, &second));
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool h3_started = false;
+  while (!h3_started && std::chrono::steady_clock::now() < end) {
+    for (const auto& bytes : AllEvents(d.replay)) {
+      const auto* s = fb::GetEventEnvelope(bytes.data())->event_as_StepStarted();
+      h3_started |= s != nullptr && s->instance()->str() == "h3-a" && !s->revert();
+    }
+    if (!h3_started) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_REQUIRE(h3_started);
+  agents[2].Kill();
+  BOOST_REQUIRE(wait_ended(60));
+
+  const auto events = AllEvents(d.replay);
+  std::string failed_reason;
+  std::map<std::string, bool> reverted;
+  for (const auto& bytes : events) {
+    const auto* e = fb::GetEventEnvelope(bytes.data());
+    if (e->stream()->str() != "upgrade/" + second.hex()) continue;
+    if (const auto* f = e->event_as_UpgradeFailed()) failed_reason = f->reason()->str();
+  }
+  // Which reverts succeeded: match StepSucceeded to the revert StepStarted of the same step number
+  std::map<uint32_t, std::string> revert_instance;
+  for (const auto& bytes : events) {
+    const auto* e = fb::GetEventEnvelope(bytes.data());
+    if (e->stream()->str() != "upgrade/" + second.hex()) continue;
+    if (const auto* s = e->event_as_StepStarted(); s && s->revert()) revert_instance[s->step()] = s->instance()->str();
+    if (const auto* ok = e->event_as_StepSucceeded(); ok && revert_instance.count(ok->step())) reverted[revert_instance[ok->step()]] = true;
+  }
+  BOOST_TEST_MESSAGE("failed: " << failed_reason);
+  BOOST_TEST(failed_reason.find("h3-a") != std::string::npos);
+  BOOST_TEST(failed_reason.find("no agent reported") != std::string::npos);
+  for (const char* i : {"h1-a", "h1-b", "h2-a", "h2-b"}) {
+    BOOST_TEST_CONTEXT(i) {
+      BOOST_TEST(reverted[i]);
+      BOOST_TEST(Read(state + "/" + i) == "1.1.0");
+    }
+  }
+  BOOST_TEST(MostInFlight(events, second, false) == 1);
+  BOOST_TEST(Read(state + "/h3-b") == "1.1.0");  // never touched
+}

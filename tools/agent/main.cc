@@ -1,0 +1,206 @@
+// upgrade-agent: runs upgrade steps for the instances it hosts.
+//
+// It announces its instances to upgraded, follows the event stream (gap-free,
+// from seq 1, folding the registry and status as the engine does), and for
+// each StepStarted on one of its instances of a component whose executor is
+// Agent, runs the component's hooks there with the hook executor and sends
+// ReportHealth / ReportStepResult back as commands. Steps that were started
+// before it caught up run only if they are still running by then.
+// SIGTERM/SIGINT: stop taking steps and exit (running hooks finish first).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "noodle/bus/client.h"
+#include "noodle/engine/commands.h"
+#include "noodle/engine/hook_executor.h"
+#include "noodle/engine/reply.h"
+#include "noodle/envelope.h"
+#include "noodle/projections/registry.h"
+#include "noodle/projections/status.h"
+
+namespace {
+
+using namespace noodle;
+
+std::atomic<bool> g_stop{false};
+
+std::string AnnounceCommand(const std::string& agent, const std::vector<std::string>& instances) {
+  flatbuffers::FlatBufferBuilder b;
+  const fb::Id128 cid = NewId();
+  auto body = fb::CreateAnnounceAgent(b, b.CreateString(agent), b.CreateVectorOfStrings(instances));
+  b.Finish(fb::CreateCommandEnvelope(b, &cid, 0, b.CreateString(agent), nullptr, fb::Command::AnnounceAgent, body.Union()),
+           fb::CommandEnvelopeIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+class Agent {
+ public:
+  Agent(std::string name, std::vector<std::string> instances, std::string commands)
+      : name_(std::move(name)), instances_(instances.begin(), instances.end()), commands_(std::move(commands)) {
+    bus::CommandClient::Connect(commands_, {}, &client_);
+  }
+
+  bool Send(const std::string& command, engine::Reply* reply) {
+    std::lock_guard<std::mutex> lock(client_mu_);
+    auto bytes = client_->Call(command);
+    if (!bytes.ok()) {
+      spdlog::error("agent {}: {}", name_, bytes.status().ToString());
+      return false;
+    }
+    return engine::DecodeReply(bytes.value(), reply).ok();
+  }
+
+  // An event from the stream, in order. live: the agent has caught up.
+  void OnEvent(const fb::EventEnvelope& e, bool live) {
+    proj::Evolve(registry_, e);
+    proj::Evolve(status_, e);
+    const auto* st = e.event_as_StepStarted();
+    if (st == nullptr || st->instance() == nullptr || !instances_.count(st->instance()->str())) return;
+    spdlog::debug("agent {}: seq {} starts step {} on {} (live: {})", name_, e.seq(), st->step() + 1,
+                  st->instance()->str(), live);
+    candidates_.push_back({proj::Id::From(st->upgrade_id()), st->step()});
+    if (live) RunCandidates();
+  }
+
+  // Starts the candidate steps that are still running.
+  void RunCandidates() {
+    for (const auto& [id, step] : candidates_) {
+      const proj::Upgrade* u = status_.find(id);
+      if (u == nullptr || u->target.executor != fb::ExecutorKind::Agent) {
+        spdlog::debug("agent {}: step {} of {}: {}", name_, step + 1, id.hex(), u == nullptr ? "upgrade ended" : "not an agent component");
+        continue;
+      }
+      const uint32_t n = static_cast<uint32_t>(u->plan.size());
+      const bool revert = step >= n;
+      const uint32_t k = revert ? step - n : step;
+      const bool running = revert ? u->revert_running && !u->reverts.empty() && u->reverts.front() == k
+                                  : k < n && u->steps[k] == proj::StepState::kRunning;
+      if (!running || !started_.insert({id, step}).second) continue;
+      engine::StepRequest req;
+      req.upgrade_id = id;
+      req.step = step;
+      req.revert = revert;
+      req.action = u->plan[k].action;
+      req.instance = u->plan[k].instance;
+      req.weight = revert ? 0 : u->plan[k].weight;
+      if (const proj::Component* now = registry_.find(u->component)) req.from = *now;
+      req.to = u->target;
+      spdlog::info("agent {}: {} step {} ({} on {}) of upgrade {}", name_, revert ? "reverting" : "running", step + 1,
+                   req.action, req.instance, id.hex());
+      hooks_->Start(req, [this, req](engine::StepOutcome o) { Report(req, o); });
+    }
+    candidates_.clear();
+  }
+
+  bool Stopping() const { return g_stop.load(); }
+  void Shutdown() { hooks_.reset(); }  // waits for running hooks
+
+ private:
+  void Report(const engine::StepRequest& req, const engine::StepOutcome& o) {
+    const engine::cmd::Meta meta{{}, 0, name_};
+    engine::Reply reply;
+    if (o.health_checked) Send(engine::cmd::Health(req.upgrade_id, req.instance, o.healthy, o.health_detail, meta), &reply);
+    engine::cmd::StepReport rep;
+    rep.upgrade_id = req.upgrade_id;
+    rep.step = req.step;
+    rep.succeeded = o.succeeded;
+    rep.timed_out = o.timed_out;
+    rep.exit_code = o.exit_code;
+    rep.reason = o.reason;
+    rep.output_tail = o.output_tail;
+    rep.duration_ns = o.duration_ns;
+    if (Send(engine::cmd::StepResult(rep, meta), &reply) && !reply.accepted) {
+      spdlog::warn("agent {}: result of step {} refused: {}", name_, req.step + 1, reply.message);
+    }
+  }
+
+  const std::string name_;
+  const std::set<std::string> instances_;
+  const std::string commands_;
+  std::mutex client_mu_;
+  std::unique_ptr<bus::CommandClient> client_;
+  std::unique_ptr<engine::Executor> hooks_ = engine::NewHookExecutor();
+  proj::Registry registry_;
+  proj::Status status_;
+  std::vector<std::pair<proj::Id, uint32_t>> candidates_;
+  std::set<std::pair<proj::Id, uint32_t>> started_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string name, commands = "tcp://127.0.0.1:7601", events = "tcp://127.0.0.1:7602", replay = "tcp://127.0.0.1:7603";
+  std::vector<std::string> instances;
+  std::string log_level = "info";
+  CLI::App app{"upgrade-agent: runs upgrade steps for the instances on this host"};
+  app.add_option("--name", name, "This agent's name")->required();
+  app.add_option("--instances", instances, "Instances it runs, e.g. web-1,web-2")->delimiter(',')->required();
+  app.add_option("--commands", commands, "Command endpoint of upgraded");
+  app.add_option("--events", events, "Event endpoint of upgraded");
+  app.add_option("--replay", replay, "Replay endpoint of upgraded");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  signal(SIGTERM, [](int) { g_stop = true; });
+  signal(SIGINT, [](int) { g_stop = true; });
+
+  Agent agent(name, instances, commands);
+  engine::Reply reply;
+  if (!agent.Send(AnnounceCommand(name, instances), &reply) || !reply.accepted) {
+    std::cerr << "upgrade-agent: cannot announce to " << commands << (reply.message.empty() ? "" : ": " + reply.message) << "\n";
+    return 3;
+  }
+  // Where "live" starts: everything up to here is history.
+  std::vector<std::string> probe;
+  uint64_t caught_up_at = 0;
+  if (Status s = bus::FetchReplay(replay, 1, 1, 1, &probe, &caught_up_at); !s.ok()) {
+    std::cerr << "upgrade-agent: " << s.ToString() << "\n";
+    return 3;
+  }
+  bus::SubscriberOptions so;
+  so.event_endpoint = events;
+  so.replay_endpoint = replay;
+  std::unique_ptr<bus::EventSubscriber> sub;
+  if (Status s = bus::EventSubscriber::Open(so, &sub); !s.ok()) {
+    std::cerr << "upgrade-agent: " << s.ToString() << "\n";
+    return 3;
+  }
+  spdlog::info("agent {}: announced {} instance(s); following the log", name, instances.size());
+  std::cout << "ready" << std::endl;
+  bool live = caught_up_at == 0;
+  while (!agent.Stopping()) {
+    bus::ReceivedEvent ev;
+    Status s = sub->Next(100, &ev);
+    if (s.IsCorruption()) {
+      std::cerr << "upgrade-agent: " << s.ToString() << "\n";
+      return 4;
+    }
+    if (!s.ok()) {
+      if (!live) {
+        live = true;  // idle: nothing more to catch up on
+        agent.RunCandidates();
+      }
+      continue;
+    }
+    spdlog::trace("agent {}: event seq {}", name, ev.seq);
+    agent.OnEvent(*fb::GetEventEnvelope(ev.bytes.data()), live);
+    if (!live && ev.seq >= caught_up_at) {
+      live = true;
+      agent.RunCandidates();
+    }
+  }
+  agent.Shutdown();
+  return 0;
+}

@@ -120,6 +120,25 @@ std::string QueryStatistics(const std::string& component, const Meta& m) {
                 fb::CreateQueryStatisticsDirect(fbb, component.empty() ? nullptr : component.c_str()).Union());
 }
 
+std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, bool succeeded, bool timed_out,
+                                         int32_t exit_code, const std::string& reason, const std::string& output_tail,
+                                         int64_t duration_ns, bool health_checked, bool healthy,
+                                         const std::string& health_detail, const Meta& m) {
+  std::vector<std::string> out;
+  if (health_checked) out.push_back(Health(step.upgrade_id, step.instance, healthy, health_detail, m));
+  StepReport rep;
+  rep.upgrade_id = step.upgrade_id;
+  rep.step = step.step;
+  rep.succeeded = succeeded;
+  rep.timed_out = timed_out;
+  rep.exit_code = exit_code;
+  rep.reason = reason;
+  rep.output_tail = output_tail;
+  rep.duration_ns = duration_ns;
+  out.push_back(StepResult(rep, m));
+  return out;
+}
+
 const fb::CommandEnvelope* VerifyCommand(std::string_view bytes) {
   flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (!fb::VerifyCommandEnvelopeBuffer(v)) return nullptr;

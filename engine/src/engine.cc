@@ -497,18 +497,11 @@ void EngineImpl::AfterDurable(const std::vector<store::BatchAppend>& appends) {
     executor_->Start(req, [inbox, req, actor](StepOutcome o) {
       auto in = inbox.lock();
       if (!in) return;
-      const cmd::Meta meta{{}, 0, actor};
-      if (o.health_checked) in->Push(cmd::Health(req.upgrade_id, req.instance, o.healthy, o.health_detail, meta));
-      cmd::StepReport rep;
-      rep.upgrade_id = req.upgrade_id;
-      rep.step = req.step;
-      rep.succeeded = o.succeeded;
-      rep.timed_out = o.timed_out;
-      rep.exit_code = o.exit_code;
-      rep.reason = o.reason;
-      rep.output_tail = o.output_tail;
-      rep.duration_ns = o.duration_ns;
-      in->Push(cmd::StepResult(rep, meta));
+      for (auto& c : cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o.succeeded, o.timed_out,
+                                          o.exit_code, o.reason, o.output_tail, o.duration_ns, o.health_checked,
+                                          o.healthy, o.health_detail, {{}, 0, actor})) {
+        in->Push(std::move(c));
+      }
     });
   }
 }

@@ -104,20 +104,13 @@ class Agent {
 
  private:
   void Report(const engine::StepRequest& req, const engine::StepOutcome& o) {
-    const engine::cmd::Meta meta{{}, 0, name_};
-    engine::Reply reply;
-    if (o.health_checked) Send(engine::cmd::Health(req.upgrade_id, req.instance, o.healthy, o.health_detail, meta), &reply);
-    engine::cmd::StepReport rep;
-    rep.upgrade_id = req.upgrade_id;
-    rep.step = req.step;
-    rep.succeeded = o.succeeded;
-    rep.timed_out = o.timed_out;
-    rep.exit_code = o.exit_code;
-    rep.reason = o.reason;
-    rep.output_tail = o.output_tail;
-    rep.duration_ns = o.duration_ns;
-    if (Send(engine::cmd::StepResult(rep, meta), &reply) && !reply.accepted) {
-      spdlog::warn("agent {}: result of step {} refused: {}", name_, req.step + 1, reply.message);
+    for (const auto& c : engine::cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o.succeeded, o.timed_out,
+                                                      o.exit_code, o.reason, o.output_tail, o.duration_ns,
+                                                      o.health_checked, o.healthy, o.health_detail, {{}, 0, name_})) {
+      engine::Reply reply;
+      if (Send(c, &reply) && !reply.accepted) {
+        spdlog::warn("agent {}: report for step {} refused: {}", name_, req.step + 1, reply.message);
+      }
     }
   }
 

@@ -69,6 +69,18 @@ std::string QueryStatus(const proj::Id& upgrade = {}, const Meta& m = {});
 std::string QueryRegistry(const std::string& component = "", const Meta& m = {});
 std::string QueryStatistics(const std::string& component = "", const Meta& m = {});
 
+// What an executor's outcome becomes on its way back to the engine: a
+// ReportHealth (when a health check ran) and the ReportStepResult, in order.
+struct StepOutcomeReport {
+  proj::Id upgrade_id;
+  uint32_t step = 0;
+  std::string instance;
+};
+std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, bool succeeded, bool timed_out,
+                                         int32_t exit_code, const std::string& reason, const std::string& output_tail,
+                                         int64_t duration_ns, bool health_checked, bool healthy,
+                                         const std::string& health_detail, const Meta& m);
+
 // The envelope in bytes if they pass the Verifier (identifier included), else nullptr.
 const fb::CommandEnvelope* VerifyCommand(std::string_view bytes);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <cstdio>
 #include <sstream>
@@ -177,4 +178,30 @@ BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) 
   BOOST_TEST(out.find("completed") != std::string::npos);
   d.Stop(SIGTERM);
   BOOST_TEST(ctl({"status"}, &out) == 3);  // unreachable
+}
+
+BOOST_AUTO_TEST_CASE(settings_come_from_a_config_file_and_the_environment) {
+  test::TempDir dir;
+  const std::string config = dir.sub("upgraded.json");
+  std::ofstream(config) << R"({"data": ")" << dir.sub("from-config") << R"(", "snapshot_every": 7, "max_running": 3})";
+  {
+    Daemon d = Daemon::Start(UPGRADED_PATH, "", {"--config", config});
+    BOOST_TEST(std::filesystem::exists(dir.sub("from-config") + "/log"));
+  }
+  // The environment wins over the file, flags win over both
+  setenv("NOODLE_DATA", dir.sub("from-env").c_str(), 1);
+  {
+    Daemon d = Daemon::Start(UPGRADED_PATH, "", {"--config", config});
+    BOOST_TEST(std::filesystem::exists(dir.sub("from-env") + "/log"));
+  }
+  {
+    Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("from-flag"), {"--config", config});
+    BOOST_TEST(std::filesystem::exists(dir.sub("from-flag") + "/log"));
+  }
+  unsetenv("NOODLE_DATA");
+  // A config file that does not parse is refused with exit 2
+  std::ofstream(config) << "{not json";
+  std::string out, err;
+  BOOST_TEST(test::RunProgram({UPGRADED_PATH, "--config", config}, "", &out, &err) == 2);
+  BOOST_TEST(err.find("bad configuration") != std::string::npos);
 }

@@ -10,7 +10,15 @@
 
 namespace noodle::test {
 
-DaemonProcess DaemonProcess::Start(const std::string& upgraded_path, const std::string& data_dir) {
+DaemonProcess DaemonProcess::Start(const std::string& upgraded_path, const std::string& data_dir,
+                                   const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"upgraded", "--commands", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0",
+                                "--replay", "tcp://127.0.0.1:0", "--log-level", "warn", "--snapshot-every", "50"};
+  if (!data_dir.empty()) args.insert(args.end(), {"--data", data_dir});
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int out[2];
   BOOST_REQUIRE(pipe(out) == 0);
   DaemonProcess d;
@@ -20,9 +28,7 @@ DaemonProcess DaemonProcess::Start(const std::string& upgraded_path, const std::
     dup2(out[1], 1);
     close(out[0]);
     close(out[1]);
-    execl(upgraded_path.c_str(), "upgraded", "--data", data_dir.c_str(), "--commands", "tcp://127.0.0.1:0", "--events",
-          "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--log-level", "warn", "--snapshot-every", "50",
-          static_cast<char*>(nullptr));
+    execv(upgraded_path.c_str(), argv.data());
     _exit(127);
   }
   close(out[1]);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace noodle::test {
 
@@ -13,8 +14,10 @@ struct DaemonProcess {
   pid_t pid = -1;
   std::string commands, events, replay;
 
-  // Starts upgraded on data_dir and waits for its ready line.
-  static DaemonProcess Start(const std::string& upgraded_path, const std::string& data_dir);
+  // Starts upgraded on data_dir (none given: the flag is left out) with
+  // extra flags, and waits for its ready line.
+  static DaemonProcess Start(const std::string& upgraded_path, const std::string& data_dir,
+                             const std::vector<std::string>& extra = {});
   // Sends sig and reaps the process; returns its wait status.
   int Stop(int sig);
   DaemonProcess() = default;

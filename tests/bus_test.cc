@@ -151,6 +151,12 @@ BOOST_AUTO_TEST_CASE(command_reply_then_events_at_a_subscriber_in_order) {
   BOOST_TEST(nlohmann::json::parse(reg_q.result_json)["version"] == "1.5.0");
   auto status = rig.Call(engine::cmd::QueryStatus());
   BOOST_TEST(nlohmann::json::parse(status.result_json)["history_count"] == 2);
+  auto stream = rig.Call(engine::cmd::QueryEvents(engine::UpgradeStream(id), 2, 3));
+  const auto events = nlohmann::json::parse(stream.result_json);
+  BOOST_REQUIRE(events.size() == 3u);
+  BOOST_TEST(events[0]["stream_version"] == 2);
+  BOOST_TEST(events[0]["type"] == "UpgradeValidated");
+  BOOST_TEST(events[2]["type"] == "StepStarted");
 }
 
 BOOST_AUTO_TEST_CASE(a_subscriber_joining_after_10000_events_gets_every_event_once) {

@@ -120,6 +120,11 @@ std::string QueryStatistics(const std::string& component, const Meta& m) {
                 fb::CreateQueryStatisticsDirect(fbb, component.empty() ? nullptr : component.c_str()).Union());
 }
 
+std::string QueryEvents(const std::string& stream, uint64_t from_version, uint32_t limit, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::QueryEvents, fb::CreateQueryEventsDirect(fbb, stream.c_str(), from_version, limit).Union());
+}
+
 std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, bool succeeded, bool timed_out,
                                          int32_t exit_code, const std::string& reason, const std::string& output_tail,
                                          int64_t duration_ns, bool health_checked, bool healthy,

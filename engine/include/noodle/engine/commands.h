@@ -68,6 +68,7 @@ std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta&
 std::string QueryStatus(const proj::Id& upgrade = {}, const Meta& m = {});
 std::string QueryRegistry(const std::string& component = "", const Meta& m = {});
 std::string QueryStatistics(const std::string& component = "", const Meta& m = {});
+std::string QueryEvents(const std::string& stream, uint64_t from_version = 1, uint32_t limit = 1000, const Meta& m = {});
 
 // What an executor's outcome becomes on its way back to the engine: a
 // ReportHealth (when a health check ran) and the ReportStepResult, in order.

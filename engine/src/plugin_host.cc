@@ -1,4 +1,6 @@
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 
 #include "file_hash.h"
 #include "noodle/plugin/host.h"
+
+extern char** environ;
 
 namespace noodle::plugin {
 
@@ -47,30 +51,43 @@ uint64_t NextRandom() {
   return x;
 }
 
-// Runs `what` of a version on a copy of the state in a forked child, so a
-// crash costs the child, not the host. Exit codes: 0 fine, 2 cannot load,
-// 3 create refused the state, 4 unhealthy.
-Status Trial(const std::string& path, const std::string& state, int timeout_ms) {
-  const pid_t pid = fork();
-  if (pid < 0) return Status::IOError(std::string("fork for the trial: ") + std::strerror(errno));
-  if (pid == 0) {
-    // The parent's handlers (a test framework's, a crash reporter's) must not
-    // catch the plugin's crash here: it has to end this child.
-    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) signal(sig, SIG_DFL);
-    void* dl = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (dl == nullptr) _exit(2);
-    auto entry = reinterpret_cast<noodle_plugin_entry_fn>(dlsym(dl, NOODLE_PLUGIN_ENTRY));
-    const noodle_plugin_v1* api = entry ? entry() : nullptr;
-    if (api == nullptr) _exit(2);
-    void* instance = api->create(reinterpret_cast<const uint8_t*>(state.data()), state.size());
-    if (instance == nullptr) _exit(3);
-    if (api->health(instance) != 0) _exit(4);
-    noodle_buffer out{nullptr, 0};
-    if (api->export_state(instance, &out) != 0) _exit(5);
-    api->free_buffer(&out);
-    api->destroy(instance);
-    _exit(0);
+// Tries a version in the trial program, fed the state on stdin, so a crash
+// costs that process, not the host. Exit codes: see tools/plugin_trial.
+Status Trial(const std::string& program, const std::string& path, const std::string& state, int timeout_ms) {
+  int in[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe for the trial: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  std::string prog = program, lib = path;
+  char* argv[] = {prog.data(), lib.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, prog.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(in[0]);
+  if (rc != 0) {
+    close(in[1]);
+    return Status::IOError("cannot start the trial program " + program + ": " + std::strerror(rc));
   }
+  // The state goes in whole; the program reads all of it before anything
+  // else. If it dies first, the SIGPIPE of this thread's write is taken
+  // back here, not delivered to the process.
+  sigset_t pipe_signal, old_mask;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &old_mask);
+  for (size_t off = 0; off < state.size();) {
+    const ssize_t n = write(in[1], state.data() + off, state.size() - off);
+    if (n <= 0 && errno != EINTR) break;
+    if (n > 0) off += static_cast<size_t>(n);
+  }
+  close(in[1]);
+  const timespec no_wait{0, 0};
+  while (sigtimedwait(&pipe_signal, nullptr, &no_wait) > 0) {
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   int status = 0;
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -90,7 +107,8 @@ Status Trial(const std::string& path, const std::string& state, int timeout_ms) 
     case 2: return Status::InvalidArgument("cannot be loaded (dlopen or entry point failed) in the trial");
     case 3: return Status::InvalidArgument("refused the migrated state (create returned NULL) in the trial");
     case 4: return Status::InvalidArgument("health check failed in the trial");
-    default: return Status::InvalidArgument("failed export_state in the trial");
+    case 5: return Status::InvalidArgument("failed export_state in the trial");
+    default: return Status::InvalidArgument("trial program failed (exit " + std::to_string(WEXITSTATUS(status)) + ")");
   }
 }
 
@@ -230,8 +248,8 @@ Status Host::Start(const std::string& name, const std::string& version, const st
   c->plugin = plugin.empty() ? name : plugin;
   const std::string path = LibraryPath(c->plugin, version);
   if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
-  if (options_.trial_in_child) {
-    if (Status s = Trial(path, std::string(state), options_.trial_timeout_ms); !s.ok()) {
+  if (!options_.trial_program.empty()) {
+    if (Status s = Trial(options_.trial_program, path, std::string(state), options_.trial_timeout_ms); !s.ok()) {
       return Status::InvalidArgument(name + " " + version + " " + s.message());
     }
   }
@@ -256,12 +274,12 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
   }
   const std::string path = LibraryPath(c->plugin, version);
   if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
-  if (options_.trial_in_child) {
+  if (!options_.trial_program.empty()) {
     c->router.CloseGate();
     auto sample = Export(*c->serving, options_.max_state_bytes);
     c->router.OpenGate();
     if (!sample.ok()) return sample.status();
-    if (Status s = Trial(path, sample.value(), options_.trial_timeout_ms); !s.ok()) {
+    if (Status s = Trial(options_.trial_program, path, sample.value(), options_.trial_timeout_ms); !s.ok()) {
       return Status::InvalidArgument(name + " " + version + " " + s.message() + "; " + c->serving->version +
                                      " keeps serving");
     }

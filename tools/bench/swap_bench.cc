@@ -50,11 +50,11 @@ int main(int argc, char** argv) {
   }
   noodle::plugin::HostOptions o;
   o.plugin_dir = dir;
-  o.trial_in_child = trial;
+  if (trial) o.trial_program = TRIAL_PROGRAM;
   noodle::plugin::Host host(o);
   if (!host.Start("counter", "1.0.0").ok()) return 1;
   auto* router = host.Find("counter");
-  std::printf("swap_bench: %u cores; %zu calls per row; trial in a child: %s\n\n", std::thread::hardware_concurrency(),
+  std::printf("swap_bench: %u cores; %zu calls per row; trial in noodle-plugin-trial: %s\n\n", std::thread::hardware_concurrency(),
               calls, trial ? "yes" : "no");
   Measure(router, calls / 10);  // warm up
   const Figures quiet = Measure(router, calls);

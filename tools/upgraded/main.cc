@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
   auto* o_running = app.add_option("--max-running", flags.max_running, "upgrades running at once; more wait by priority");
   auto* o_plugins = app.add_option("--plugin-dir", flags.plugin_dir, "root of <plugin>/<version>/lib<plugin>.so: enables the plugin host");
   auto* o_trial = app.add_option("--plugin-trial", flags.plugin_trial,
-                                 "on: try each new plugin version in a forked child first (one fork per swap); off: faster, a crashing plugin takes the daemon down")
+                                 "on: try each new plugin version in noodle-plugin-trial first (one process per swap); off: faster, a crashing plugin takes the daemon down")
                       ->check(CLI::IsMember({"on", "off"}));
   try {
     app.parse(argc, argv);
@@ -156,7 +157,10 @@ int main(int argc, char** argv) {
   if (!s.plugin_dir.empty()) {
     plugin::HostOptions ho;
     ho.plugin_dir = s.plugin_dir;
-    ho.trial_in_child = s.plugin_trial != "off";
+    // The trial program is installed beside upgraded.
+    if (s.plugin_trial != "off") {
+      ho.trial_program = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "noodle-plugin-trial").string();
+    }
     plugin_host = std::make_unique<plugin::Host>(ho);
     plugins = plugin::NewPluginExecutor(plugin_host.get());
   }

@@ -6,8 +6,8 @@
 // only time a call waits is while a version's state is moved across, which
 // lasts one export_state + create + health. A swap:
 //   Stage:  check the artifact's SHA-256 (before dlopen), try create on a
-//           copy of the state in a forked child (a plugin that crashes there
-//           fails the swap, not the host), dlopen, then with calls held at
+//           copy of the state in a separate process (a plugin that crashes
+//           there fails the swap, not the host), dlopen, then with calls held at
 //           the gate: export the serving version's state, create the new
 //           version from it, check its health, publish the route
 //           {serving, staged, weight}.
@@ -36,10 +36,11 @@ namespace noodle::plugin {
 struct HostOptions {
   // Root of <name>/<version>/lib<name>.so.
   std::string plugin_dir;
-  // Try create() in a forked child before loading a version in-process.
-  // Costs one fork per swap (~1 ms); without it a plugin that crashes in
-  // create takes the host down with it.
-  bool trial_in_child = true;
+  // The noodle-plugin-trial program (tools/plugin_trial): each new version
+  // is first tried there, in a process of its own, on a copy of the state.
+  // Costs one process per swap (~1-2 ms). Empty: no trial, and a plugin that
+  // crashes in create takes the host down with it.
+  std::string trial_program;
   int trial_timeout_ms = 5000;
   // Largest state blob accepted from export_state.
   size_t max_state_bytes = 64u << 20;

@@ -34,25 +34,12 @@ struct AgentProcess {
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess(AgentProcess&& o) noexcept : pid(o.pid) { o.pid = -1; }
   static AgentProcess Start(const test::DaemonProcess& d, const std::string& name, const std::string& instances) {
-    int out[2];
-    BOOST_REQUIRE(pipe(out) == 0);
     AgentProcess a;
-    a.pid = fork();
-    BOOST_REQUIRE(a.pid >= 0);
-    if (a.pid == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      execl(AGENT_PATH, "upgrade-agent", "--name", name.c_str(), "--instances", instances.c_str(), "--commands",
-            d.commands.c_str(), "--events", d.events.c_str(), "--replay", d.replay.c_str(), "--log-level", "warn",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[64] = {0};
-    const bool ready = fgets(line, sizeof line, f) != nullptr && std::string(line).rfind("ready", 0) == 0;
-    fclose(f);
+    std::string line;
+    a.pid = test::SpawnUntilFirstLine({AGENT_PATH, "--name", name, "--instances", instances, "--commands", d.commands,
+                                       "--events", d.events, "--replay", d.replay, "--log-level", "warn"},
+                                      &line);
+    const bool ready = a.pid > 0 && line.rfind("ready", 0) == 0;
     BOOST_REQUIRE_MESSAGE(ready, "agent " << name << " did not start");
     return a;
   }

@@ -26,16 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using test::WaitFor;
+
 // Polls until cond holds; bounded in time. Not a timing assertion: the bound
 // only keeps a broken build from hanging.
-bool WaitFor(const std::function<bool()>& cond, int seconds = 60) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 struct Rig {
   test::TempDir dir;

@@ -22,6 +22,8 @@ using namespace noodle;
 
 namespace {
 
+using test::WaitFor;
+
 plugin::HostOptions Options() {
   plugin::HostOptions o;
   o.plugin_dir = PLUGIN_DIR;
@@ -35,14 +37,6 @@ std::pair<std::string, uint64_t> Parse(const std::string& response) {
   return {response.substr(0, space), std::stoull(response.substr(space + 1))};
 }
 
-bool WaitFor(const std::function<bool()>& cond, int seconds = 60) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return cond();
-}
 
 // Callers that call without pause until stopped, checking every answer.
 struct Callers {

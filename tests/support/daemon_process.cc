@@ -1,4 +1,5 @@
 #include "support/daemon_process.h"
+#include "support/test_support.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,27 +17,12 @@ DaemonProcess DaemonProcess::Start(const std::string& upgraded_path, const std::
                                 "--replay", "tcp://127.0.0.1:0", "--log-level", "warn", "--snapshot-every", "50"};
   if (!data_dir.empty()) args.insert(args.end(), {"--data", data_dir});
   args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int out[2];
-  BOOST_REQUIRE(pipe(out) == 0);
+  args.insert(args.begin(), upgraded_path);
+  args.erase(args.begin() + 1);  // argv[0] is the path itself
   DaemonProcess d;
-  d.pid = fork();
-  BOOST_REQUIRE(d.pid >= 0);
-  if (d.pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    close(out[1]);
-    execv(upgraded_path.c_str(), argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  FILE* f = fdopen(out[0], "r");
-  char line[512] = {0};
-  const bool got = fgets(line, sizeof line, f) != nullptr;
-  fclose(f);
-  BOOST_REQUIRE_MESSAGE(got, "upgraded printed no ready line");
+  std::string line;
+  d.pid = SpawnUntilFirstLine(args, &line);
+  BOOST_REQUIRE_MESSAGE(d.pid > 0 && !line.empty(), "upgraded printed no ready line");
   std::istringstream in(line);
   std::string word;
   in >> word >> d.commands >> d.events >> d.replay;

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 namespace noodle::test {
 
@@ -75,6 +77,39 @@ int RunProgram(const std::vector<std::string>& argv, const std::string& input, s
   for (int fd : {in_fd, out_fd, err_fd}) close(fd);
   for (const char* p : {in_path, out_path, err_path}) unlink(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool WaitFor(const std::function<bool()>& cond, int seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+int SpawnUntilFirstLine(const std::vector<std::string>& args, std::string* first_line) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  if (pipe(out) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  FILE* f = fdopen(out[0], "r");
+  char line[512] = {0};
+  *first_line = fgets(line, sizeof line, f) != nullptr ? line : "";
+  fclose(f);
+  return pid;
 }
 
 }  // namespace noodle::test

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,14 @@ std::vector<std::string> MakeEvents(const std::string& stream, size_t n, size_t 
 // and fills out/err with what it printed.
 int RunProgram(const std::vector<std::string>& argv, const std::string& input, std::string* out,
                std::string* err);
+
+// Polls cond until it holds or `seconds` pass; the bound only keeps a broken
+// build from hanging (not a timing assertion). Returns the last answer.
+bool WaitFor(const std::function<bool()>& cond, int seconds = 60);
+
+// Starts argv (argv[0] a path) with stdout on a pipe and returns its pid
+// once it has printed its first line, written to *first_line ("" if it
+// printed nothing and exited). -1 when it cannot be started.
+int SpawnUntilFirstLine(const std::vector<std::string>& argv, std::string* first_line);
 
 }  // namespace noodle::test

@@ -1,7 +1,8 @@
 // Three real upgrade-agent processes with two instances each, on loopback,
 // against a real upgraded: a rolling upgrade never has more than
-// max_unavailable instances down; killing an agent mid-step fails the
-// upgrade and rolls back the instances already upgraded.
+// max_unavailable instances down; a canary spreads over the agents'
+// instances; killing an agent mid-step fails the upgrade and rolls back the
+// instances already upgraded.
 #define BOOST_TEST_MODULE agents
 #include <boost/test/unit_test.hpp>
 
@@ -146,7 +147,27 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   for (const auto& i : c.instances) BOOST_TEST(Read(state + "/" + i) == "1.1.0");
   BOOST_TEST(MostInFlight(AllEvents(d.replay), first, false) == 1);
 
-  // 2. host-3 is killed while it runs its step: the step times out, the
+  // 2. A canary spreads across the agents' instances: 50 % of six is three,
+  //    then it waits for a promote
+  r.target_version = "1.1.1";
+  r.strategy = fb::StrategyKind::Canary;
+  r.weights = {50, 100};
+  r.upgrade_id = {};
+  proj::Id canary;
+  call(engine::cmd::Upgrade(r, {}, &canary));
+  BOOST_REQUIRE(test::WaitFor([&] { return status().find("\"phase\":\"paused\"") != std::string::npos; }, 60));
+  std::vector<std::string> at_new;
+  for (const auto& i : c.instances) {
+    if (Read(state + "/" + i) == "1.1.1") at_new.push_back(i);
+  }
+  BOOST_TEST((at_new == std::vector<std::string>{"h1-a", "h1-b", "h2-a"}));
+  call(engine::cmd::Promote(canary));
+  BOOST_REQUIRE(wait_ended(60));
+  for (const auto& i : c.instances) BOOST_TEST(Read(state + "/" + i) == "1.1.1");
+  r.strategy = fb::StrategyKind::Rolling;
+  r.weights.clear();
+
+  // 3. host-3 is killed while it runs its step: the step times out, the
   //    upgrade fails, and the instances already upgraded are rolled back.
   r.target_version = "1.2.0";
   r.upgrade_id = {};
@@ -187,9 +208,9 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   for (const char* i : {"h1-a", "h1-b", "h2-a", "h2-b"}) {
     BOOST_TEST_CONTEXT(i) {
       BOOST_TEST(reverted[i]);
-      BOOST_TEST(Read(state + "/" + i) == "1.1.0");
+      BOOST_TEST(Read(state + "/" + i) == "1.1.1");
     }
   }
   BOOST_TEST(MostInFlight(events, second, false) == 1);
-  BOOST_TEST(Read(state + "/h3-b") == "1.1.0");  // never touched
+  BOOST_TEST(Read(state + "/h3-b") == "1.1.1");  // never touched
 }

@@ -508,16 +508,20 @@ BOOST_AUTO_TEST_CASE(a_failed_revert_does_not_stop_the_other_reverts) {
   BOOST_TEST(w.Phase(id) == "rollback_failed");
 }
 
+namespace {
+std::string Announce(const std::vector<std::string>& instances, const std::string& agent = "host-a") {
+  flatbuffers::FlatBufferBuilder b;
+  const fb::Id128 cid = noodle::NewId();
+  auto body = fb::CreateAnnounceAgent(b, b.CreateString(agent), b.CreateVectorOfStrings(instances));
+  b.Finish(fb::CreateCommandEnvelope(b, &cid, 0, b.CreateString("agent"), nullptr, fb::Command::AnnounceAgent, body.Union()),
+           fb::CommandEnvelopeIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(agents_announce_their_instances_once) {
   World w;
-  auto announce = [](const std::vector<std::string>& instances) {
-    flatbuffers::FlatBufferBuilder b;
-    const fb::Id128 cid = noodle::NewId();
-    auto body = fb::CreateAnnounceAgent(b, b.CreateString("host-a"), b.CreateVectorOfStrings(instances));
-    b.Finish(fb::CreateCommandEnvelope(b, &cid, 0, b.CreateString("agent"), nullptr, fb::Command::AnnounceAgent, body.Union()),
-             fb::CommandEnvelopeIdentifier());
-    return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
-  };
+  auto announce = [](const std::vector<std::string>& instances) { return Announce(instances); };
   w.Run(announce({"a1", "a2"}));
   BOOST_REQUIRE((w.TypesSince(0) == Types{"AgentAnnounced"}));
   w.Run(announce({"a1", "a2"}));
@@ -526,4 +530,45 @@ BOOST_AUTO_TEST_CASE(agents_announce_their_instances_once) {
   BOOST_TEST(w.log.size() == 2u);
   BOOST_TEST(w.state.status.agents.at("host-a").size() == 3u);
   BOOST_TEST(w.Run(announce({""})).rejected);
+}
+
+BOOST_AUTO_TEST_CASE(a_canary_of_an_agent_run_component_spreads_over_its_instances) {
+  World w;
+  w.Run(Announce({"i1", "i2"}, "host-a"));
+  w.Run(Announce({"i3", "i4"}, "host-b"));
+  auto c = MakeComponent("edge", "1.0.0");
+  c.executor = fb::ExecutorKind::Agent;
+  c.instances = {"i1", "i2", "i3", "i4"};
+  w.Register(c);
+  auto r = To("edge", "1.1.0");
+  r.strategy = fb::StrategyKind::Canary;
+  r.weights = {25, 100};
+  const proj::Id id = w.Upgrade(r);
+  // 25 % of four instances: the first one, then a pause
+  BOOST_TEST(w.Find(id)->plan.size() == 4u);
+  BOOST_TEST(w.Event(w.log.size() - 1)->event_as_StepStarted()->instance()->str() == "i1");
+  w.Step(id, 0);
+  BOOST_TEST(w.Phase(id) == "paused");
+  BOOST_TEST(w.Find(id)->weight == 25);
+  w.Run(engine::cmd::Promote(id));
+  for (uint32_t s = 1; s < 4; ++s) {
+    BOOST_TEST(w.Event(w.log.size() - 1)->event_as_StepStarted()->instance()->str() == "i" + std::to_string(s + 1));
+    w.Step(id, s);
+  }
+  BOOST_TEST(w.Phase(id) == "completed");
+}
+
+BOOST_AUTO_TEST_CASE(agent_run_components_need_announced_instances_and_no_blue_green) {
+  World w;
+  w.Run(Announce({"i1"}));
+  auto c = MakeComponent("edge", "1.0.0");
+  c.executor = fb::ExecutorKind::Agent;
+  c.instances = {"i1", "i9"};
+  w.Register(c);
+  auto r = To("edge", "1.1.0");
+  r.strategy = fb::StrategyKind::BlueGreen;
+  auto d = w.Run(engine::cmd::Upgrade(r));
+  BOOST_TEST(HasIssue(d, "instance_without_agent"));
+  BOOST_TEST(HasIssue(d, "strategy_unsupported"));
+  BOOST_TEST(d.errors.size() == 2u);
 }

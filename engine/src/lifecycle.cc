@@ -6,8 +6,41 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
+// Components run by agents are upgraded instance by instance (an agent acts
+// on the steps of its own instances): canary upgrades a growing share of the
+// instances and pauses between weights; immediate does all at once; gradual
+// one after the other.
+std::vector<proj::PlanStep> BuildInstancePlan(const proj::Upgrade& u, const proj::Component& target, uint32_t* parallel) {
+  std::vector<proj::PlanStep> plan;
+  const std::string swap = target.hot_swappable ? "swap" : "restart";
+  const size_t n = target.instances.size();
+  auto step = [&](size_t i) {
+    return proj::PlanStep{swap, target.instances[i], static_cast<uint8_t>(100 * (i + 1) / n), false};
+  };
+  const auto& st = u.strategy;
+  *parallel = 1;
+  if (st.kind == fb::StrategyKind::Canary) {
+    size_t covered = 0;
+    for (size_t w = 0; w < st.weights.size(); ++w) {
+      const size_t upto = std::min(n, std::max<size_t>(1, (n * st.weights[w] + 99) / 100));
+      for (; covered < upto; ++covered) plan.push_back(step(covered));
+      if (!plan.empty() && w + 1 < st.weights.size()) plan.back().pause = true;
+    }
+    // A pause on the last step would wait for nothing.
+    if (!plan.empty()) plan.back().pause = false;
+    return plan;
+  }
+  for (size_t i = 0; i < n; ++i) plan.push_back(step(i));
+  if (st.kind == fb::StrategyKind::Immediate) *parallel = static_cast<uint32_t>(std::max<size_t>(1, n));
+  if (st.kind == fb::StrategyKind::Rolling) {
+    *parallel = std::max<uint32_t>(1, std::min<uint32_t>(st.max_unavailable, static_cast<uint32_t>(n)));
+  }
+  return plan;
+}
+
 // The plan is fixed at validation and recorded, so replay never re-plans.
 std::vector<proj::PlanStep> BuildPlan(const proj::Upgrade& u, const proj::Component& target, uint32_t* parallel) {
+  if (target.executor == fb::ExecutorKind::Agent) return BuildInstancePlan(u, target, parallel);
   std::vector<proj::PlanStep> plan;
   const std::string swap = target.hot_swappable ? "swap" : "restart";
   const auto& st = u.strategy;
@@ -41,13 +74,14 @@ std::vector<proj::PlanStep> BuildPlan(const proj::Upgrade& u, const proj::Compon
   return plan;
 }
 
-// What a rollback must undo: rolling reverts every instance it touched,
-// those whose step succeeded first (newest first), then those whose step
-// failed or was cut short (their host may be the reason); the others revert
-// the upgrade as a whole, once.
+// What a rollback must undo: a per-instance plan reverts every instance it
+// touched, those whose step succeeded first (newest first), then those whose
+// step failed or was cut short (their host may be the reason); the others
+// revert the upgrade as a whole, once.
 std::vector<uint32_t> BuildReverts(const proj::Upgrade& u) {
   std::vector<uint32_t> reverts;
-  if (u.strategy.kind != fb::StrategyKind::Rolling) {
+  const bool per_instance = !u.plan.empty() && !u.plan.front().instance.empty();
+  if (!per_instance) {
     for (uint32_t i = static_cast<uint32_t>(u.steps.size()); i-- > 0;) {
       if (u.steps[i] != proj::StepState::kPending) return {i};
     }

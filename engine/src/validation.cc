@@ -247,8 +247,24 @@ ValidationResult ValidateUpgrade(const proj::Upgrade& u, const State& state) {
         u.component + " is not hot-swappable: it is restarted, never swapped live, so " +
             fb::EnumNameStrategyKind(u.strategy.kind) + " cannot shift traffic to it (use Immediate, Rolling or BlueGreen)");
   }
-  if (u.strategy.kind == fb::StrategyKind::Rolling && v.target.instances.empty()) {
-    Add(out, "no_instances", "target.instances", "rolling upgrade of " + u.component + " needs at least one instance");
+  const bool by_agents = v.target.executor == fb::ExecutorKind::Agent;
+  if ((u.strategy.kind == fb::StrategyKind::Rolling || by_agents) && v.target.instances.empty()) {
+    Add(out, "no_instances", "target.instances",
+        (by_agents ? "agent-run " : "rolling upgrade of ") + u.component + " needs at least one instance");
+  }
+  if (by_agents) {
+    if (u.strategy.kind == fb::StrategyKind::BlueGreen) {
+      Add(out, "strategy_unsupported", "strategy", u.component + " is run by agents: blue-green needs a second slot they do not have");
+    }
+    for (const auto& instance : v.target.instances) {
+      bool announced = false;
+      for (const auto& [agent, instances] : state.status.agents) {
+        announced = announced || std::find(instances.begin(), instances.end(), instance) != instances.end();
+      }
+      if (!announced) {
+        Add(out, "instance_without_agent", "target.instances", "no announced agent runs instance " + instance + " of " + u.component);
+      }
+    }
   }
   std::string cycle;
   if (HasDependencyCycle(state.registry, v.target, &cycle)) Add(out, "dependency_cycle", "target.dependencies", "dependency cycle: " + cycle);

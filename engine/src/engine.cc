@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -77,7 +78,10 @@ class EngineImpl final : public Engine {
   ~EngineImpl() override { Stop(); }
 
   Status Load();
-  void StartThread() { thread_ = std::thread([this] { Run(); }); }
+  void StartThread() {
+    snap_thread_ = std::thread([this] { SnapshotLoop(); });
+    thread_ = std::thread([this] { Run(); });
+  }
 
   std::future<Reply> Submit(std::string command) override { return inbox_->Push(std::move(command)); }
   void Submit(std::string command, std::function<void(Reply)> done) override {
@@ -100,6 +104,12 @@ class EngineImpl final : public Engine {
     }
     inbox_->cv.notify_all();
     if (thread_.joinable()) thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(snap_mu_);
+      snap_stop_ = true;  // a snapshot already taken is still written
+    }
+    snap_cv_.notify_all();
+    if (snap_thread_.joinable()) snap_thread_.join();
     std::deque<Inbox::Item> left;
     {
       std::lock_guard<std::mutex> lock(inbox_->mu);
@@ -134,6 +144,19 @@ class EngineImpl final : public Engine {
     return it == replies_.end() ? nullptr : &it->second;
   }
   void MaybeSnapshot();
+  void SnapshotLoop();
+  struct SnapshotJob {
+    uint64_t seq = 0;
+    proj::Registry registry;
+    proj::Status status;
+    proj::Statistics stats;
+  };
+  std::mutex snap_mu_;
+  std::condition_variable snap_cv_;
+  std::optional<SnapshotJob> snap_job_;
+  bool snap_busy_ = false;
+  bool snap_stop_ = false;
+  std::thread snap_thread_;
   Status ReloadLocked();  // state_mu_ held
   Context NewContext(const proj::Id& command_id, const std::string& actor) {
     now_ns_ = std::max(now_ns_ + 1, WallNs());
@@ -536,23 +559,40 @@ void EngineImpl::MaybeSnapshot() {
   if (options_.snapshot_every == 0 || seq / options_.snapshot_every == last_snapshot_seq_ / options_.snapshot_every) {
     return;
   }
-  std::string reg, status, stats;
+  // The writer only copies the projections; encoding and writing them is
+  // the snapshot thread's. While it is busy, the next round tries again.
+  std::lock_guard<std::mutex> snap_lock(snap_mu_);
+  if (snap_job_ || snap_busy_) return;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    reg = proj::Encode(state_.registry);
-    status = proj::Encode(state_.status);
-    stats = proj::Encode(stats_);
-  }
-  // Status last: Load trusts a status snapshot only with the others at its seq.
-  for (auto [name, blob] : {std::pair{proj::Registry::kName, &reg}, {proj::Statistics::kName, &stats},
-                            {proj::Status::kName, &status}}) {
-    if (Status s = log_->PutSnapshot(name, seq, *blob); !s.ok()) {
-      spdlog::warn("engine: snapshot of {} at seq {} failed: {}", name, seq, s.ToString());
-      return;
-    }
-    log_->PutCheckpoint(name, seq);
+    snap_job_ = SnapshotJob{seq, state_.registry, state_.status, stats_};
   }
   last_snapshot_seq_ = seq;
+  snap_cv_.notify_one();
+}
+
+void EngineImpl::SnapshotLoop() {
+  std::unique_lock<std::mutex> lock(snap_mu_);
+  while (true) {
+    snap_cv_.wait(lock, [this] { return snap_job_.has_value() || snap_stop_; });
+    if (!snap_job_) return;  // stopping, nothing left to write
+    SnapshotJob job = std::move(*snap_job_);
+    snap_job_.reset();
+    snap_busy_ = true;
+    lock.unlock();
+    const std::string reg = proj::Encode(job.registry), status = proj::Encode(job.status), stats = proj::Encode(job.stats);
+    // Status last: Load trusts a status snapshot only with the others at its seq.
+    for (auto [name, blob] : {std::pair{proj::Registry::kName, &reg}, {proj::Statistics::kName, &stats},
+                              {proj::Status::kName, &status}}) {
+      if (Status s = log_->PutSnapshot(name, job.seq, *blob); !s.ok()) {
+        spdlog::warn("engine: snapshot of {} at seq {} failed: {}", name, job.seq, s.ToString());
+        break;
+      }
+      log_->PutCheckpoint(name, job.seq);
+    }
+    lock.lock();
+    snap_busy_ = false;
+  }
 }
 
 }  // namespace

@@ -69,7 +69,11 @@ class ServerImpl final : public Server {
       replay_sock_.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
       events_.set(zmq::sockopt::sndhwm, options_.event_sndhwm);
       if (options_.event_sndbuf > 0) events_.set(zmq::sockopt::sndbuf, options_.event_sndbuf);
-      commands_.set(zmq::sockopt::router_mandatory, false);
+      // A ROUTER drops (silently) what it cannot queue to a peer, so the
+      // reply queues have no high-water mark: they hold at most one reply
+      // per request a client has in flight.
+      commands_.set(zmq::sockopt::sndhwm, 0);
+      replay_sock_.set(zmq::sockopt::sndhwm, 0);
       commands_.bind(options_.command_endpoint);
       events_.bind(options_.event_endpoint);
       replay_sock_.bind(options_.replay_endpoint);

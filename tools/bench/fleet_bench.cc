@@ -93,6 +93,11 @@ void SendAll(const std::string& endpoint, const std::vector<std::string>& comman
       ++sent;
     }
     std::vector<zmq::message_t> parts;
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::seconds(60)) == 0) {
+      std::fprintf(stderr, "no reply for 60 s: %zu of %zu answered\n", got, commands.size());
+      std::exit(1);
+    }
     if (!zmq::recv_multipart(s, std::back_inserter(parts))) continue;
     engine::Reply r;
     if (parts.size() != 2 || !engine::DecodeReply(parts[1].to_string_view(), &r).ok() || !r.accepted) {

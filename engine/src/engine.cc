@@ -7,7 +7,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -15,6 +14,7 @@
 #include "noodle/engine/commands.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
+#include "snapshot_writer.h"
 #include "timers.h"
 
 namespace noodle::engine {
@@ -79,7 +79,7 @@ class EngineImpl final : public Engine {
 
   Status Load();
   void StartThread() {
-    snap_thread_ = std::thread([this] { SnapshotLoop(); });
+    snapshots_ = std::make_unique<SnapshotWriter>(log_);
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -104,12 +104,7 @@ class EngineImpl final : public Engine {
     }
     inbox_->cv.notify_all();
     if (thread_.joinable()) thread_.join();
-    {
-      std::lock_guard<std::mutex> lock(snap_mu_);
-      snap_stop_ = true;  // a snapshot already taken is still written
-    }
-    snap_cv_.notify_all();
-    if (snap_thread_.joinable()) snap_thread_.join();
+    snapshots_.reset();  // a snapshot already taken is still written
     std::deque<Inbox::Item> left;
     {
       std::lock_guard<std::mutex> lock(inbox_->mu);
@@ -144,19 +139,7 @@ class EngineImpl final : public Engine {
     return it == replies_.end() ? nullptr : &it->second;
   }
   void MaybeSnapshot();
-  void SnapshotLoop();
-  struct SnapshotJob {
-    uint64_t seq = 0;
-    proj::Registry registry;
-    proj::Status status;
-    proj::Statistics stats;
-  };
-  std::mutex snap_mu_;
-  std::condition_variable snap_cv_;
-  std::optional<SnapshotJob> snap_job_;
-  bool snap_busy_ = false;
-  bool snap_stop_ = false;
-  std::thread snap_thread_;
+  std::unique_ptr<SnapshotWriter> snapshots_;
   Status ReloadLocked();  // state_mu_ held
   Context NewContext(const proj::Id& command_id, const std::string& actor) {
     now_ns_ = std::max(now_ns_ + 1, WallNs());
@@ -560,39 +543,14 @@ void EngineImpl::MaybeSnapshot() {
     return;
   }
   // The writer only copies the projections; encoding and writing them is
-  // the snapshot thread's. While it is busy, the next round tries again.
-  std::lock_guard<std::mutex> snap_lock(snap_mu_);
-  if (snap_job_ || snap_busy_) return;
-  {
+  // the snapshot writer's. While it is busy, the next round offers again.
+  const bool taken = snapshots_->Offer(seq, [this](proj::Registry* r, proj::Status* st, proj::Statistics* stats) {
     std::lock_guard<std::mutex> lock(state_mu_);
-    snap_job_ = SnapshotJob{seq, state_.registry, state_.status, stats_};
-  }
-  last_snapshot_seq_ = seq;
-  snap_cv_.notify_one();
-}
-
-void EngineImpl::SnapshotLoop() {
-  std::unique_lock<std::mutex> lock(snap_mu_);
-  while (true) {
-    snap_cv_.wait(lock, [this] { return snap_job_.has_value() || snap_stop_; });
-    if (!snap_job_) return;  // stopping, nothing left to write
-    SnapshotJob job = std::move(*snap_job_);
-    snap_job_.reset();
-    snap_busy_ = true;
-    lock.unlock();
-    const std::string reg = proj::Encode(job.registry), status = proj::Encode(job.status), stats = proj::Encode(job.stats);
-    // Status last: Load trusts a status snapshot only with the others at its seq.
-    for (auto [name, blob] : {std::pair{proj::Registry::kName, &reg}, {proj::Statistics::kName, &stats},
-                              {proj::Status::kName, &status}}) {
-      if (Status s = log_->PutSnapshot(name, job.seq, *blob); !s.ok()) {
-        spdlog::warn("engine: snapshot of {} at seq {} failed: {}", name, job.seq, s.ToString());
-        break;
-      }
-      log_->PutCheckpoint(name, job.seq);
-    }
-    lock.lock();
-    snap_busy_ = false;
-  }
+    *r = state_.registry;
+    *st = state_.status;
+    *stats = stats_;
+  });
+  if (taken) last_snapshot_seq_ = seq;
 }
 
 }  // namespace

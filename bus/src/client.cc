@@ -101,6 +101,29 @@ Status Replay(zmq::socket_t& s, uint64_t& next_id, uint64_t from, uint64_t until
   return Status::OK();
 }
 
+class ReplayReaderImpl final : public ReplayReader {
+ public:
+  explicit ReplayReaderImpl(std::string endpoint) : endpoint_(std::move(endpoint)), ctx_(1) {}
+  Status Fetch(uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* events, uint64_t* last_seq,
+               int timeout_ms) override {
+    try {
+      if (!socket_) socket_ = Dealer(ctx_, endpoint_);
+      Status s = Replay(socket_, next_id_, from, until, max, events, last_seq, timeout_ms);
+      if (!s.ok() && !s.IsCorruption()) socket_.close();  // a fresh socket for the next attempt
+      return s;
+    } catch (const zmq::error_t& e) {
+      socket_.close();
+      return wire::FromZmq(e, "replay endpoint " + endpoint_);
+    }
+  }
+
+ private:
+  const std::string endpoint_;
+  zmq::context_t ctx_;
+  zmq::socket_t socket_;
+  uint64_t next_id_ = 0;
+};
+
 class SubscriberImpl final : public EventSubscriber {
  public:
   explicit SubscriberImpl(SubscriberOptions o) : options_(std::move(o)), ctx_(1), next_(std::max<uint64_t>(1, options_.from_seq)) {}
@@ -113,7 +136,6 @@ class SubscriberImpl final : public EventSubscriber {
       if (options_.rcvbuf > 0) sub_.set(zmq::sockopt::rcvbuf, options_.rcvbuf);
       sub_.set(zmq::sockopt::subscribe, "");
       sub_.connect(options_.event_endpoint);
-      replay_ = Dealer(ctx_, options_.replay_endpoint);
     } catch (const zmq::error_t& e) {
       return wire::FromZmq(e, "subscribe");
     }
@@ -140,7 +162,7 @@ class SubscriberImpl final : public EventSubscriber {
           const uint64_t until = gap ? live_.begin()->first - 1 : 0;
           std::vector<std::string> events;
           uint64_t last = 0;
-          Status s = Replay(replay_, replay_id_, next_, until, options_.replay_batch, &events, &last, 5000);
+          Status s = replay_.Fetch(next_, until, options_.replay_batch, &events, &last, 5000);
           last_check_ = Clock::now();
           if (s.IsCorruption()) return s;
           if (s.ok()) {
@@ -151,10 +173,7 @@ class SubscriberImpl final : public EventSubscriber {
             }
             refilled_ += events.size();
             if (!events.empty()) continue;
-          } else {
-            replay_.close();  // a fresh socket for the next attempt
-            replay_ = Dealer(ctx_, options_.replay_endpoint);
-          }
+          }  // otherwise the reader reconnects on its next fetch
         }
         const int left = MsLeft(deadline);
         if (left <= 0) return Status::Unavailable("no event within " + std::to_string(timeout_ms) + " ms");
@@ -226,9 +245,9 @@ class SubscriberImpl final : public EventSubscriber {
 
   const SubscriberOptions options_;
   zmq::context_t ctx_;
-  zmq::socket_t sub_, replay_;
+  zmq::socket_t sub_;
+  ReplayReaderImpl replay_{options_.replay_endpoint};
   zmq::message_t topic_, body_;  // reused for every live message
-  uint64_t replay_id_ = 0;
   uint64_t next_;
   std::deque<ReceivedEvent> ready_;           // replayed, contiguous from next_
   std::map<uint64_t, std::string> live_;      // received live, by seq
@@ -245,16 +264,14 @@ Status CommandClient::Connect(const std::string& endpoint, const CommandClientOp
   return Status::OK();
 }
 
+Status ReplayReader::Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader) {
+  *reader = std::make_unique<ReplayReaderImpl>(endpoint);
+  return Status::OK();
+}
+
 Status FetchReplay(const std::string& endpoint, uint64_t from, uint64_t until, uint32_t max,
                    std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms) {
-  try {
-    zmq::context_t ctx(1);
-    zmq::socket_t s = Dealer(ctx, endpoint);
-    uint64_t id = 0;
-    return Replay(s, id, from, until, max, events, last_seq, timeout_ms);
-  } catch (const zmq::error_t& e) {
-    return wire::FromZmq(e, "replay endpoint " + endpoint);
-  }
+  return ReplayReaderImpl(endpoint).Fetch(from, until, max, events, last_seq, timeout_ms);
 }
 
 Status EventSubscriber::Open(const SubscriberOptions& options, std::unique_ptr<EventSubscriber>* subscriber) {

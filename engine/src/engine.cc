@@ -124,8 +124,10 @@ class EngineImpl final : public Engine {
   };
 
   void Run();
-  void Round(std::deque<Inbox::Item> batch, bool recover);
-  void DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends);
+  // commands[i]: batch[i] verified (null when it did not verify).
+  void Round(std::deque<Inbox::Item> batch, const std::vector<const fb::CommandEnvelope*>& commands, bool recover);
+  void DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, std::vector<Pending>& pending,
+                 std::vector<store::BatchAppend>& appends);
   // Folds the decision's events into the state with the seqs they will get.
   void ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends);
   bool ResolveRollback(const fb::RollBack& rb, RollbackTarget* target, Reply* error) const;
@@ -235,7 +237,7 @@ Result<State> EngineImpl::StateAt(uint64_t seq) const {
 }
 
 void EngineImpl::Run() {
-  Round({}, /*recover=*/true);
+  Round({}, {}, /*recover=*/true);
   while (true) {
     std::deque<Inbox::Item> batch;
     {
@@ -246,10 +248,7 @@ void EngineImpl::Run() {
         inbox_->cv.wait_for(lock, std::chrono::nanoseconds(wait_ns));
       }
       if (inbox_->closed) return;
-      // A rollback is resolved against the durable log, so it starts a round.
       while (!inbox_->items.empty() && batch.size() < options_.max_round_commands) {
-        const auto* cmd = cmd::VerifyCommand(inbox_->items.front().bytes);
-        if (!batch.empty() && cmd != nullptr && cmd->command_type() == fb::Command::RollBack) break;
         batch.push_back(std::move(inbox_->items.front()));
         inbox_->items.pop_front();
       }
@@ -259,11 +258,30 @@ void EngineImpl::Run() {
     for (const auto& [id, kind] : timers_.TakeDue(now)) {
       batch.push_back(Inbox::Item{cmd::Timer(id, Timers::Name(kind), {InternalId(), 0, options_.actor}), {}, {}});
     }
-    Round(std::move(batch), false);
+    // Each command is verified once, here, outside the inbox lock (a deque
+    // keeps its elements in place, so the views stay valid in Round).
+    std::vector<const fb::CommandEnvelope*> commands;
+    commands.reserve(batch.size());
+    for (const auto& item : batch) {
+      const auto* cmd = cmd::VerifyCommand(item.bytes);
+      // A rollback is resolved against the durable log, so it starts a round:
+      // it and what follows go back to the front of the inbox.
+      if (!commands.empty() && cmd != nullptr && cmd->command_type() == fb::Command::RollBack) break;
+      commands.push_back(cmd);
+    }
+    if (commands.size() < batch.size()) {
+      std::lock_guard<std::mutex> lock(inbox_->mu);
+      while (batch.size() > commands.size()) {
+        inbox_->items.push_front(std::move(batch.back()));
+        batch.pop_back();
+      }
+    }
+    Round(std::move(batch), commands, false);
   }
 }
 
-void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
+void EngineImpl::Round(std::deque<Inbox::Item> batch, const std::vector<const fb::CommandEnvelope*>& commands,
+                       bool recover) {
   std::vector<Pending> pending;
   std::vector<store::BatchAppend> appends;
   pending.reserve(batch.size());
@@ -274,7 +292,7 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
     if (recover) {
       for (Decision& d : Recover(state_, NewContext(InternalId(), options_.actor))) ApplySpeculatively(d, appends);
     }
-    for (auto& item : batch) DecideOne(item, pending, appends);
+    for (size_t i = 0; i < batch.size(); ++i) DecideOne(batch[i], commands[i], pending, appends);
     for (size_t i = 0; i < kMaxReconcilePerRound; ++i) {
       auto d = Reconcile(state_, NewContext(InternalId(), options_.actor), options_.limits);
       if (!d) break;
@@ -321,10 +339,10 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, bool recover) {
   MaybeSnapshot();
 }
 
-void EngineImpl::DecideOne(Inbox::Item& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends) {
+void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, std::vector<Pending>& pending,
+                           std::vector<store::BatchAppend>& appends) {
   Pending& p = pending.emplace_back();
   p.item = &item;
-  const fb::CommandEnvelope* cmd = cmd::VerifyCommand(item.bytes);
   if (cmd == nullptr) {
     p.reply = Rejected(fb::RejectCode::Invalid, "not a CommandEnvelope (FlatBuffers verification failed)");
     return;
@@ -444,18 +462,18 @@ Reply EngineImpl::Query(const fb::CommandEnvelope& cmd) const {
   r.accepted = true;
   nlohmann::json j;
   if (const auto* q = cmd.command_as_QueryStatus()) {
-    j = proj::ToJson(state_.status);
-    if (q->upgrade_id() != nullptr) {
+    if (q->upgrade_id() == nullptr) {
+      j = proj::ToJson(state_.status);
+    } else {
       const proj::Id id = proj::Id::From(q->upgrade_id());
+      const auto& recent = state_.status.recent;
+      const auto ended = std::find_if(recent.rbegin(), recent.rend(), [&id](const auto& r) { return r.id == id; });
       if (const auto* u = state_.status.find(id)) {
         j = proj::ToJson(*u);
+      } else if (ended != recent.rend()) {
+        j = proj::ToJson(*ended);
       } else {
-        nlohmann::json found;
-        for (const auto& s : j["recent"]) {
-          if (s["id"] == id.hex()) found = s;
-        }
-        if (found.is_null()) return Rejected(fb::RejectCode::NotFound, "no upgrade " + id.hex() + " in the recent status");
-        j = std::move(found);
+        return Rejected(fb::RejectCode::NotFound, "no upgrade " + id.hex() + " in the recent status");
       }
     }
   } else if (const auto* q = cmd.command_as_QueryRegistry()) {

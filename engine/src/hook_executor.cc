@@ -11,12 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <fstream>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 extern char** environ;

@@ -15,6 +15,7 @@ StepOutcome Run(Host* host, const StepRequest& step) {
   const std::string& name = step.to.name;
   Status s;
   bool health_checked = false;
+  bool unhealthy = false;
   if (host->Find(name) == nullptr) {
     // First step for this component in this host: bring up what serves now.
     auto plugin = step.from.metadata.find("plugin");
@@ -25,14 +26,14 @@ StepOutcome Run(Host* host, const StepRequest& step) {
     if (step.revert) {
       s = host->Revert(name);
     } else if (step.action == "verify") {
-      s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256);
+      s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256, &unhealthy);
       health_checked = true;
     } else {
       const uint32_t weight = step.action == "deploy" ? 0 : step.action == "switch" ? 100 : step.weight;
       auto swap = host->SwapOf(name);
       const bool staged = swap.ok() && swap->staged == step.to.version;
       if (!staged) {
-        s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight);
+        s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight, &unhealthy);
         health_checked = true;
       } else {
         s = host->SetWeight(name, weight);
@@ -45,7 +46,7 @@ StepOutcome Run(Host* host, const StepRequest& step) {
   o.exit_code = s.ok() ? 0 : 1;
   o.reason = s.ok() ? "" : s.message();
   o.health_checked = health_checked;
-  o.healthy = s.ok() || s.message().find("health check failed") == std::string::npos;
+  o.healthy = !unhealthy;
   o.health_detail = o.healthy ? "healthy" : s.message();
   o.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   return o;

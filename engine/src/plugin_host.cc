@@ -1,4 +1,6 @@
 #include <dlfcn.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <signal.h>
@@ -53,7 +55,8 @@ uint64_t NextRandom() {
 
 // Tries a version in the trial program, fed the state on stdin, so a crash
 // costs that process, not the host. Exit codes: see tools/plugin_trial.
-Status Trial(const std::string& program, const std::string& path, const std::string& state, int timeout_ms) {
+Status Trial(const std::string& program, const std::string& path, const std::string& state, int timeout_ms,
+             bool* unhealthy = nullptr) {
   int in[2];
   if (pipe2(in, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe for the trial: ") + std::strerror(errno));
   posix_spawn_file_actions_t actions;
@@ -88,15 +91,28 @@ Status Trial(const std::string& program, const std::string& path, const std::str
   while (sigtimedwait(&pipe_signal, nullptr, &no_wait) > 0) {
   }
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  // Wait for its exit, bounded: a pidfd becomes readable when it ends.
   int status = 0;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > end) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto left_ms = [&end] {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      return static_cast<int>(std::max<int64_t>(0, left.count()));
+    };
+    int ready;
+    do {
+      ready = poll(&p, 1, left_ms());
+    } while (ready < 0 && errno == EINTR);
+    close(pidfd);
+    if (ready == 0) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
       return Status::InvalidArgument("trial of the new version did not finish within " + std::to_string(timeout_ms) + " ms");
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFSIGNALED(status)) {
     return Status::InvalidArgument(std::string("crashed in create/health during the trial (signal ") +
@@ -106,7 +122,9 @@ Status Trial(const std::string& program, const std::string& path, const std::str
     case 0: return Status::OK();
     case 2: return Status::InvalidArgument("cannot be loaded (dlopen or entry point failed) in the trial");
     case 3: return Status::InvalidArgument("refused the migrated state (create returned NULL) in the trial");
-    case 4: return Status::InvalidArgument("health check failed in the trial");
+    case 4:
+      if (unhealthy != nullptr) *unhealthy = true;
+      return Status::InvalidArgument("health check failed in the trial");
     case 5: return Status::InvalidArgument("failed export_state in the trial");
     default: return Status::InvalidArgument("trial program failed (exit " + std::to_string(WEXITSTATUS(status)) + ")");
   }
@@ -264,7 +282,8 @@ Status Host::Start(const std::string& name, const std::string& version, const st
 }
 
 Status Host::Stage(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                   uint32_t weight) {
+                   uint32_t weight, bool* unhealthy) {
+  if (unhealthy != nullptr) *unhealthy = false;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
   std::lock_guard<std::mutex> lock(c->mu);
@@ -279,7 +298,7 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
     auto sample = Export(*c->serving, options_.max_state_bytes);
     c->router.OpenGate();
     if (!sample.ok()) return sample.status();
-    if (Status s = Trial(options_.trial_program, path, sample.value(), options_.trial_timeout_ms); !s.ok()) {
+    if (Status s = Trial(options_.trial_program, path, sample.value(), options_.trial_timeout_ms, unhealthy); !s.ok()) {
       return Status::InvalidArgument(name + " " + version + " " + s.message() + "; " + c->serving->version +
                                      " keeps serving");
     }
@@ -302,6 +321,7 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
                                        " (create returned NULL)");
     } else if (l->api->health(l->instance) != 0) {
       failed = Status::InvalidArgument(name + " " + version + ": health check failed");
+      if (unhealthy != nullptr) *unhealthy = true;
     }
   }
   if (failed.ok()) {
@@ -374,7 +394,9 @@ Result<StateSnapshot> Host::CreateSnapshot(const std::string& name) {
   return StateSnapshot{name, c->serving->version, std::move(state.value())};
 }
 
-Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex) {
+Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex,
+                                   bool* unhealthy) {
+  if (unhealthy != nullptr) *unhealthy = false;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
   if (Status s = CheckArtifact(LibraryPath(c->plugin, version), sha256_hex); !s.ok()) return s;
@@ -383,7 +405,10 @@ Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& v
               : c->serving && c->serving->version == version ? c->serving.get()
                                                               : nullptr;
   if (l == nullptr) return Status::NotFound(name + " " + version + " is not loaded");
-  if (l->api->health(l->instance) != 0) return Status::InvalidArgument(name + " " + version + ": health check failed");
+  if (l->api->health(l->instance) != 0) {
+    if (unhealthy != nullptr) *unhealthy = true;
+    return Status::InvalidArgument(name + " " + version + ": health check failed");
+  }
   return Status::OK();
 }
 

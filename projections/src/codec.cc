@@ -117,15 +117,16 @@ json ToJson(const Upgrade& u) {
           {"parent", u.parent.zero() ? json() : json(u.parent.hex())}};
 }
 
+json ToJson(const UpgradeSummary& r) {
+  return {{"id", r.id.hex()}, {"component", r.component}, {"from", r.from_version}, {"to", r.to_version},
+          {"phase", PhaseName(r.phase)}, {"reason", r.reason}, {"duration_ms", (r.finished_ns - r.requested_ns) / 1e6}};
+}
+
 json ToJson(const Status& s) {
   json active = json::array();
   for (const auto& [id, u] : s.upgrades) active.push_back(ToJson(u));
   json recent = json::array();
-  for (const auto& r : s.recent) {
-    recent.push_back({{"id", r.id.hex()}, {"component", r.component}, {"from", r.from_version},
-                      {"to", r.to_version}, {"phase", PhaseName(r.phase)}, {"reason", r.reason},
-                      {"duration_ms", (r.finished_ns - r.requested_ns) / 1e6}});
-  }
+  for (const auto& r : s.recent) recent.push_back(ToJson(r));
   json rollbacks = json::array();
   for (const auto& [id, op] : s.rollbacks) {
     rollbacks.push_back({{"id", id.hex()}, {"point", op.point}, {"to_seq", op.to_seq}, {"failed", op.failed}});

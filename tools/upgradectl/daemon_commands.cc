@@ -55,10 +55,13 @@ void PrintRejection(const engine::Reply& r) {
 
 // Sends a command; 0 when accepted, else the exit code (after printing why).
 int Send(const DaemonFlags& f, const std::string& command, engine::Reply* reply) {
-  std::unique_ptr<bus::CommandClient> client;
-  bus::CommandClientOptions o;
-  o.timeout_ms = f.timeout_ms;
-  bus::CommandClient::Connect(f.commands, o, &client);
+  // One connection for the whole invocation (--wait polls through it too).
+  static std::unique_ptr<bus::CommandClient> client;
+  if (!client) {
+    bus::CommandClientOptions o;
+    o.timeout_ms = f.timeout_ms;
+    bus::CommandClient::Connect(f.commands, o, &client);
+  }
   auto bytes = client->Call(command);
   if (!bytes.ok()) return Fail(bytes.status(), "daemon at " + f.commands);
   if (Status s = engine::DecodeReply(bytes.value(), reply); !s.ok()) return Fail(s, "reply");

@@ -139,10 +139,12 @@ int RunReplay(const DaemonFlags& f, const StreamFlags& s) {
   EventJson codec;
   uint64_t next = std::max<uint64_t>(1, s.from);
   size_t printed = 0;
+  std::unique_ptr<bus::ReplayReader> reader;
+  bus::ReplayReader::Open(f.replay, &reader);
   while (true) {
     std::vector<std::string> events;
     uint64_t last = 0;
-    if (Status st = bus::FetchReplay(f.replay, next, s.until, 1000, &events, &last, f.timeout_ms); !st.ok()) {
+    if (Status st = reader->Fetch(next, s.until, 1000, &events, &last, f.timeout_ms); !st.ok()) {
       return Fail(st, "daemon at " + f.replay);
     }
     for (const auto& bytes : events) {
@@ -170,9 +172,11 @@ int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
     result = log->Verify(1, UINT64_MAX, &checked);
   } else {
     store::ChainChecker chain(1, nullptr);
+    std::unique_ptr<bus::ReplayReader> reader;
+    bus::ReplayReader::Open(f.replay, &reader);
     while (result.ok()) {
       std::vector<std::string> events;
-      if (Status st = bus::FetchReplay(f.replay, chain.next_seq(), 0, 1000, &events, &last, f.timeout_ms); !st.ok()) {
+      if (Status st = reader->Fetch(chain.next_seq(), 0, 1000, &events, &last, f.timeout_ms); !st.ok()) {
         if (!st.IsCorruption()) return Fail(st, "daemon at " + f.replay);
         result = st;
         break;

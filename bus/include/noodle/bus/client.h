@@ -30,8 +30,21 @@ class CommandClient {
   virtual Result<std::string> Call(std::string_view command) = 0;
 };
 
-// Asks a replay endpoint for events [from, until] (until 0: to the end), at
-// most max. Appends them to events; last_seq receives the log's last seq.
+// Reads the log through a replay endpoint, over one connection kept open
+// for every batch.
+class ReplayReader {
+ public:
+  static Status Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader);
+  virtual ~ReplayReader() = default;
+  // Events [from, until] (until 0: to the end), at most max, appended to
+  // events, each verified and in seq order; last_seq receives the log's last
+  // seq. Unavailable: no answer in time (the next call reconnects).
+  // Corruption: the batch does not verify.
+  virtual Status Fetch(uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* events,
+                       uint64_t* last_seq, int timeout_ms = 5000) = 0;
+};
+
+// One batch through a reader of its own, for a single question.
 Status FetchReplay(const std::string& endpoint, uint64_t from, uint64_t until, uint32_t max,
                    std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms = 5000);
 

@@ -77,7 +77,9 @@ class Host {
   // The component's router; stable for the host's lifetime. Null if unknown.
   Router* Find(const std::string& name);
 
-  Status Stage(const std::string& name, const std::string& version, const std::string& sha256_hex, uint32_t weight);
+  // unhealthy (optional) is set when the refusal is the version's health check.
+  Status Stage(const std::string& name, const std::string& version, const std::string& sha256_hex, uint32_t weight,
+               bool* unhealthy = nullptr);
   Status SetWeight(const std::string& name, uint32_t weight);
   Status Commit(const std::string& name);
   Status Revert(const std::string& name);
@@ -88,7 +90,8 @@ class Host {
   Result<StateSnapshot> CreateSnapshot(const std::string& name);
   // The seed's validate_swap_integrity: the artifact's SHA-256 matches and
   // the staged version (or the serving one, if none) is healthy.
-  Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex);
+  Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex,
+                               bool* unhealthy = nullptr);
 
   std::string LibraryPath(const std::string& plugin, const std::string& version) const;
 

@@ -26,6 +26,7 @@ noodle::Status Decode(std::string_view blob, Statistics* s);
 nlohmann::json ToJson(const Component& c);
 nlohmann::json ToJson(const Registry& r);
 nlohmann::json ToJson(const Upgrade& u);
+nlohmann::json ToJson(const UpgradeSummary& u);
 nlohmann::json ToJson(const Status& s);
 nlohmann::json ToJson(const Statistics& s);
 

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "noodle/bus/client.h"
+#include "noodle/bus/keys.h"
 #include "noodle/engine/commands.h"
 #include "noodle/engine/reply.h"
 #include "support/daemon_process.h"
@@ -38,7 +39,8 @@ struct AgentProcess {
     AgentProcess a;
     std::string line;
     a.pid = test::SpawnUntilFirstLine({AGENT_PATH, "--name", name, "--instances", instances, "--commands", d.commands,
-                                       "--events", d.events, "--replay", d.replay, "--log-level", "warn"},
+                                       "--events", d.events, "--replay", d.replay, "--log-level", "warn",
+                                       "--allow-shell-hooks"},  // the hooks here are shell lines
                                       &line);
     const bool ready = a.pid > 0 && line.rfind("ready", 0) == 0;
     BOOST_REQUIRE_MESSAGE(ready, "agent " << name << " did not start");
@@ -213,4 +215,72 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   }
   BOOST_TEST(MostInFlight(events, second, false) == 1);
   BOOST_TEST(Read(state + "/h3-b") == "1.1.1");  // never touched
+}
+
+// With a keys file: an agent with its own agent key announces, runs its step
+// and reports over CURVE; a key named otherwise cannot announce this name.
+BOOST_AUTO_TEST_CASE(an_agent_speaks_curve_with_its_own_key) {
+  test::TempDir dir;
+  std::string out, err, keys;
+  for (auto [who, roles] : {std::pair{"ops", "admin,operator,observer"}, {"host-1", "agent"}, {"impostor", "agent"}}) {
+    BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "keys", "generate", "--out", dir.sub(who), "--roles", roles}, "",
+                                   &out, &err) == 0);
+    keys += out;
+  }
+  std::ofstream(dir.sub("keys")) << keys;
+  std::filesystem::create_directories(dir.sub("hooks"));
+  const std::string state = dir.sub("instances");
+  std::filesystem::create_directories(state);
+  std::ofstream(dir.sub("hooks/swap.sh")) << "#!/bin/sh\necho $NOODLE_TO > '" << state << "'/$NOODLE_INSTANCE\n";
+  std::filesystem::permissions(dir.sub("hooks/swap.sh"), std::filesystem::perms(0755));
+  auto d = test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"),
+                                      {"--keys", dir.sub("keys"), "--hook-root", dir.sub("hooks")});
+  const std::string server_pub = dir.sub("data/server.pub");
+  auto agent_argv = [&](const std::string& key) {
+    return std::vector<std::string>{AGENT_PATH, "--name", "host-1", "--instances", "h1-a", "--commands", d.commands,
+                                    "--events", d.events, "--replay", d.replay, "--log-level", "warn",
+                                    "--hook-root", dir.sub("hooks"), "--server-key", server_pub, "--key", key};
+  };
+  // The impostor's key holds the agent role, but not the name host-1.
+  BOOST_TEST(test::RunProgram(agent_argv(dir.sub("impostor.key")), "", &out, &err) == 3);
+  BOOST_TEST((err.find("only its own name") != std::string::npos));
+
+  AgentProcess agent;
+  std::string line;
+  agent.pid = test::SpawnUntilFirstLine(agent_argv(dir.sub("host-1.key")), &line);
+  BOOST_REQUIRE(line.rfind("ready", 0) == 0);
+
+  bus::CommandClientOptions co;
+  auto pair = bus::LoadKeyPair(dir.sub("ops.key"));
+  BOOST_REQUIRE(pair.ok());
+  co.curve = {Read(server_pub), pair->public_key, pair->secret_key};
+  std::unique_ptr<bus::CommandClient> client;
+  bus::CommandClient::Connect(d.commands, co, &client);
+  auto call = [&](const std::string& command) {
+    engine::Reply r;
+    auto bytes = client->Call(command);
+    BOOST_REQUIRE(bytes.ok());
+    BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
+    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+    return r;
+  };
+  proj::Component c;
+  c.name = "edge";
+  c.version = "1.0.0";
+  c.executor = fb::ExecutorKind::Agent;
+  c.instances = {"h1-a"};
+  c.hooks["swap"] = proj::Hook{{dir.sub("hooks/swap.sh")}, false, 10000};
+  call(engine::cmd::Register(c));
+  engine::cmd::UpgradeRequest req;
+  req.component = "edge";
+  req.target_version = "1.1.0";
+  proj::Id id;
+  call(engine::cmd::Upgrade(req, {}, &id));
+  BOOST_REQUIRE(test::WaitFor([&] {
+    engine::Reply r;
+    auto bytes = client->Call(engine::cmd::QueryRegistry("edge"));
+    return bytes.ok() && engine::DecodeReply(bytes.value(), &r).ok() &&
+           r.result_json.find("\"1.1.0\"") != std::string::npos;
+  }, 60));
+  BOOST_TEST(Read(state + "/h1-a") == "1.1.0");
 }

@@ -28,7 +28,11 @@ namespace {
 struct BusRig {
   test::TempDir dir;
   std::unique_ptr<store::EventLog> log;
-  std::unique_ptr<engine::Executor> executor = engine::NewHookExecutor();
+  std::unique_ptr<engine::Executor> executor = engine::NewHookExecutor([] {
+    engine::HookExecutorOptions o;
+    o.hook_roots = {"/usr/bin"};  // the hooks here run /usr/bin/true
+    return o;
+  }());
   daemon::BusPublisher publisher;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<bus::Server> server;
@@ -107,7 +111,7 @@ proj::Component Simple(const std::string& name, const std::string& version) {
   proj::Component c;
   c.name = name;
   c.version = version;
-  c.hooks["swap"] = proj::Hook{{"true"}, false, 5000};
+  c.hooks["swap"] = proj::Hook{{"/usr/bin/true"}, false, 5000};
   return c;
 }
 

@@ -145,7 +145,12 @@ BOOST_AUTO_TEST_CASE(a_second_daemon_on_the_same_data_is_refused) {
 
 BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) {
   test::TempDir dir;
-  Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("data"));
+  // Hooks run only from a hook root: one script there that succeeds.
+  const std::string ok = dir.sub("hooks/ok.sh");
+  std::filesystem::create_directories(dir.sub("hooks"));
+  std::ofstream(ok) << "#!/bin/sh\nexit 0\n";
+  std::filesystem::permissions(ok, std::filesystem::perms(0755));
+  Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("data"), {"--hook-root", dir.sub("hooks")});
   auto ctl = [&](std::vector<std::string> args, std::string* out = nullptr) {
     std::vector<std::string> argv{UPGRADECTL_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -156,7 +161,8 @@ BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) 
     return rc;
   };
   const std::string spec = dir.sub("db.json");
-  std::ofstream(spec) << R"({"name":"db","version":"1.4.0","hooks":{"swap":"true","health":"true"}})";
+  std::ofstream(spec) << R"({"name":"db","version":"1.4.0","hooks":{"swap":{"argv":[")" << ok << R"("]},"health":{"argv":[")"
+                       << ok << R"("]}}})";
   std::string out;
   BOOST_TEST(ctl({"component", "register", "-f", spec}) == 0);
   BOOST_TEST(ctl({"upgrade", "start", "db", "1.5.0", "--wait", "20"}, &out) == 0);

@@ -31,6 +31,13 @@ using test::WaitFor;
 // Polls until cond holds; bounded in time. Not a timing assertion: the bound
 // only keeps a broken build from hanging.
 
+// These tests' hooks are shell lines: an executor that runs them (the default refuses shells).
+engine::HookExecutorOptions ShellHooks() {
+  engine::HookExecutorOptions o;
+  o.allow_shell = true;
+  return o;
+}
+
 struct Rig {
   test::TempDir dir;
   std::unique_ptr<store::EventLog> log;
@@ -40,7 +47,7 @@ struct Rig {
   explicit Rig(uint64_t snapshot_every = 10'000) { Open(snapshot_every); }
   void Open(uint64_t snapshot_every = 10'000) {
     BOOST_REQUIRE(store::EventLog::Open(dir.sub("log"), {}, &log).ok());
-    executor = engine::NewHookExecutor();
+    executor = engine::NewHookExecutor(ShellHooks());
     engine::EngineOptions o;
     o.snapshot_every = snapshot_every;
     Status s = engine::Engine::Open(log.get(), executor.get(), nullptr, o, &engine);
@@ -363,7 +370,7 @@ BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {
     close(ready[0]);
     std::unique_ptr<store::EventLog> log;
     if (!store::EventLog::Open(dir.sub("log"), {}, &log).ok()) _exit(2);
-    auto executor = engine::NewHookExecutor();
+    auto executor = engine::NewHookExecutor(ShellHooks());
     std::unique_ptr<engine::Engine> eng;
     if (!engine::Engine::Open(log.get(), executor.get(), nullptr, {}, &eng).ok()) _exit(3);
     if (!eng->Execute(engine::cmd::Register(c)).accepted) _exit(4);
@@ -400,7 +407,7 @@ BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {
     BOOST_REQUIRE(before.status.find(id) != nullptr);
     BOOST_TEST((before.status.find(id)->steps[1] == proj::StepState::kRunning));
   }
-  auto executor = engine::NewHookExecutor();
+  auto executor = engine::NewHookExecutor(ShellHooks());
   std::unique_ptr<engine::Engine> eng;
   BOOST_REQUIRE(engine::Engine::Open(log.get(), executor.get(), nullptr, {}, &eng).ok());
   BOOST_REQUIRE(WaitFor([&] { return eng->Current().status.upgrades.empty(); }));

@@ -28,6 +28,7 @@ plugin::HostOptions Options() {
   plugin::HostOptions o;
   o.plugin_dir = PLUGIN_DIR;
   o.trial_program = TRIAL_PROGRAM;
+  o.require_sha256 = false;  // these tests are about swapping; the hash policy is confinement_test's
   return o;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,13 +17,37 @@
 
 using namespace noodle;
 
+namespace {
+
+// Hooks run only from a hook root: one script there that succeeds.
+std::string OkHook(const test::TempDir& dir) {
+  const std::string ok = dir.sub("hooks/ok.sh");
+  std::filesystem::create_directories(dir.sub("hooks"));
+  std::ofstream(ok) << "#!/bin/sh\nexit 0\n";
+  std::filesystem::permissions(ok, std::filesystem::perms(0755));
+  return ok;
+}
+
+// Until the subscriber has printed "subscribed" (bounded: 6 s).
+void WaitSubscribed(const std::string& out_file) {
+  test::WaitFor([&] {
+    std::ifstream in(out_file);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str().find("subscribed") != std::string::npos;
+  }, 6);
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
   test::TempDir dir;
-  auto d = test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"));
+  const std::string ok = OkHook(dir);
+  auto d = test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"), {"--hook-root", dir.sub("hooks")});
   setenv("PYTHONPATH", PYTHON_GEN_DIR, 1);
   std::string out, err;
   const std::string spec = dir.sub("db.json");
-  std::ofstream(spec) << R"({"name":"db","version":"1.4.0","hooks":{"swap":"true"}})";
+  std::ofstream(spec) << R"({"name":"db","version":"1.4.0","hooks":{"swap":{"argv":[")" << ok << R"("]}}})";
   BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "component", "register", "-f", spec, "--commands", d.commands}, "",
                                  &out, &err) == 0);
 
@@ -36,14 +61,7 @@ BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
           "--count", "7", "--timeout-ms", "30000", static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Wait until it has subscribed (it prints "subscribed"), bounded.
-  for (int i = 0; i < 300; ++i) {
-    std::ifstream in(sub_out);
-    std::stringstream s;
-    s << in.rdbuf();
-    if (s.str().find("subscribed") != std::string::npos) break;
-    usleep(20'000);
-  }
+  WaitSubscribed(sub_out);
   usleep(300'000);  // a raw SUB has no replay: let the subscription reach the publisher first
 
   const int rc = test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "request-upgrade", "--commands", d.commands, "db", "1.5.0"},
@@ -68,4 +86,77 @@ BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
                                    "", &out, &err);
   BOOST_TEST(bad == 1);
   BOOST_TEST(out.find("breaking_change") != std::string::npos);
+}
+
+// With a keys file: the client's CURVE keys from flags; no key gets no reply.
+BOOST_AUTO_TEST_CASE(python_client_speaks_curve_with_its_own_key) {
+  test::TempDir dir;
+  const std::string ok = OkHook(dir);
+  std::string out, err, keys;
+  for (const char* who : {"ops", "py"}) {
+    BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "keys", "generate", "--out", dir.sub(who), "--roles",
+                                    std::string(who) == "ops" ? "admin,operator,observer" : "operator,observer"},
+                                   "", &out, &err) == 0);
+    keys += out;
+  }
+  std::ofstream(dir.sub("keys")) << keys;
+  auto d = test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"),
+                                      {"--hook-root", dir.sub("hooks"), "--keys", dir.sub("keys")});
+  const std::string server_pub = dir.sub("data/server.pub");
+  setenv("PYTHONPATH", PYTHON_GEN_DIR, 1);
+  const std::string spec = dir.sub("db.json");
+  std::ofstream(spec) << R"({"name":"db","version":"1.4.0","hooks":{"swap":{"argv":[")" << ok << R"("]}}})";
+  BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "component", "register", "-f", spec, "--commands", d.commands,
+                                  "--server-key", server_pub, "--key", dir.sub("ops.key")},
+                                 "", &out, &err) == 0);
+
+  // No key: nothing past the handshake.
+  int rc = test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "request-upgrade", "--commands", d.commands, "--timeout-ms",
+                             "1000", "db", "1.5.0"},
+                            "", &out, &err);
+  BOOST_TEST(rc == 3);
+  // Its own key, given through the environment: accepted, recorded as "py".
+  setenv("NOODLE_SERVER_PUBLIC_KEY", server_pub.c_str(), 1);
+  setenv("NOODLE_CLIENT_KEY", dir.sub("py.key").c_str(), 1);
+  rc = test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "request-upgrade", "--commands", d.commands, "--actor", "mallory",
+                         "db", "1.5.0"},
+                        "", &out, &err);
+  unsetenv("NOODLE_SERVER_PUBLIC_KEY");
+  unsetenv("NOODLE_CLIENT_KEY");
+  BOOST_TEST_MESSAGE("request-upgrade: " << out << err);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(out.find("accepted ids=") != std::string::npos);
+  // The subscriber with flags: it sees the upgrade stream from the start? A raw
+  // SUB has no replay, so ask for a new upgrade after it subscribed.
+  const std::string sub_out = dir.sub("sub.out");
+  const pid_t sub = fork();
+  BOOST_REQUIRE(sub >= 0);
+  if (sub == 0) {
+    freopen(sub_out.c_str(), "w", stdout);
+    execl(PYTHON_PATH, "python3", PYTHON_CLIENT, "subscribe", "--events", d.events.c_str(), "--topic", "upgrade/",
+          "--count", "1", "--timeout-ms", "30000", "--server-key", server_pub.c_str(), "--key",
+          dir.sub("py.key").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  WaitSubscribed(sub_out);
+  usleep(500'000);  // the CURVE handshake and the subscription reach the publisher
+  rc = test::RunProgram({UPGRADECTL_PATH, "upgrade", "start", "db", "1.6.0", "--commands", d.commands, "--server-key",
+                         server_pub, "--key", dir.sub("py.key")},
+                        "", &out, &err);
+  BOOST_TEST(rc == 0);
+  int status = 0;
+  waitpid(sub, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  std::ifstream in(sub_out);
+  std::stringstream events;
+  events << in.rdbuf();
+  BOOST_TEST(events.str().find("UpgradeRequested") != std::string::npos);
+  // The actor is the key's name; what the client claimed stays a note (requested_by).
+  BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "events", "replay", "--replay", d.replay, "--stream", "upgrade/",
+                                  "--json", "--server-key", server_pub, "--key", dir.sub("ops.key")},
+                                 "", &out, &err) == 0);
+  BOOST_TEST(out.find("\"actor\":\"mallory\"") == std::string::npos);
+  BOOST_TEST(out.find("\"requested_by\":\"mallory\"") != std::string::npos);
+  BOOST_TEST(out.find("\"actor\":\"py\"") != std::string::npos);
 }

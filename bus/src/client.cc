@@ -18,9 +18,17 @@ int MsLeft(Clock::time_point deadline) {
       0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
 }
 
-zmq::socket_t Dealer(zmq::context_t& ctx, const std::string& endpoint) {
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+void Secure(zmq::socket_t& s, const CurveClientKeys& curve) {
   s.set(zmq::sockopt::linger, 0);
+  if (!curve.enabled()) return;
+  s.set(zmq::sockopt::curve_serverkey, curve.server_public);
+  s.set(zmq::sockopt::curve_publickey, curve.public_key);
+  s.set(zmq::sockopt::curve_secretkey, curve.secret_key);
+}
+
+zmq::socket_t Dealer(zmq::context_t& ctx, const std::string& endpoint, const CurveClientKeys& curve) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  Secure(s, curve);
   s.connect(endpoint);
   return s;
 }
@@ -51,7 +59,7 @@ class CommandClientImpl final : public CommandClient {
     try {
       Status last;
       for (int attempt = 0; attempt <= options_.retries; ++attempt) {
-        if (!socket_) socket_ = Dealer(ctx_, endpoint_);
+        if (!socket_) socket_ = Dealer(ctx_, endpoint_, options_.curve);
         std::vector<zmq::message_t> reply;
         last = RoundTrip(socket_, wire::RequestId(++next_id_), command, options_.timeout_ms, &reply);
         if (last.ok()) {
@@ -74,11 +82,12 @@ class CommandClientImpl final : public CommandClient {
   uint64_t next_id_ = 0;
 };
 
-// Replays over an existing DEALER socket.
+// Replays over an existing DEALER socket. head (optional) receives the
+// signed chain head the server sent with the batch ("" when none).
 Status Replay(zmq::socket_t& s, uint64_t& next_id, uint64_t from, uint64_t until, uint32_t max,
-              std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms) {
+              std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms, std::string* head = nullptr) {
   flatbuffers::FlatBufferBuilder fbb(64);
-  fbb.Finish(fb::CreateReplayRequest(fbb, from, until, max), fb::ReplayRequestIdentifier());
+  fbb.Finish(fb::CreateReplayRequest(fbb, from, until, max, head != nullptr), fb::ReplayRequestIdentifier());
   std::vector<zmq::message_t> reply;
   const std::string_view body(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
   if (Status st = RoundTrip(s, wire::RequestId(++next_id), body, timeout_ms, &reply); !st.ok()) return st;
@@ -90,6 +99,16 @@ Status Replay(zmq::socket_t& s, uint64_t& next_id, uint64_t from, uint64_t until
   if (h->error() != nullptr) return Status::Unavailable("replay refused: " + h->error()->str());
   if (reply.size() != 2 + h->count()) return Status::Corruption("replay batch frame count differs from its header");
   *last_seq = h->log_last_seq();
+  if (head != nullptr && h->head() != nullptr) {
+    // Re-encoded on its own, so the caller holds a SignedHead buffer.
+    flatbuffers::FlatBufferBuilder hb(256);
+    const auto* sh = h->head();
+    auto key_id = hb.CreateString(sh->key_id() ? sh->key_id()->str() : "");
+    auto pub = sh->public_key() ? hb.CreateVector(sh->public_key()->data(), sh->public_key()->size()) : 0;
+    auto sig = sh->signature() ? hb.CreateVector(sh->signature()->data(), sh->signature()->size()) : 0;
+    hb.Finish(fb::CreateSignedHead(hb, sh->seq(), sh->hash(), sh->time_ns(), key_id, pub, sig));
+    head->assign(reinterpret_cast<const char*>(hb.GetBufferPointer()), hb.GetSize());
+  }
   for (size_t i = 2; i < reply.size(); ++i) {
     std::string bytes = wire::Aligned(reply[i]);
     const auto* env = VerifyEnvelope(bytes);
@@ -103,12 +122,17 @@ Status Replay(zmq::socket_t& s, uint64_t& next_id, uint64_t from, uint64_t until
 
 class ReplayReaderImpl final : public ReplayReader {
  public:
-  explicit ReplayReaderImpl(std::string endpoint) : endpoint_(std::move(endpoint)), ctx_(1) {}
+  ReplayReaderImpl(std::string endpoint, CurveClientKeys curve)
+      : endpoint_(std::move(endpoint)), curve_(std::move(curve)), ctx_(1) {}
   Status Fetch(uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* events, uint64_t* last_seq,
                int timeout_ms) override {
+    return FetchWithHead(from, until, max, events, last_seq, timeout_ms, nullptr);
+  }
+  Status FetchWithHead(uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* events,
+                       uint64_t* last_seq, int timeout_ms, std::string* head) {
     try {
-      if (!socket_) socket_ = Dealer(ctx_, endpoint_);
-      Status s = Replay(socket_, next_id_, from, until, max, events, last_seq, timeout_ms);
+      if (!socket_) socket_ = Dealer(ctx_, endpoint_, curve_);
+      Status s = Replay(socket_, next_id_, from, until, max, events, last_seq, timeout_ms, head);
       if (!s.ok() && !s.IsCorruption()) socket_.close();  // a fresh socket for the next attempt
       return s;
     } catch (const zmq::error_t& e) {
@@ -119,6 +143,7 @@ class ReplayReaderImpl final : public ReplayReader {
 
  private:
   const std::string endpoint_;
+  const CurveClientKeys curve_;
   zmq::context_t ctx_;
   zmq::socket_t socket_;
   uint64_t next_id_ = 0;
@@ -131,7 +156,7 @@ class SubscriberImpl final : public EventSubscriber {
   Status Open() {
     try {
       sub_ = zmq::socket_t(ctx_, zmq::socket_type::sub);
-      sub_.set(zmq::sockopt::linger, 0);
+      Secure(sub_, options_.curve);
       sub_.set(zmq::sockopt::rcvhwm, options_.rcvhwm);
       if (options_.rcvbuf > 0) sub_.set(zmq::sockopt::rcvbuf, options_.rcvbuf);
       sub_.set(zmq::sockopt::subscribe, "");
@@ -218,6 +243,7 @@ class SubscriberImpl final : public EventSubscriber {
     if (!topic_.more()) return 0;  // not [topic][event]
     (void)sub_.recv(body_);
     while (body_.more()) (void)sub_.recv(body_);  // extra frames: not ours to read
+    if (topic_.size() > 0 && *static_cast<const char*>(topic_.data()) == '$') return 0;  // "$head": not an event
     std::string bytes = wire::Aligned(body_);
     const auto* env = VerifyEnvelope(bytes);
     if (env == nullptr) return 0;  // damaged on the wire: the replay will bring it
@@ -246,7 +272,7 @@ class SubscriberImpl final : public EventSubscriber {
   const SubscriberOptions options_;
   zmq::context_t ctx_;
   zmq::socket_t sub_;
-  ReplayReaderImpl replay_{options_.replay_endpoint};
+  ReplayReaderImpl replay_{options_.replay_endpoint, options_.curve};
   zmq::message_t topic_, body_;  // reused for every live message
   uint64_t next_;
   std::deque<ReceivedEvent> ready_;           // replayed, contiguous from next_
@@ -264,14 +290,28 @@ Status CommandClient::Connect(const std::string& endpoint, const CommandClientOp
   return Status::OK();
 }
 
-Status ReplayReader::Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader) {
-  *reader = std::make_unique<ReplayReaderImpl>(endpoint);
+Status ReplayReader::Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader,
+                          const CurveClientKeys& curve) {
+  *reader = std::make_unique<ReplayReaderImpl>(endpoint, curve);
   return Status::OK();
 }
 
 Status FetchReplay(const std::string& endpoint, uint64_t from, uint64_t until, uint32_t max,
-                   std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms) {
-  return ReplayReaderImpl(endpoint).Fetch(from, until, max, events, last_seq, timeout_ms);
+                   std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms,
+                   const CurveClientKeys& curve) {
+  return ReplayReaderImpl(endpoint, curve).Fetch(from, until, max, events, last_seq, timeout_ms);
+}
+
+Status FetchHead(const std::string& replay_endpoint, std::string* signed_head, int timeout_ms,
+                 const CurveClientKeys& curve) {
+  std::vector<std::string> events;
+  uint64_t last = 0;
+  signed_head->clear();
+  // One event is asked for with it; the head is what is wanted.
+  Status s = ReplayReaderImpl(replay_endpoint, curve).FetchWithHead(1, 1, 1, &events, &last, timeout_ms, signed_head);
+  if (!s.ok()) return s;
+  if (signed_head->empty()) return Status::NotFound("the daemon has no signed chain head yet");
+  return Status::OK();
 }
 
 Status EventSubscriber::Open(const SubscriberOptions& options, std::unique_ptr<EventSubscriber>* subscriber) {

@@ -4,7 +4,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <optional>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -26,10 +28,32 @@ std::string ErrorReply(const std::string& message) {
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
-std::string Header(uint64_t from, uint32_t count, uint64_t last, const std::string& error) {
+std::string Header(uint64_t from, uint32_t count, uint64_t last, const std::string& error,
+                   const std::string& head = "") {
   flatbuffers::FlatBufferBuilder fbb(128);
-  fbb.Finish(fb::CreateReplayHeaderDirect(fbb, from, count, last, error.empty() ? nullptr : error.c_str()));
+  flatbuffers::Offset<fb::SignedHead> head_offset;
+  if (!head.empty()) {
+    flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(head.data()), head.size());
+    if (v.VerifyBuffer<fb::SignedHead>(nullptr)) {
+      const auto* h = flatbuffers::GetRoot<fb::SignedHead>(head.data());
+      auto key_id = fbb.CreateString(h->key_id() ? h->key_id()->str() : "");
+      auto pub = h->public_key() ? fbb.CreateVector(h->public_key()->data(), h->public_key()->size()) : 0;
+      auto sig = h->signature() ? fbb.CreateVector(h->signature()->data(), h->signature()->size()) : 0;
+      head_offset = fb::CreateSignedHead(fbb, h->seq(), h->hash(), h->time_ns(), key_id, pub, sig);
+    }
+  }
+  fbb.Finish(fb::CreateReplayHeaderDirect(fbb, from, count, last, error.empty() ? nullptr : error.c_str(), head_offset));
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+// The principal a frame came from: the ZAP handler set its User-Id to the
+// client's Z85 public key. Looked up again per message, so a key removed from
+// the ring is refused from the next message on.
+std::optional<Principal> PrincipalOf(const ServerOptions& o, zmq::message_t& frame) {
+  if (!o.keyring) return Principal::Local();
+  const char* key = zmq_msg_gets(frame.handle(), "User-Id");
+  if (key == nullptr) return std::nullopt;
+  return o.keyring->Find(key);
 }
 
 // Replies produced on other threads, handed to the command thread, which
@@ -59,29 +83,61 @@ class ServerImpl final : public Server {
         replies_(std::make_shared<ReplyQueue>()) {}
   ~ServerImpl() override { Stop(); }
 
+  bool curve() const { return options_.keyring != nullptr; }
+
+  // Options every server socket gets; CURVE ones when keys are configured.
+  void Secure(zmq::socket_t& s) {
+    s.set(zmq::sockopt::linger, 0);
+    if (!curve()) return;
+    s.set(zmq::sockopt::zap_domain, "noodle");
+    s.set(zmq::sockopt::curve_server, true);
+    s.set(zmq::sockopt::curve_secretkey, options_.curve.secret_key);
+  }
+
+  zmq::socket_t NewEventSocket() {
+    zmq::socket_t s(ctx_, zmq::socket_type::pub);
+    Secure(s);
+    s.set(zmq::sockopt::sndhwm, options_.event_sndhwm);
+    if (options_.event_sndbuf > 0) s.set(zmq::sockopt::sndbuf, options_.event_sndbuf);
+    return s;
+  }
+
   Status Bind() {
+    if (curve() != !options_.curve.secret_key.empty()) {
+      return Status::InvalidArgument("CURVE needs both the server's key pair and a key ring");
+    }
+    if (curve() && !zmq_has("curve")) return Status::NotSupported("libzmq was built without CURVE");
     try {
+      if (curve()) {
+        // The ZAP handler must listen before any CURVE socket takes a peer.
+        zap_ = zmq::socket_t(ctx_, zmq::socket_type::rep);
+        zap_.set(zmq::sockopt::linger, 0);
+        zap_.bind("inproc://zeromq.zap.01");
+        zap_thread_ = std::thread([this] { ZapLoop(); });
+      }
       commands_ = zmq::socket_t(ctx_, zmq::socket_type::router);
-      events_ = zmq::socket_t(ctx_, zmq::socket_type::pub);
+      events_ = NewEventSocket();
       replay_sock_ = zmq::socket_t(ctx_, zmq::socket_type::router);
-      for (zmq::socket_t* s : {&commands_, &events_, &replay_sock_}) s->set(zmq::sockopt::linger, 0);
+      Secure(commands_);
+      Secure(replay_sock_);
       commands_.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
       replay_sock_.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
-      events_.set(zmq::sockopt::sndhwm, options_.event_sndhwm);
-      if (options_.event_sndbuf > 0) events_.set(zmq::sockopt::sndbuf, options_.event_sndbuf);
       // A ROUTER drops (silently) what it cannot queue to a peer, so the
       // reply queues have no high-water mark: they hold at most one reply
       // per request a client has in flight.
       commands_.set(zmq::sockopt::sndhwm, 0);
       replay_sock_.set(zmq::sockopt::sndhwm, 0);
       commands_.bind(options_.command_endpoint);
-      events_.bind(options_.event_endpoint);
-      replay_sock_.bind(options_.replay_endpoint);
       command_ep_ = commands_.get(zmq::sockopt::last_endpoint);
+      events_.bind(options_.event_endpoint);
       event_ep_ = events_.get(zmq::sockopt::last_endpoint);
+      replay_sock_.bind(options_.replay_endpoint);
       replay_ep_ = replay_sock_.get(zmq::sockopt::last_endpoint);
     } catch (const zmq::error_t& e) {
-      return wire::FromZmq(e, "bind bus endpoints");
+      const std::string which = command_ep_.empty() ? "command endpoint " + options_.command_endpoint
+                                : event_ep_.empty() ? "event endpoint " + options_.event_endpoint
+                                                    : "replay endpoint " + options_.replay_endpoint;
+      return wire::FromZmq(e, "bind " + which);
     }
     command_thread_ = std::thread([this] { CommandLoop(); });
     replay_thread_ = std::thread([this] { ReplayLoop(); });
@@ -108,11 +164,47 @@ class ServerImpl final : public Server {
     }
   }
 
+  void PublishHead(const std::string& signed_head) override {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    if (stopped_) return;
+    try {
+      events_.send(zmq::str_buffer("$head"), zmq::send_flags::sndmore);
+      events_.send(zmq::buffer(signed_head), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      spdlog::error("bus: publishing the signed head failed: {}", e.what());
+    }
+  }
+
+  Status Reauthenticate() override {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    if (stopped_) return Status::Unavailable("server stopped");
+    try {
+      events_.unbind(event_ep_);
+      events_.close();
+      events_ = NewEventSocket();
+    } catch (const zmq::error_t& e) {
+      return wire::FromZmq(e, "close event endpoint " + event_ep_);
+    }
+    // The old listener is torn down by ZeroMQ's I/O thread: the address may
+    // be busy for a moment. Bounded: 100 tries, 10 ms apart.
+    for (int attempt = 0;; ++attempt) {
+      try {
+        events_.bind(event_ep_);
+        spdlog::info("bus: event endpoint {} bound again; subscribers authenticate anew", event_ep_);
+        return Status::OK();
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EADDRINUSE || attempt == 100) return wire::FromZmq(e, "bind event endpoint " + event_ep_);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+
   const std::string& command_endpoint() const override { return command_ep_; }
   const std::string& event_endpoint() const override { return event_ep_; }
   const std::string& replay_endpoint() const override { return replay_ep_; }
   ServerCounters counters() const override {
-    return {commands_count_.load(), malformed_.load(), replay_requests_.load(), published_.load()};
+    return {commands_count_.load(), malformed_.load(), replay_requests_.load(), published_.load(),
+            handshakes_refused_.load(), revoked_dropped_.load()};
   }
 
   void Stop() override {
@@ -121,17 +213,59 @@ class ServerImpl final : public Server {
     (void)!write(replies_->efd, &one, sizeof one);
     if (command_thread_.joinable()) command_thread_.join();
     if (replay_thread_.joinable()) replay_thread_.join();
+    if (zap_thread_.joinable()) zap_thread_.join();
     std::lock_guard<std::mutex> lock(publish_mu_);
     stopped_ = true;
     commands_.close();
     events_.close();
     replay_sock_.close();
+    zap_.close();
     ctx_.close();
   }
 
  private:
   void Malformed(const char* why) {
     if (malformed_++ % 1000 == 0) spdlog::warn("bus: malformed frame ({}); {} so far", why, malformed_.load());
+  }
+
+  // ZAP (RFC 27): admits a CURVE client whose public key is in the ring;
+  // its User-Id becomes the Z85 key, which each message then carries.
+  void ZapLoop() {
+    zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0}};
+    while (!stopping_) {
+      try {
+        zmq::poll(items, 1, std::chrono::milliseconds(200));
+        if (!(items[0].revents & ZMQ_POLLIN)) continue;
+        std::vector<zmq::message_t> req;
+        if (!zmq::recv_multipart(zap_, std::back_inserter(req))) continue;
+        // version, request id, domain, address, identity, mechanism, credentials...
+        std::string user, code = "400", text = "unknown key";
+        if (req.size() >= 7 && req[5].to_string_view() == "CURVE" && req[6].size() == 32) {
+          char z85[41];
+          zmq_z85_encode(z85, static_cast<const uint8_t*>(req[6].data()), 32);
+          if (options_.keyring->Find(z85)) {
+            user = z85;
+            code = "200";
+            text = "OK";
+          }
+        } else {
+          text = "CURVE required";
+        }
+        if (code != "200" && handshakes_refused_++ % 1000 == 0) {
+          spdlog::warn("bus: refused a handshake from {} ({}); {} refused so far",
+                       req.size() > 3 ? req[3].to_string() : "?", text, handshakes_refused_.load());
+        }
+        std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"),
+                                                  zmq::buffer(req.size() > 1 ? req[1].data() : nullptr,
+                                                              req.size() > 1 ? req[1].size() : 0),
+                                                  zmq::buffer(code), zmq::buffer(text), zmq::buffer(user),
+                                                  zmq::const_buffer()};
+        zmq::send_multipart(zap_, reply);
+      } catch (const zmq::error_t& e) {
+        if (stopping_) break;
+        spdlog::error("bus: ZAP handler: {}", e.what());
+      }
+    }
   }
 
   void CommandLoop() {
@@ -178,10 +312,15 @@ class ServerImpl final : public Server {
       }
       return;
     }
+    auto who = PrincipalOf(options_, parts[2]);
+    if (!who) {
+      ++revoked_dropped_;  // its key left the ring after the handshake: no reply at all
+      return;
+    }
     ++commands_count_;
     std::weak_ptr<ReplyQueue> queue = replies_;
     std::string identity = wire::Aligned(parts[0]), request_id = wire::Aligned(parts[1]);
-    handler_(wire::Aligned(parts[2]), [queue, identity, request_id](std::string reply) {
+    handler_(wire::Aligned(parts[2]), std::move(*who), [queue, identity, request_id](std::string reply) {
       if (auto q = queue.lock()) q->Push({identity, request_id, std::move(reply)});
     });
   }
@@ -210,6 +349,10 @@ class ServerImpl final : public Server {
       if (parts.size() >= 2) SendReplay(parts[0], parts[1], Header(0, 0, 0, "expected 2 frames: [request id][ReplayRequest]"), {});
       return;
     }
+    if (!PrincipalOf(options_, parts[2])) {
+      ++revoked_dropped_;
+      return;
+    }
     ++replay_requests_;
     const std::string bytes = wire::Aligned(parts[2]);
     flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -228,7 +371,8 @@ class ServerImpl final : public Server {
       SendReplay(parts[0], parts[1], Header(from, 0, last, s.ToString()), {});
       return;
     }
-    SendReplay(parts[0], parts[1], Header(from, static_cast<uint32_t>(events.size()), last, ""), events);
+    const std::string head = req->head() && options_.head_source ? options_.head_source() : "";
+    SendReplay(parts[0], parts[1], Header(from, static_cast<uint32_t>(events.size()), last, "", head), events);
   }
 
   void SendReplay(const zmq::message_t& identity, const zmq::message_t& request_id, const std::string& header,
@@ -245,17 +389,37 @@ class ServerImpl final : public Server {
   CommandHandler handler_;
   ReplaySource replay_;
   zmq::context_t ctx_;
-  zmq::socket_t commands_, events_, replay_sock_;
+  zmq::socket_t commands_, events_, replay_sock_, zap_;
   std::string command_ep_, event_ep_, replay_ep_;
   std::shared_ptr<ReplyQueue> replies_;
-  std::thread command_thread_, replay_thread_;
+  std::thread command_thread_, replay_thread_, zap_thread_;
   std::atomic<bool> stopping_{false};
   std::mutex publish_mu_;
   bool stopped_ = false;
   std::atomic<uint64_t> commands_count_{0}, malformed_{0}, replay_requests_{0}, published_{0};
+  std::atomic<uint64_t> handshakes_refused_{0}, revoked_dropped_{0};
 };
 
 }  // namespace
+
+bool IsLoopbackEndpoint(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) return true;
+  if (!endpoint.starts_with("tcp://")) return false;
+  std::string_view host = endpoint.substr(6);
+  // tcp://[source;]host:port: a source address binds nothing by itself.
+  if (auto semi = host.find(';'); semi != std::string_view::npos) host = host.substr(semi + 1);
+  const auto colon = host.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  host = host.substr(0, colon);
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  if (!host.starts_with("127.")) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') return false;
+  }
+  return dots == 3;
+}
 
 std::string TopicOf(std::string_view event) {
   std::string aligned(event);

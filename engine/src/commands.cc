@@ -84,7 +84,8 @@ std::string StepResult(const StepReport& r, const Meta& m) {
   FlatBufferBuilder fbb;
   const fb::Id128 fid = r.upgrade_id.fb();
   auto body = fb::CreateReportStepResultDirect(fbb, &fid, r.step, r.succeeded, r.timed_out, r.exit_code,
-                                               r.output_tail.c_str(), r.duration_ns, r.reason.c_str());
+                                               r.output_tail.c_str(), r.duration_ns, r.reason.c_str(),
+                                               r.signer.empty() ? nullptr : r.signer.c_str());
   return Finish(fbb, m, fb::Command::ReportStepResult, body.Union());
 }
 
@@ -125,21 +126,19 @@ std::string QueryEvents(const std::string& stream, uint64_t from_version, uint32
   return Finish(fbb, m, fb::Command::QueryEvents, fb::CreateQueryEventsDirect(fbb, stream.c_str(), from_version, limit).Union());
 }
 
-std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, bool succeeded, bool timed_out,
-                                         int32_t exit_code, const std::string& reason, const std::string& output_tail,
-                                         int64_t duration_ns, bool health_checked, bool healthy,
-                                         const std::string& health_detail, const Meta& m) {
+std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, const StepOutcome& o, const Meta& m) {
   std::vector<std::string> out;
-  if (health_checked) out.push_back(Health(step.upgrade_id, step.instance, healthy, health_detail, m));
+  if (o.health_checked) out.push_back(Health(step.upgrade_id, step.instance, o.healthy, o.health_detail, m));
   StepReport rep;
   rep.upgrade_id = step.upgrade_id;
   rep.step = step.step;
-  rep.succeeded = succeeded;
-  rep.timed_out = timed_out;
-  rep.exit_code = exit_code;
-  rep.reason = reason;
-  rep.output_tail = output_tail;
-  rep.duration_ns = duration_ns;
+  rep.succeeded = o.succeeded;
+  rep.timed_out = o.timed_out;
+  rep.exit_code = o.exit_code;
+  rep.reason = o.reason;
+  rep.output_tail = o.output_tail;
+  rep.duration_ns = o.duration_ns;
+  rep.signer = o.signer;
   out.push_back(StepResult(rep, m));
   return out;
 }

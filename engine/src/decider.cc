@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lifecycle.h"
+#include "noodle/engine/names.h"
 #include "noodle/projections/codec.h"
 
 namespace noodle::engine {
@@ -58,6 +59,16 @@ Decision RegisterComponent(const fb::RegisterComponent& cmd, const State& state,
 
 Decision DeregisterComponent(const fb::DeregisterComponent& cmd, const State& state, const Context& ctx) {
   const std::string name = cmd.name()->str();
+  {
+    std::vector<Issue> issues;
+    if (const std::string why = names::NameProblem(name); !why.empty()) {
+      issues.push_back({"invalid_name", "name", "component name '" + names::Printable(name) + "' " + why});
+    }
+    if (const std::string why = names::TextProblem(S(cmd.reason()), names::kMaxTextBytes); !why.empty()) {
+      issues.push_back({"invalid_text", "reason", "reason " + why});
+    }
+    if (!issues.empty()) return Invalid("deregistration is malformed", std::move(issues));
+  }
   if (state.registry.find(name) == nullptr) return Reject(fb::RejectCode::NotFound, "component " + name + " is not registered");
   if (state.status.busy.count(name) || HasQueued(state, name)) {
     return Reject(fb::RejectCode::Conflict, "component " + name + " has an upgrade in progress");
@@ -203,7 +214,7 @@ Decision StepResult(const fb::ReportStepResult& cmd, const State& state, const C
   Emitter em(ctx, &d);
   em.Track(*u);
   RecordStepResult(em, u->id, step, cmd.succeeded(), cmd.timed_out(), cmd.exit_code(), S(cmd.reason()),
-                   S(cmd.output_tail()), cmd.duration_ns());
+                   S(cmd.output_tail()), cmd.duration_ns(), S(cmd.signer()));
   return d;
 }
 
@@ -252,8 +263,9 @@ Decision Timer(const fb::TimerFired& cmd, const State& state, const Context& ctx
 
 Decision CreatePoint(const fb::CreateRollbackPoint& cmd, const State& state, const Context& ctx) {
   const std::string name = cmd.name()->str();
-  if (name.empty() || name.size() > 128 || name.find('/') != std::string::npos) {
-    return Reject(fb::RejectCode::Invalid, "rollback point name must be 1-128 characters without '/'");
+  if (const std::string why = names::NameProblem(name); !why.empty()) {
+    return Invalid("rollback point is malformed",
+                   {{"invalid_name", "name", "rollback point name '" + names::Printable(name) + "' " + why}});
   }
   if (state.status.points.count(name)) {
     return Reject(fb::RejectCode::Conflict, "rollback point '" + name + "' already exists (at seq " +
@@ -313,16 +325,25 @@ Decision RollBack(const fb::RollBack& cmd, const State& state, const Context& ct
 
 Decision Announce(const fb::AnnounceAgent& cmd, const State& state, const Context& ctx) {
   const std::string agent = cmd.agent()->str();
-  if (agent.empty() || agent.size() > 128 || agent.find('/') != std::string::npos) {
-    return Reject(fb::RejectCode::Invalid, "agent name must be 1-128 characters without '/'");
+  std::vector<Issue> issues;
+  if (const std::string why = names::NameProblem(agent); !why.empty()) {
+    issues.push_back({"invalid_name", "agent", "agent name '" + names::Printable(agent) + "' " + why});
   }
   std::vector<std::string> instances;
-  if (cmd.instances() != nullptr) {
+  if (cmd.instances() != nullptr && cmd.instances()->size() > names::kMaxInstances) {
+    issues.push_back({"limit_exceeded", "instances",
+                      "instances has " + std::to_string(cmd.instances()->size()) + " entries; at most " +
+                          std::to_string(names::kMaxInstances) + " are accepted"});
+  } else if (cmd.instances() != nullptr) {
     for (const auto* i : *cmd.instances()) {
-      if (i->size() == 0) return Reject(fb::RejectCode::Invalid, "agent " + agent + " announced an empty instance name");
+      if (const std::string why = names::NameProblem(i->string_view()); !why.empty()) {
+        issues.push_back({"invalid_name", "instances", "instance '" + names::Printable(i->string_view()) + "' " + why});
+        if (issues.size() >= 10) break;  // enough to say what is wrong
+      }
       instances.push_back(i->str());
     }
   }
+  if (!issues.empty()) return Invalid("agent announcement is malformed", std::move(issues));
   if (auto it = state.status.agents.find(agent); it != state.status.agents.end() && it->second == instances) {
     return Decision{};  // already known just so
   }

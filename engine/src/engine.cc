@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "noodle/engine/authorize.h"
 #include "noodle/engine/commands.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
@@ -38,6 +39,7 @@ Reply Rejected(fb::RejectCode code, std::string message) {
 struct Inbox {
   struct Item {
     std::string bytes;
+    Principal who;
     std::promise<Reply> reply;
     std::function<void(Reply)> done;  // set: answer through it instead of the promise
 
@@ -51,8 +53,8 @@ struct Inbox {
   std::deque<Item> items;
   bool closed = false;
 
-  std::future<Reply> Push(std::string bytes) {
-    Item item{std::move(bytes), {}, {}};
+  std::future<Reply> Push(std::string bytes, Principal who) {
+    Item item{std::move(bytes), std::move(who), {}, {}};
     auto future = item.reply.get_future();
     Push(std::move(item));
     return future;
@@ -83,9 +85,12 @@ class EngineImpl final : public Engine {
     thread_ = std::thread([this] { Run(); });
   }
 
-  std::future<Reply> Submit(std::string command) override { return inbox_->Push(std::move(command)); }
-  void Submit(std::string command, std::function<void(Reply)> done) override {
-    inbox_->Push(Inbox::Item{std::move(command), {}, std::move(done)});
+  using Engine::Submit;
+  std::future<Reply> Submit(std::string command, Principal who) override {
+    return inbox_->Push(std::move(command), std::move(who));
+  }
+  void Submit(std::string command, Principal who, std::function<void(Reply)> done) override {
+    inbox_->Push(Inbox::Item{std::move(command), std::move(who), {}, std::move(done)});
   }
   State Current() const override {
     std::lock_guard<std::mutex> lock(state_mu_);
@@ -165,6 +170,7 @@ class EngineImpl final : public Engine {
   uint64_t next_seq_ = 1;         // the seq the next appended event will get
   uint64_t last_snapshot_seq_ = 0;
   int64_t now_ns_ = 0;
+  RefusalLimiter refusals_{options_.refusals_recorded_per_second};
   Timers timers_;
   bool timers_armed_ = false;
   std::set<proj::Id> touched_;  // upgrades this round's events changed: their timers are re-armed
@@ -256,7 +262,8 @@ void EngineImpl::Run() {
     // Timers that are due become commands of this round.
     const int64_t now = WallNs();
     for (const auto& [id, kind] : timers_.TakeDue(now)) {
-      batch.push_back(Inbox::Item{cmd::Timer(id, Timers::Name(kind), {InternalId(), 0, options_.actor}), {}, {}});
+      batch.push_back(Inbox::Item{cmd::Timer(id, Timers::Name(kind), {InternalId(), 0, options_.actor}),
+                                  Principal::Engine(options_.actor), {}, {}});
     }
     // Each command is verified once, here, outside the inbox lock (a deque
     // keeps its elements in place, so the views stay valid in Round).
@@ -347,17 +354,31 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
     p.reply = Rejected(fb::RejectCode::Invalid, "not a CommandEnvelope (FlatBuffers verification failed)");
     return;
   }
-  switch (cmd->command_type()) {
-    case fb::Command::QueryStatus:
-    case fb::Command::QueryRegistry:
-    case fb::Command::QueryStatistics:
-    case fb::Command::QueryEvents:
-      p.reply = Query(*cmd);
-      return;
-    default:
-      break;
-  }
   const proj::Id command_id = proj::Id::From(cmd->command_id());
+  // The authenticated name, never the client's word; without keys there is
+  // no identity, and the client's text is marked as such.
+  const std::string claimed = cmd->actor() != nullptr && cmd->actor()->size() > 0 ? cmd->actor()->str() : "anonymous";
+  const std::string actor = item.who.unauthenticated ? "local:" + claimed : item.who.name;
+  // Before anything else, so a refused principal learns nothing, not even a
+  // cached reply.
+  if (auto denial = Authorize(item.who, *cmd, state_)) {
+    uint32_t suppressed = 0;
+    const bool record = refusals_.Admit(WallNs(), &suppressed);
+    if (refusals_.dropped_total() % 1000 == 1 || record) {
+      spdlog::warn("engine: refused {} from {}: {}", fb::EnumNameCommand(cmd->command_type()), item.who.name,
+                   denial->reason);
+    }
+    Decision d = Refuse(item.who, cmd->command_type(), *denial, record, suppressed, NewContext(InternalId(), actor));
+    p.first_append = appends.size();
+    ApplySpeculatively(d, appends);
+    p.append_count = appends.size() - p.first_append;
+    p.reply = Rejected(d.code, d.message);
+    return;
+  }
+  if (IsQuery(cmd->command_type())) {
+    p.reply = Query(*cmd);
+    return;
+  }
   if (const Reply* earlier = Recall(command_id)) {
     p.reply = *earlier;  // a retry: the original answer, nothing decided again
     return;
@@ -370,7 +391,6 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
     if (!ResolveRollback(*rb, &target, &p.reply)) return;
     resolved = &target;
   }
-  const std::string actor = cmd->actor() != nullptr && cmd->actor()->size() > 0 ? cmd->actor()->str() : "anonymous";
   Decision d = Decide(*cmd, state_, NewContext(command_id, actor), options_.limits, resolved);
   p.cacheable = true;
   p.command_id = command_id;
@@ -536,10 +556,8 @@ void EngineImpl::AfterDurable(const std::vector<store::BatchAppend>& appends) {
     executor_->Start(req, [inbox, req, actor](StepOutcome o) {
       auto in = inbox.lock();
       if (!in) return;
-      for (auto& c : cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o.succeeded, o.timed_out,
-                                          o.exit_code, o.reason, o.output_tail, o.duration_ns, o.health_checked,
-                                          o.healthy, o.health_detail, {{}, 0, actor})) {
-        in->Push(std::move(c));
+      for (auto& c : cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o, {{}, 0, actor})) {
+        in->Push(std::move(c), Principal::Engine(actor));
       }
     });
   }

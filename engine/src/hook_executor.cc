@@ -1,6 +1,7 @@
 #include "noodle/engine/hook_executor.h"
 
 #include "file_hash.h"
+#include "noodle/engine/names.h"
 #include "step_workers.h"
 
 #include <fcntl.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -41,7 +44,9 @@ std::string Tail(const std::string& out, size_t lines) {
   return t.size() > 4096 ? t.substr(t.size() - 4096) : t;
 }
 
-HookRun RunHook(const proj::Hook* hook, const std::vector<std::string>& env, size_t tail_lines) {
+// program: the path to exec, as CheckHookProgram resolved it.
+HookRun RunHook(const proj::Hook* hook, const std::string& program, const std::vector<std::string>& env,
+                size_t tail_lines) {
   HookRun r;
   if (hook == nullptr) return r;
   r.ran = true;
@@ -72,7 +77,8 @@ HookRun RunHook(const proj::Hook* hook, const std::vector<std::string>& env, siz
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);  // its own group, so a timeout kills its children too
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), cenv.data());
+  // posix_spawn, not spawnp: no PATH search; the checked path is what runs.
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(fds[1]);
@@ -121,7 +127,38 @@ HookRun RunHook(const proj::Hook* hook, const std::vector<std::string>& env, siz
   return r;
 }
 
-StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
+std::string RealPath(const std::string& path, int* error) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) {
+    *error = errno;
+    return "";
+  }
+  return buf;
+}
+
+std::string RootList(const std::vector<std::string>& roots) {
+  std::string out;
+  for (const auto& r : roots) out += (out.empty() ? "" : ", ") + r;
+  return out;
+}
+
+// A forward step's artifact against the signature policy: "" when it may
+// go on (signer set when a signature verified), else the refusal.
+std::string CheckSignature(const proj::Component& spec, const std::string& loc, const HookExecutorOptions& options,
+                           std::string* signer) {
+  if (!options.require_signatures && !spec.artifact_require_signature) return "";
+  if (loc.empty() || !loc.starts_with("/")) {
+    return "signature check: a signature is required but the artifact location '" + names::Printable(loc) +
+           "' is not a local file";
+  }
+  auto verified = signing::VerifyArtifact(loc, options.trusted_signers, spec.artifact_sha256);
+  if (!verified.ok()) return "signature check: " + verified.status().message();
+  *signer = verified.value();
+  return "";
+}
+
+StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options) {
+  const size_t tail_lines = options.output_tail_lines;
   StepOutcome o;
   const auto started = Clock::now();
   const proj::Component& spec = step.to;
@@ -143,7 +180,16 @@ StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
   };
   std::string loc = spec.artifact_location;
   if (loc.starts_with("file://")) loc = loc.substr(7);
-  if (!revert && !spec.artifact_sha256.empty() && loc.starts_with("/")) {
+  // Reverts skip the artifact checks: they go back to the version that is
+  // registered now, and refusing them would leave the component half-way.
+  if (!revert) {
+    if (std::string why = CheckSignature(spec, loc, options, &o.signer); !why.empty()) {
+      o.exit_code = -1;
+      o.reason = std::move(why);
+      return finish(o);
+    }
+  }
+  if (!revert && o.signer.empty() && !spec.artifact_sha256.empty() && loc.starts_with("/")) {
     const std::string actual = FileSha256(loc);
     if (actual != spec.artifact_sha256) {
       o.exit_code = -1;
@@ -184,9 +230,21 @@ StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
     o.reason = spec.name + " declares no swap hook";
     return finish(o);
   }
+  // Every hook of the step passes confinement before the first one runs.
+  std::vector<std::string> programs(sequence.size());
+  for (size_t i = 0; i < sequence.size(); ++i) {
+    if (sequence[i].second == nullptr) continue;
+    if (std::string why = CheckHookProgram(sequence[i].first, *sequence[i].second, options, &programs[i]); !why.empty()) {
+      o.exit_code = -1;
+      o.reason = std::move(why);
+      o.signer.clear();
+      return finish(o);
+    }
+  }
   std::string combined;  // the hooks' outputs in order; the tail is taken from it
-  for (const auto& [name, hook] : sequence) {
-    HookRun run = RunHook(hook, env, tail_lines);
+  for (size_t i = 0; i < sequence.size(); ++i) {
+    const auto& [name, hook] = sequence[i];
+    HookRun run = RunHook(hook, programs[i], env, tail_lines);
     if (!run.ran) continue;
     if (!run.tail.empty()) combined += (combined.empty() ? "" : "\n") + run.tail;
     o.output_tail = Tail(combined, tail_lines);
@@ -209,7 +267,7 @@ StepOutcome RunStep(const StepRequest& step, size_t tail_lines) {
 class HookExecutor final : public Executor {
  public:
   explicit HookExecutor(HookExecutorOptions o)
-      : workers_(o.max_parallel_steps, [lines = o.output_tail_lines](const StepRequest& s) { return RunStep(s, lines); }) {}
+      : workers_(o.max_parallel_steps, [o](const StepRequest& s) { return RunStep(s, o); }) {}
   void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
     workers_.Submit(step, std::move(done));
   }
@@ -219,6 +277,40 @@ class HookExecutor final : public Executor {
 };
 
 }  // namespace
+
+std::string CheckHookProgram(const std::string& hook_name, const proj::Hook& hook,
+                             const HookExecutorOptions& options, std::string* resolved) {
+  const std::string at = "hook " + hook_name + ": ";
+  if (hook.argv.empty() || hook.argv[0].empty()) return at + "argv names no program";
+  if (hook.shell) {
+    if (!options.allow_shell) {
+      return at + "shell hooks are disabled (the daemon runs them only with --allow-shell-hooks)";
+    }
+    *resolved = "/bin/sh";
+    return "";
+  }
+  const std::string& program = hook.argv[0];
+  if (options.hook_roots.empty()) return at + "no hook roots are configured (--hook-root): no hook program may run";
+  if (std::string why = names::HookPathProblem(program); !why.empty()) {
+    return at + names::Printable(program) + " " + why + " (hook programs are absolute paths under the hook roots (" +
+           RootList(options.hook_roots) + "))";
+  }
+  int error = 0;
+  const std::string real = RealPath(program, &error);
+  if (real.empty()) return at + program + " cannot be resolved: " + std::strerror(error);
+  for (const auto& root : options.hook_roots) {
+    int root_error = 0;
+    const std::string real_root = RealPath(root, &root_error);
+    if (!real_root.empty() && names::UnderRoot(real, real_root)) {
+      *resolved = real;
+      return "";
+    }
+  }
+  if (real != program) {
+    return at + program + " resolves to " + real + ", outside the hook roots (" + RootList(options.hook_roots) + ")";
+  }
+  return at + program + " is outside the hook roots (" + RootList(options.hook_roots) + ")";
+}
 
 std::unique_ptr<Executor> NewHookExecutor(const HookExecutorOptions& options) {
   return std::make_unique<HookExecutor>(options);

@@ -224,7 +224,8 @@ void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& rea
 }
 
 void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succeeded, bool timed_out, int32_t exit_code,
-                      const std::string& reason, const std::string& output_tail, int64_t duration_ns) {
+                      const std::string& reason, const std::string& output_tail, int64_t duration_ns,
+                      const std::string& signer) {
   proj::Upgrade* u = em.upgrade(id);
   if (u == nullptr) return;
   const std::string stream = UpgradeStream(id);
@@ -239,12 +240,13 @@ void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succe
 
   if (succeeded) {
     em.Emit(stream, id, fb::Event::StepSucceeded, [&](FlatBufferBuilder& fbb) {
-      return fb::CreateStepSucceeded(fbb, &fid, step, exit_code, Str(fbb, output_tail), duration_ns).Union();
+      return fb::CreateStepSucceeded(fbb, &fid, step, exit_code, Str(fbb, output_tail), duration_ns, Str(fbb, signer))
+          .Union();
     });
   } else {
     em.Emit(stream, id, fb::Event::StepFailed, [&](FlatBufferBuilder& fbb) {
       return fb::CreateStepFailed(fbb, &fid, step, timed_out ? fb::StepOutcome::TimedOut : fb::StepOutcome::Failed,
-                                  exit_code, Str(fbb, why), Str(fbb, output_tail), duration_ns)
+                                  exit_code, Str(fbb, why), Str(fbb, output_tail), duration_ns, Str(fbb, signer))
           .Union();
     });
   }

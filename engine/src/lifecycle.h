@@ -24,6 +24,7 @@ void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& rea
 
 // Records an executor's result for a step that is running.
 void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succeeded, bool timed_out, int32_t exit_code,
-                      const std::string& reason, const std::string& output_tail, int64_t duration_ns);
+                      const std::string& reason, const std::string& output_tail, int64_t duration_ns,
+                      const std::string& signer = "");
 
 }  // namespace noodle::engine

@@ -16,24 +16,27 @@ StepOutcome Run(Host* host, const StepRequest& step) {
   Status s;
   bool health_checked = false;
   bool unhealthy = false;
+  std::string signer;  // key id of the library's verified signature, when one was checked
   if (host->Find(name) == nullptr) {
     // First step for this component in this host: bring up what serves now.
     auto plugin = step.from.metadata.find("plugin");
     s = host->Start(name, step.from.version, step.from.artifact_sha256, {},
-                    plugin == step.from.metadata.end() ? "" : plugin->second);
+                    plugin == step.from.metadata.end() ? "" : plugin->second, step.from.artifact_require_signature);
   }
   if (s.ok()) {
     if (step.revert) {
       s = host->Revert(name);
     } else if (step.action == "verify") {
-      s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256, &unhealthy);
+      s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256, &unhealthy,
+                                      step.to.artifact_require_signature, &signer);
       health_checked = true;
     } else {
       const uint32_t weight = step.action == "deploy" ? 0 : step.action == "switch" ? 100 : step.weight;
       auto swap = host->SwapOf(name);
       const bool staged = swap.ok() && swap->staged == step.to.version;
       if (!staged) {
-        s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight, &unhealthy);
+        s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight, &unhealthy,
+                        step.to.artifact_require_signature, &signer);
         health_checked = true;
       } else {
         s = host->SetWeight(name, weight);
@@ -48,6 +51,7 @@ StepOutcome Run(Host* host, const StepRequest& step) {
   o.health_checked = health_checked;
   o.healthy = !unhealthy;
   o.health_detail = o.healthy ? "healthy" : s.message();
+  o.signer = signer;
   o.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   return o;
 }

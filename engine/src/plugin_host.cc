@@ -8,11 +8,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "file_hash.h"
+#include "noodle/engine/names.h"
+#include "noodle/engine/semver.h"
 #include "noodle/plugin/host.h"
 
 extern char** environ;
@@ -44,6 +48,13 @@ class Backoff {
  private:
   int spins_ = 0;
 };
+
+std::string RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  return realpath(path.c_str(), buf) == nullptr ? std::string() : std::string(buf);
+}
+
+constexpr const char* kBeforeDlopen = "; refused before dlopen";
 
 uint64_t NextRandom() {
   thread_local uint64_t x = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(&x);
@@ -201,6 +212,54 @@ std::string Host::LibraryPath(const std::string& plugin, const std::string& vers
   return options_.plugin_dir + "/" + plugin + "/" + version + "/lib" + plugin + ".so";
 }
 
+Result<std::string> Host::CheckLibrary(const std::string& plugin, const std::string& version,
+                                       const std::string& sha256_hex, bool require_signature,
+                                       std::string* signer) const {
+  // Names: each is exactly one path component.
+  if (const std::string why = engine::names::NameProblem(plugin); !why.empty()) {
+    return Status::InvalidArgument("name check: plugin '" + engine::names::Printable(plugin) + "' " + why + kBeforeDlopen);
+  }
+  if (version.size() > engine::names::kMaxNameBytes || !semver::Parse(version).ok()) {
+    return Status::InvalidArgument("name check: version '" + engine::names::Printable(version) +
+                                   "' is not a SemVer version" + kBeforeDlopen);
+  }
+  // Confinement: what is opened is the resolved path, below the plugin dir.
+  const std::string path = LibraryPath(plugin, version);
+  const std::string root = RealPath(options_.plugin_dir);
+  if (root.empty()) return Status::NotFound("plugin dir " + options_.plugin_dir + " cannot be resolved" + kBeforeDlopen);
+  const std::string real = RealPath(path);
+  if (real.empty()) return Status::NotFound("no plugin at " + path);
+  if (!engine::names::UnderRoot(real, root)) {
+    return Status::InvalidArgument("plugin dir check: " + path + " resolves to " + real + ", outside the plugin dir (" +
+                                   root + ")" + kBeforeDlopen);
+  }
+  // Hash: declared, and equal.
+  if (sha256_hex.empty()) {
+    if (options_.require_sha256) {
+      return Status::InvalidArgument("sha256 check: " + plugin + " " + version +
+                                     " declares no artifact SHA-256, which the plugin host requires" + kBeforeDlopen);
+    }
+  } else if (const std::string actual = engine::FileSha256(real); actual != sha256_hex) {
+    return Status::Corruption("artifact hash mismatch: " + path + " has SHA-256 " + actual + ", declared " + sha256_hex +
+                              kBeforeDlopen);
+  }
+  // Signature: lib<plugin>.so.sig beside the library.
+  if (options_.require_signatures || require_signature) {
+    auto verified = engine::signing::VerifyArtifact(real, options_.trusted_signers, sha256_hex);
+    if (!verified.ok()) {
+      const Status& v = verified.status();
+      const std::string m = "signature check: " + v.message() + kBeforeDlopen;
+      switch (v.code()) {
+        case Status::Code::kNotFound: return Status::NotFound(m);
+        case Status::Code::kNotSupported: return Status::NotSupported(m);
+        default: return Status::Corruption(m);
+      }
+    }
+    if (signer != nullptr) *signer = verified.value();
+  }
+  return real;
+}
+
 Host::Component* Host::Get(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = components_.find(name);
@@ -213,17 +272,6 @@ Router* Host::Find(const std::string& name) {
 }
 
 namespace {
-
-Status CheckArtifact(const std::string& path, const std::string& sha256_hex) {
-  if (!std::filesystem::exists(path)) return Status::NotFound("no plugin at " + path);
-  if (sha256_hex.empty()) return Status::OK();
-  const std::string actual = engine::FileSha256(path);
-  if (actual != sha256_hex) {
-    return Status::Corruption("artifact hash mismatch: " + path + " has SHA-256 " + actual + ", declared " + sha256_hex +
-                              "; refused before dlopen");
-  }
-  return Status::OK();
-}
 
 Result<std::unique_ptr<Loaded>> Open(const std::string& path, const std::string& name, const std::string& version) {
   auto l = std::make_unique<Loaded>();
@@ -253,7 +301,7 @@ Result<std::string> Export(const Loaded& l, size_t max_bytes) {
 }  // namespace
 
 Status Host::Start(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                   std::string_view state, const std::string& plugin) {
+                   std::string_view state, const std::string& plugin, bool require_signature, std::string* signer) {
   Component* c;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -264,8 +312,9 @@ Status Host::Start(const std::string& name, const std::string& version, const st
   std::lock_guard<std::mutex> lock(c->mu);
   if (c->serving) return Status::Conflict(name + " is already served (version " + c->serving->version + ")");
   c->plugin = plugin.empty() ? name : plugin;
-  const std::string path = LibraryPath(c->plugin, version);
-  if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
+  auto checked = CheckLibrary(c->plugin, version, sha256_hex, require_signature, signer);
+  if (!checked.ok()) return checked.status();
+  const std::string path = checked.value();
   if (!options_.trial_program.empty()) {
     if (Status s = Trial(options_.trial_program, path, std::string(state), options_.trial_timeout_ms); !s.ok()) {
       return Status::InvalidArgument(name + " " + version + " " + s.message());
@@ -282,7 +331,7 @@ Status Host::Start(const std::string& name, const std::string& version, const st
 }
 
 Status Host::Stage(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                   uint32_t weight, bool* unhealthy) {
+                   uint32_t weight, bool* unhealthy, bool require_signature, std::string* signer) {
   if (unhealthy != nullptr) *unhealthy = false;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
@@ -291,8 +340,9 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
   if (c->staged) {
     return Status::Conflict(name + ": " + c->staged->version + " is already staged beside " + c->serving->version);
   }
-  const std::string path = LibraryPath(c->plugin, version);
-  if (Status s = CheckArtifact(path, sha256_hex); !s.ok()) return s;
+  auto checked = CheckLibrary(c->plugin, version, sha256_hex, require_signature, signer);
+  if (!checked.ok()) return checked.status();
+  const std::string path = checked.value();
   if (!options_.trial_program.empty()) {
     c->router.CloseGate();
     auto sample = Export(*c->serving, options_.max_state_bytes);
@@ -395,11 +445,13 @@ Result<StateSnapshot> Host::CreateSnapshot(const std::string& name) {
 }
 
 Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                                   bool* unhealthy) {
+                                   bool* unhealthy, bool require_signature, std::string* signer) {
   if (unhealthy != nullptr) *unhealthy = false;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
-  if (Status s = CheckArtifact(LibraryPath(c->plugin, version), sha256_hex); !s.ok()) return s;
+  if (auto checked = CheckLibrary(c->plugin, version, sha256_hex, require_signature, signer); !checked.ok()) {
+    return checked.status();
+  }
   std::lock_guard<std::mutex> lock(c->mu);
   Loaded* l = c->staged && c->staged->version == version ? c->staged.get()
               : c->serving && c->serving->version == version ? c->serving.get()

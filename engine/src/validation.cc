@@ -3,24 +3,44 @@
 #include <functional>
 #include <set>
 
+#include "noodle/engine/names.h"
 #include "noodle/engine/semver.h"
 
 namespace noodle::engine {
 namespace {
 
-constexpr size_t kMaxName = 128;
-constexpr size_t kMaxWeights = 20;
+using names::Printable;
+
+// Per list, issues beyond this many are summed up in one: a request with a
+// million bad entries gets a short answer.
+constexpr size_t kMaxIssuesPerList = 10;
 
 void Add(std::vector<Issue>& out, std::string code, std::string field, std::string message) {
   out.push_back({std::move(code), std::move(field), std::move(message)});
 }
 
-bool ValidName(std::string_view n) {
-  if (n.empty() || n.size() > kMaxName) return false;
-  for (char c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+// Adds invalid_name when `name` breaks the name rule (names.h).
+bool CheckName(std::vector<Issue>& out, std::string_view name, const std::string& field, const std::string& what) {
+  const std::string why = names::NameProblem(name);
+  if (why.empty()) return true;
+  Add(out, "invalid_name", field, what + " '" + Printable(name) + "' " + why);
+  return false;
+}
+
+void CheckText(std::vector<Issue>& out, const flatbuffers::String* s, size_t max, const std::string& field) {
+  if (s == nullptr) return;
+  if (const std::string why = names::TextProblem(s->string_view(), max); !why.empty()) {
+    Add(out, "invalid_text", field, field + " " + why);
   }
-  return true;
+}
+
+// False (and limit_exceeded) when a list is longer than max.
+template <typename V>
+bool CheckCount(std::vector<Issue>& out, const V* v, size_t max, const std::string& field) {
+  if (v == nullptr || v->size() <= max) return true;
+  Add(out, "limit_exceeded", field,
+      field + " has " + std::to_string(v->size()) + " entries; at most " + std::to_string(max) + " are accepted");
+  return false;
 }
 
 void CheckVersion(std::vector<Issue>& out, const flatbuffers::String* v, const std::string& field, bool required) {
@@ -28,20 +48,77 @@ void CheckVersion(std::vector<Issue>& out, const flatbuffers::String* v, const s
     if (required) Add(out, "missing_field", field, field + " is required");
     return;
   }
+  if (v->size() > names::kMaxNameBytes) {
+    Add(out, "invalid_version", field, field + " is longer than " + std::to_string(names::kMaxNameBytes) + " bytes");
+    return;
+  }
   if (auto p = semver::Parse(v->string_view()); !p.ok()) {
     Add(out, "invalid_version", field, field + ": " + p.status().message());
   }
 }
 
-void CheckHook(std::vector<Issue>& out, const fb::HookCommand* h, const std::string& field, const Limits& limits) {
+// The pure part of the hook policy (the executor checks again, with the
+// filesystem, before anything runs): sizes, no NUL, shell lines only when
+// allowed, argv[0] lexically under a hook root when roots are given. Only for
+// hooks the daemon itself runs (executor Hook): agents have their own policy.
+void CheckHook(std::vector<Issue>& out, const fb::HookCommand* h, const std::string& field, const Limits& limits,
+               bool run_here) {
   if (h == nullptr) return;
   if (h->argv() == nullptr || h->argv()->size() == 0 || h->argv()->Get(0)->size() == 0) {
     Add(out, "invalid_hook", field, field + ": argv must name a program");
+  } else if (CheckCount(out, h->argv(), names::kMaxHookArgs, field + ".argv")) {
+    size_t bytes = 0;
+    bool nul = false;
+    for (const auto* a : *h->argv()) {
+      bytes += a->size();
+      nul = nul || a->string_view().find('\0') != std::string_view::npos;
+    }
+    if (bytes > names::kMaxHookBytes) {
+      Add(out, "limit_exceeded", field + ".argv",
+          field + ": argv is " + std::to_string(bytes) + " bytes; at most " + std::to_string(names::kMaxHookBytes));
+    }
+    if (nul) Add(out, "invalid_hook", field + ".argv", field + ": an argument contains a NUL byte");
+    if (run_here && !nul && bytes <= names::kMaxHookBytes) {
+      const std::string program = h->argv()->Get(0)->str();
+      if (h->shell()) {
+        if (!limits.allow_shell_hooks) {
+          Add(out, "shell_hook_forbidden", field,
+              field + ": shell hooks are disabled on this daemon (--allow-shell-hooks); give argv of a program under a hook root");
+        }
+      } else if (!limits.hook_roots.empty()) {
+        if (const std::string why = names::HookPathProblem(program); !why.empty()) {
+          Add(out, "hook_outside_roots", field, field + ": " + Printable(program) + " " + why);
+        } else if (!names::UnderAnyRoot(program, limits.hook_roots)) {
+          std::string roots;
+          for (const auto& r : limits.hook_roots) roots += (roots.empty() ? "" : ", ") + r;
+          Add(out, "hook_outside_roots", field, field + ": " + Printable(program) + " is outside the hook roots (" + roots + ")");
+        }
+      }
+    }
   }
   if (h->timeout_ms() == 0 || h->timeout_ms() > limits.max_hook_timeout_ms) {
     Add(out, "invalid_timeout", field,
         field + ": timeout_ms " + std::to_string(h->timeout_ms()) + " is outside 1.." +
             std::to_string(limits.max_hook_timeout_ms));
+  }
+}
+
+void CheckMetadata(std::vector<Issue>& out, const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>* md,
+                   const std::string& field) {
+  if (md == nullptr || !CheckCount(out, md, names::kMaxMetadataEntries, field)) return;
+  size_t reported = 0;
+  for (const auto* kv : *md) {
+    if (reported >= kMaxIssuesPerList) break;
+    const size_t before = out.size();
+    if (CheckName(out, kv->key()->string_view(), field, "metadata key")) {
+      const std::string where = field + "." + kv->key()->str();
+      CheckText(out, kv->value(), names::kMaxMetadataValueBytes, where);
+      // The plugin host builds a path from it: <plugin dir>/<plugin>/...
+      if (kv->key()->string_view() == "plugin" && kv->value() != nullptr) {
+        CheckName(out, kv->value()->string_view(), where, "plugin");
+      }
+    }
+    reported += out.size() - before;
   }
 }
 
@@ -51,18 +128,22 @@ std::string Describe(const proj::Upgrade& u) { return u.component + " " + u.from
 
 std::vector<Issue> CheckSpecShape(const fb::ComponentSpec& spec, const Limits& limits, const std::string& field) {
   std::vector<Issue> out;
-  if (!ValidName(spec.name()->string_view())) {
-    Add(out, "invalid_name", field + ".name",
-        "component name '" + spec.name()->str() + "' must be 1-128 characters of letters, digits, '-', '_', '.'");
-  }
+  CheckName(out, spec.name()->string_view(), field + ".name", "component name");
   CheckVersion(out, spec.version(), field + ".version", true);
-  std::set<std::string> seen;
-  if (spec.dependencies() != nullptr) {
+  if (spec.dependencies() != nullptr && CheckCount(out, spec.dependencies(), names::kMaxDependencies, field + ".dependencies")) {
+    std::set<std::string> seen;
+    size_t i = 0;
     for (const auto* d : *spec.dependencies()) {
+      const std::string at = field + ".dependencies[" + std::to_string(i++) + "]";
+      if (!CheckName(out, d->name()->string_view(), at + ".name", "dependency")) continue;
       const std::string where = field + ".dependencies." + d->name()->str();
       if (!seen.insert(d->name()->str()).second) Add(out, "duplicate_dependency", where, "dependency " + d->name()->str() + " is listed twice");
       if (d->name()->string_view() == spec.name()->string_view()) {
         Add(out, "dependency_cycle", where, "component " + spec.name()->str() + " depends on itself");
+      }
+      if (d->range()->size() > names::kMaxRangeBytes) {
+        Add(out, "invalid_range", where, "dependency range is longer than " + std::to_string(names::kMaxRangeBytes) + " bytes");
+        continue;
       }
       auto r = semver::Range::Parse(d->range()->string_view());
       if (!r.ok()) {
@@ -73,19 +154,29 @@ std::vector<Issue> CheckSpecShape(const fb::ComponentSpec& spec, const Limits& l
       }
     }
   }
-  if (const auto* h = spec.hooks(); h != nullptr) {
-    CheckHook(out, h->prepare(), field + ".hooks.prepare", limits);
-    CheckHook(out, h->swap(), field + ".hooks.swap", limits);
-    CheckHook(out, h->health(), field + ".hooks.health", limits);
-    CheckHook(out, h->revert(), field + ".hooks.revert", limits);
-    CheckHook(out, h->stop(), field + ".hooks.stop", limits);
-    CheckHook(out, h->start(), field + ".hooks.start", limits);
+  if (const auto* a = spec.artifact(); a != nullptr) {
+    CheckText(out, a->location(), names::kMaxLocationBytes, field + ".artifact.location");
   }
-  if (spec.instances() != nullptr) {
-    std::set<std::string> names;
+  CheckMetadata(out, spec.metadata(), field + ".metadata");
+  if (const auto* h = spec.hooks(); h != nullptr) {
+    const bool here = spec.executor() == fb::ExecutorKind::Hook;
+    CheckHook(out, h->prepare(), field + ".hooks.prepare", limits, here);
+    CheckHook(out, h->swap(), field + ".hooks.swap", limits, here);
+    CheckHook(out, h->health(), field + ".hooks.health", limits, here);
+    CheckHook(out, h->revert(), field + ".hooks.revert", limits, here);
+    CheckHook(out, h->stop(), field + ".hooks.stop", limits, here);
+    CheckHook(out, h->start(), field + ".hooks.start", limits, here);
+  }
+  if (spec.instances() != nullptr && CheckCount(out, spec.instances(), names::kMaxInstances, field + ".instances")) {
+    std::set<std::string_view> seen;
+    size_t reported = 0;
     for (const auto* i : *spec.instances()) {
-      if (!ValidName(i->string_view()) || !names.insert(i->str()).second) {
-        Add(out, "invalid_instance", field + ".instances", "instance '" + i->str() + "' is malformed or repeated");
+      if (reported >= kMaxIssuesPerList) break;
+      if (!CheckName(out, i->string_view(), field + ".instances", "instance")) {
+        ++reported;
+      } else if (!seen.insert(i->string_view()).second) {
+        Add(out, "duplicate_instance", field + ".instances", "instance '" + i->str() + "' is listed twice");
+        ++reported;
       }
     }
   }
@@ -95,9 +186,11 @@ std::vector<Issue> CheckSpecShape(const fb::ComponentSpec& spec, const Limits& l
 std::vector<Issue> CheckRequestShape(const fb::RequestUpgrade& req, const Limits& limits) {
   std::vector<Issue> out;
   if (req.upgrade_id()->hi() == 0 && req.upgrade_id()->lo() == 0) Add(out, "missing_field", "upgrade_id", "upgrade_id must not be zero");
-  if (!ValidName(req.component()->string_view())) Add(out, "invalid_name", "component", "component name '" + req.component()->str() + "' is malformed");
+  CheckName(out, req.component()->string_view(), "component", "component name");
   CheckVersion(out, req.expected_version(), "expected_version", false);
   CheckVersion(out, req.target_version(), "target_version", true);
+  CheckText(out, req.requested_by(), names::kMaxNameBytes, "requested_by");
+  CheckMetadata(out, req.metadata(), "metadata");
   if (req.timeout_ms() < limits.min_timeout_ms || req.timeout_ms() > limits.max_timeout_ms) {
     Add(out, "invalid_timeout", "timeout_ms",
         "timeout_ms " + std::to_string(req.timeout_ms()) + " is outside " + std::to_string(limits.min_timeout_ms) +
@@ -115,7 +208,7 @@ std::vector<Issue> CheckRequestShape(const fb::RequestUpgrade& req, const Limits
         break;
       case fb::StrategyKind::Canary: {
         const auto* w = st->weights();
-        if (w == nullptr || w->size() == 0 || w->size() > kMaxWeights) {
+        if (w == nullptr || w->size() == 0 || w->size() > names::kMaxWeights) {
           Add(out, "invalid_strategy", "strategy.weights", "canary needs 1..20 weights ending at 100");
           break;
         }
@@ -139,11 +232,12 @@ std::vector<Issue> CheckRequestShape(const fb::RequestUpgrade& req, const Limits
   if (const auto* t = req.target(); t != nullptr) {
     for (auto& i : CheckSpecShape(*t, limits, "target")) out.push_back(std::move(i));
     if (t->name()->string_view() != req.component()->string_view()) {
-      Add(out, "target_mismatch", "target.name", "target spec names " + t->name()->str() + ", not " + req.component()->str());
+      Add(out, "target_mismatch", "target.name", "target spec names " + Printable(t->name()->string_view()) + ", not " + Printable(req.component()->string_view()));
     }
     if (t->version()->string_view() != req.target_version()->string_view()) {
       Add(out, "target_mismatch", "target.version",
-          "target spec has version " + t->version()->str() + ", not the target_version " + req.target_version()->str());
+          "target spec has version " + Printable(t->version()->string_view()) + ", not the target_version " +
+              Printable(req.target_version()->string_view()));
     }
   }
   return out;

@@ -7,9 +7,17 @@ in build/python; put that directory on PYTHONPATH).
 
     noodle_client.py subscribe --events tcp://127.0.0.1:7602 [--topic upgrade/] [--count N]
     noodle_client.py request-upgrade --commands tcp://127.0.0.1:7601 COMPONENT VERSION
+
+Against a daemon with a keys file, give its public key and this client's key
+pair (upgradectl keys generate): --server-key KEY|FILE --key FILE, or
+NOODLE_SERVER_PUBLIC_KEY / NOODLE_CLIENT_KEY, or "server_public_key" /
+"client_key" in the client config ($NOODLE_CLIENT_CONFIG, else
+~/.config/noodlecore/client.json), in that order of precedence.
 """
 import argparse
+import json
 import os
+import stat
 import sys
 
 import flatbuffers
@@ -24,6 +32,56 @@ REJECT_NAMES = {v: k for k, v in vars(RejectCode.RejectCode).items() if not k.st
 
 def hex_id(struct):
     return "%016x%016x" % (struct.Hi(), struct.Lo())
+
+
+def client_config():
+    path = os.environ.get("NOODLE_CLIENT_CONFIG") or os.path.expanduser("~/.config/noodlecore/client.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_public_key(key_or_path):
+    if len(key_or_path) == 40 and not os.path.exists(key_or_path):
+        return key_or_path
+    with open(key_or_path) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 1 and len(fields[0]) == 40:
+                return fields[0]
+            if len(fields) == 2 and fields[0] == "public":
+                return fields[1]
+    raise SystemExit("%s holds no Z85 public key" % key_or_path)
+
+
+def read_key_pair(path):
+    if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SystemExit("%s holds a secret key but is readable by group or others (chmod 600 it)" % path)
+    pair = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 2 and fields[0] in ("public", "secret") and not line.lstrip().startswith("#"):
+                pair[fields[0]] = fields[1]
+    if set(pair) != {"public", "secret"}:
+        raise SystemExit("%s is not a key pair file" % path)
+    return pair["public"], pair["secret"]
+
+
+def secure(sock, args):
+    """CURVE on sock when a server key is configured (flags, then environment, then config file)."""
+    config = client_config()
+    server = args.server_key or os.environ.get("NOODLE_SERVER_PUBLIC_KEY") or config.get("server_public_key")
+    key = args.key or os.environ.get("NOODLE_CLIENT_KEY") or config.get("client_key")
+    if not server and not key:
+        return
+    if not (server and key):
+        raise SystemExit("CURVE needs both the daemon's public key (--server-key) and this client's key pair (--key)")
+    public, secret = read_key_pair(key)
+    sock.curve_serverkey = read_public_key(server).encode()
+    sock.curve_publickey = public.encode()
+    sock.curve_secretkey = secret.encode()
 
 
 def new_id():
@@ -75,6 +133,7 @@ def cmd_request_upgrade(args):
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
+    secure(s, args)
     s.connect(args.commands)
     request_id = os.urandom(8)
     s.send_multipart([request_id, request_upgrade(args.component, args.version, args.actor)])
@@ -93,6 +152,7 @@ def cmd_subscribe(args):
     s = ctx.socket(zmq.SUB)
     s.setsockopt(zmq.LINGER, 0)
     s.setsockopt(zmq.SUBSCRIBE, args.topic.encode())
+    secure(s, args)
     s.connect(args.events)
     print("subscribed", flush=True)
     seen = 0
@@ -101,6 +161,8 @@ def cmd_subscribe(args):
             print("no event within %d ms" % args.timeout_ms, file=sys.stderr)
             return 3
         topic, data = s.recv_multipart()
+        if topic.startswith(b"$"):
+            continue  # "$head": the daemon's signed chain head, not an event
         env = EventEnvelope.EventEnvelope.GetRootAs(data, 0)
         name = EVENT_NAMES.get(env.EventType(), str(env.EventType()))
         line = "seq %d %s %s (topic %s)" % (env.Seq(), env.Stream().decode(), name, topic.decode())
@@ -129,6 +191,9 @@ def main():
     r.add_argument("component")
     r.add_argument("version")
     r.set_defaults(run=cmd_request_upgrade)
+    for parser in (s, r):
+        parser.add_argument("--server-key", help="the daemon's CURVE public key (Z85, or its .pub file)")
+        parser.add_argument("--key", help="this client's CURVE key pair file")
     args = p.parse_args()
     return args.run(args)
 

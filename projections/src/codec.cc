@@ -17,8 +17,10 @@ void from_json(const json& j, Id& id) {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Hook, argv, shell, timeout_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Dependency, name, range)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Component, name, version, type, hot_swappable, critical, dependencies,
-                                   artifact_location, artifact_sha256, metadata, executor, hooks, instances)
+// WITH_DEFAULT: snapshots written before a field existed still decode.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Component, name, version, type, hot_swappable, critical, dependencies,
+                                                artifact_location, artifact_sha256, metadata, executor, hooks, instances,
+                                                artifact_require_signature)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RegistryEntry, spec, registered_seq, updated_seq)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Registry, seq, components, dependents)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, action, instance, weight, pause)

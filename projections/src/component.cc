@@ -32,6 +32,7 @@ Component FromSpec(const fb::ComponentSpec& spec) {
   }
   if (const auto* a = spec.artifact(); a != nullptr) {
     if (a->location() != nullptr) c.artifact_location = a->location()->str();
+    c.artifact_require_signature = a->require_signature();
     if (a->sha256() != nullptr) {
       c.artifact_sha256 = HashToHex(*a->sha256());
       if (c.artifact_sha256.find_first_not_of('0') == std::string::npos) c.artifact_sha256.clear();
@@ -66,9 +67,9 @@ flatbuffers::Offset<fb::ComponentSpec> ToSpec(flatbuffers::FlatBufferBuilder& fb
     deps.push_back(fb::CreateDependency(fbb, fbb.CreateString(d.name), fbb.CreateString(d.range)));
   }
   flatbuffers::Offset<fb::Artifact> artifact;
-  if (!c.artifact_location.empty() || !c.artifact_sha256.empty()) {
+  if (!c.artifact_location.empty() || !c.artifact_sha256.empty() || c.artifact_require_signature) {
     const fb::Hash256 hash = HashFromHex(c.artifact_sha256).value_or(fb::Hash256());
-    artifact = fb::CreateArtifact(fbb, fbb.CreateString(c.artifact_location), &hash);
+    artifact = fb::CreateArtifact(fbb, fbb.CreateString(c.artifact_location), &hash, c.artifact_require_signature);
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [k, v] : c.metadata) {

@@ -17,6 +17,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "client_config.h"
 #include "noodle/bus/client.h"
 #include "noodle/engine/commands.h"
 #include "noodle/engine/hook_executor.h"
@@ -30,6 +31,8 @@ namespace {
 using namespace noodle;
 
 std::atomic<bool> g_stop{false};
+// Set from the flags before the agent starts (--hook-root, --allow-shell-hooks).
+engine::HookExecutorOptions g_hook_options;
 
 std::string AnnounceCommand(const std::string& agent, const std::vector<std::string>& instances) {
   flatbuffers::FlatBufferBuilder b;
@@ -42,9 +45,11 @@ std::string AnnounceCommand(const std::string& agent, const std::vector<std::str
 
 class Agent {
  public:
-  Agent(std::string name, std::vector<std::string> instances, std::string commands)
+  Agent(std::string name, std::vector<std::string> instances, std::string commands, const bus::CurveClientKeys& curve)
       : name_(std::move(name)), instances_(instances.begin(), instances.end()), commands_(std::move(commands)) {
-    bus::CommandClient::Connect(commands_, {}, &client_);
+    bus::CommandClientOptions o;
+    o.curve = curve;
+    bus::CommandClient::Connect(commands_, o, &client_);
   }
 
   bool Send(const std::string& command, engine::Reply* reply) {
@@ -104,9 +109,7 @@ class Agent {
 
  private:
   void Report(const engine::StepRequest& req, const engine::StepOutcome& o) {
-    for (const auto& c : engine::cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o.succeeded, o.timed_out,
-                                                      o.exit_code, o.reason, o.output_tail, o.duration_ns,
-                                                      o.health_checked, o.healthy, o.health_detail, {{}, 0, name_})) {
+    for (const auto& c : engine::cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o, {{}, 0, name_})) {
       engine::Reply reply;
       if (Send(c, &reply) && !reply.accepted) {
         spdlog::warn("agent {}: report for step {} refused: {}", name_, req.step + 1, reply.message);
@@ -119,7 +122,7 @@ class Agent {
   const std::string commands_;
   std::mutex client_mu_;
   std::unique_ptr<bus::CommandClient> client_;
-  std::unique_ptr<engine::Executor> hooks_ = engine::NewHookExecutor();
+  std::unique_ptr<engine::Executor> hooks_ = engine::NewHookExecutor(g_hook_options);
   proj::Registry registry_;
   proj::Status status_;
   std::vector<std::pair<proj::Id, uint32_t>> candidates_;
@@ -129,16 +132,26 @@ class Agent {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string name, commands = "tcp://127.0.0.1:7601", events = "tcp://127.0.0.1:7602", replay = "tcp://127.0.0.1:7603";
+  std::string name, commands, events, replay, server_key, key, config;
   std::vector<std::string> instances;
   std::string log_level = "info";
   CLI::App app{"upgrade-agent: runs upgrade steps for the instances on this host"};
   app.add_option("--name", name, "This agent's name")->required();
   app.add_option("--instances", instances, "Instances it runs, e.g. web-1,web-2")->delimiter(',')->required();
-  app.add_option("--commands", commands, "Command endpoint of upgraded");
-  app.add_option("--events", events, "Event endpoint of upgraded");
-  app.add_option("--replay", replay, "Replay endpoint of upgraded");
+  auto* o_commands = app.add_option("--commands", commands, "Command endpoint of upgraded");
+  auto* o_events = app.add_option("--events", events, "Event endpoint of upgraded");
+  auto* o_replay = app.add_option("--replay", replay, "Replay endpoint of upgraded");
+  auto* o_server_key = app.add_option("--server-key", server_key, "upgraded's CURVE public key (Z85 or its .pub file)");
+  auto* o_key = app.add_option("--key", key, "this agent's CURVE key pair file (its keys-file line: agent <name> <key>)");
+  app.add_option("--config", config, "client config file (JSON: commands, events, replay, server_public_key, client_key)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--hook-root", g_hook_options.hook_roots,
+                 "directory hook programs must lie in (repeatable); without one no hook program runs")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--allow-shell-hooks", g_hook_options.allow_shell,
+               "DANGEROUS: run hooks' shell lines, unconfined, as the agent's user (often root)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -149,7 +162,28 @@ int main(int argc, char** argv) {
   signal(SIGTERM, [](int) { g_stop = true; });
   signal(SIGINT, [](int) { g_stop = true; });
 
-  Agent agent(name, instances, commands);
+  // Flags over the environment over the config file.
+  if (!config.empty()) setenv("NOODLE_CLIENT_CONFIG", config.c_str(), 1);
+  tools::ClientConfig cc;
+  if (Status s = tools::LoadClientConfig(&cc); !s.ok()) {
+    std::cerr << "upgrade-agent: " << s.message() << "\n";
+    return 2;
+  }
+  if (*o_commands) cc.commands = commands;
+  if (*o_events) cc.events = events;
+  if (*o_replay) cc.replay = replay;
+  if (*o_server_key) cc.server_public_key = server_key;
+  if (*o_key) cc.client_key = key;
+  commands = cc.commands;
+  events = cc.events;
+  replay = cc.replay;
+  auto curve = tools::CurveKeysOf(cc);
+  if (!curve.ok()) {
+    std::cerr << "upgrade-agent: " << curve.status().message() << "\n";
+    return 2;
+  }
+
+  Agent agent(name, instances, commands, *curve);
   engine::Reply reply;
   if (!agent.Send(AnnounceCommand(name, instances), &reply) || !reply.accepted) {
     std::cerr << "upgrade-agent: cannot announce to " << commands << (reply.message.empty() ? "" : ": " + reply.message) << "\n";
@@ -158,13 +192,14 @@ int main(int argc, char** argv) {
   // Where "live" starts: everything up to here is history.
   std::vector<std::string> probe;
   uint64_t caught_up_at = 0;
-  if (Status s = bus::FetchReplay(replay, 1, 1, 1, &probe, &caught_up_at); !s.ok()) {
+  if (Status s = bus::FetchReplay(replay, 1, 1, 1, &probe, &caught_up_at, 5000, *curve); !s.ok()) {
     std::cerr << "upgrade-agent: " << s.ToString() << "\n";
     return 3;
   }
   bus::SubscriberOptions so;
   so.event_endpoint = events;
   so.replay_endpoint = replay;
+  so.curve = *curve;
   std::unique_ptr<bus::EventSubscriber> sub;
   if (Status s = bus::EventSubscriber::Open(so, &sub); !s.ok()) {
     std::cerr << "upgrade-agent: " << s.ToString() << "\n";

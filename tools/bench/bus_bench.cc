@@ -10,6 +10,10 @@
 // 2. Events delivered by Server::Publish to 1 and to 10 EventSubscribers
 //    (each verifies, orders and checks every event), next to raw PUB -> SUB
 //    of the same frames to the same number of raw subscribers.
+// 3. The same with CURVE (keys file, ZAP handler, encryption) next to raw
+//    CURVE sockets, and command p99 with CURVE next to plaintext.
+// 4. Status queries after 10,000 commands refused as Invalid (names with
+//    NUL, '/', '..', over the limit) next to the same queries before them.
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +27,7 @@
 #include <zmq_addon.hpp>
 
 #include "noodle/bus/client.h"
+#include "noodle/bus/keys.h"
 #include "noodle/bus/server.h"
 #include "noodle/engine/commands.h"
 #include "noodle/engine/engine.h"
@@ -36,6 +41,31 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 double Us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+// One server pair and one client pair, and the ring that admits the client.
+struct Curve {
+  bus::CurveKeyPair server = *bus::GenerateKeyPair();
+  bus::CurveKeyPair client = *bus::GenerateKeyPair();
+  std::shared_ptr<bus::KeyRing> ring =
+      std::make_shared<bus::KeyRing>(std::vector<bus::KeyEntry>{{"bench", kAllRoles, client.public_key}});
+  bus::CurveClientKeys keys() const { return {server.public_key, client.public_key, client.secret_key}; }
+  void Server(zmq::socket_t& s) const {
+    s.set(zmq::sockopt::curve_server, true);
+    s.set(zmq::sockopt::curve_secretkey, server.secret_key);
+  }
+  void Client(zmq::socket_t& s) const {
+    s.set(zmq::sockopt::curve_serverkey, server.public_key);
+    s.set(zmq::sockopt::curve_publickey, client.public_key);
+    s.set(zmq::sockopt::curve_secretkey, client.secret_key);
+  }
+};
+const Curve* g_curve = nullptr;  // set: the rows being measured use CURVE
+
+void Secure(bus::ServerOptions* so) {
+  if (g_curve == nullptr) return;
+  so->curve = g_curve->server;
+  so->keyring = g_curve->ring;
+}
 
 struct Latency {
   double per_s = 0, p50 = 0, p99 = 0, max = 0;
@@ -59,7 +89,9 @@ void Print(const char* what, const Latency& l, const Latency& raw) {
 template <typename MakeCommand>
 Latency TimeCommands(const std::string& endpoint, size_t n, MakeCommand make) {
   std::unique_ptr<bus::CommandClient> client;
-  bus::CommandClient::Connect(endpoint, {}, &client);
+  bus::CommandClientOptions o;
+  if (g_curve != nullptr) o.curve = g_curve->keys();
+  bus::CommandClient::Connect(endpoint, o, &client);
   std::vector<std::string> commands;
   for (size_t i = 0; i < n; ++i) commands.push_back(make(i));
   std::vector<double> us;
@@ -75,6 +107,7 @@ Latency TimeCommands(const std::string& endpoint, size_t n, MakeCommand make) {
 Latency RawEcho(size_t n, const std::string& payload) {
   zmq::context_t ctx(1);
   zmq::socket_t router(ctx, zmq::socket_type::router);
+  if (g_curve != nullptr) g_curve->Server(router);  // CURVE without ZAP: any client key
   router.bind("tcp://127.0.0.1:*");
   const std::string ep = router.get(zmq::sockopt::last_endpoint);
   std::thread server([&] {
@@ -85,6 +118,7 @@ Latency RawEcho(size_t n, const std::string& payload) {
     }
   });
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  if (g_curve != nullptr) g_curve->Client(dealer);
   dealer.connect(ep);
   std::vector<double> us;
   const auto t0 = Clock::now();
@@ -122,6 +156,7 @@ double OursFanOut(const std::vector<std::string>& events, int subscribers, uint6
   bus::ServerOptions so;
   so.command_endpoint = so.event_endpoint = so.replay_endpoint = "tcp://127.0.0.1:0";
   so.event_sndhwm = static_cast<int>(events.size());
+  Secure(&so);
   std::unique_ptr<bus::Server> server;
   std::atomic<uint64_t> published{0};  // the replay source serves only what was published
   auto replay = [&](uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* out, uint64_t* last) {
@@ -130,7 +165,7 @@ double OursFanOut(const std::vector<std::string>& events, int subscribers, uint6
     for (uint64_t s = from; s <= end && out->size() < max; ++s) out->push_back(events[s - 1]);
     return Status::OK();
   };
-  bus::Server::Start(so, [](std::string, std::function<void(std::string)>) {}, replay, &server);
+  bus::Server::Start(so, [](std::string, Principal, std::function<void(std::string)>) {}, replay, &server);
   std::atomic<int> ready{0};
   std::atomic<uint64_t> refills{0};
   std::vector<std::thread> threads;
@@ -141,6 +176,7 @@ double OursFanOut(const std::vector<std::string>& events, int subscribers, uint6
       o.replay_endpoint = server->replay_endpoint();
       o.rcvhwm = static_cast<int>(events.size());
       o.idle_check_ms = 1000;
+      if (g_curve != nullptr) o.curve = g_curve->keys();
       std::unique_ptr<bus::EventSubscriber> sub;
       bus::EventSubscriber::Open(o, &sub);
       bus::ReceivedEvent ev;
@@ -175,6 +211,7 @@ double RawFanOut(const std::vector<std::string>& events, int subscribers) {
   zmq::context_t ctx(1);
   zmq::socket_t pub(ctx, zmq::socket_type::pub);
   pub.set(zmq::sockopt::sndhwm, static_cast<int>(events.size()));
+  if (g_curve != nullptr) g_curve->Server(pub);
   pub.bind("tcp://127.0.0.1:*");
   const std::string ep = pub.get(zmq::sockopt::last_endpoint);
   std::atomic<int> ready{0};
@@ -184,6 +221,7 @@ double RawFanOut(const std::vector<std::string>& events, int subscribers) {
       zmq::socket_t sub(ctx, zmq::socket_type::sub);
       sub.set(zmq::sockopt::rcvhwm, static_cast<int>(events.size()));
       sub.set(zmq::sockopt::subscribe, "");
+      if (g_curve != nullptr) g_curve->Client(sub);
       sub.connect(ep);
       ++ready;
       for (size_t i = 0; i < events.size(); ++i) {
@@ -215,7 +253,14 @@ int main(int argc, char** argv) {
   std::printf("bus_bench: %u cores, tcp loopback; %zu commands per row, %zu events per fan-out row\n\n",
               std::thread::hardware_concurrency(), n_commands, n_events);
 
-  for (bool sync : {false, true}) {
+  const Curve curve;
+  struct Row {
+    bool sync, curve;
+  };
+  Latency plain_query;
+  for (Row row : {Row{false, false}, Row{true, false}, Row{false, true}}) {
+    g_curve = row.curve ? &curve : nullptr;
+    const bool sync = row.sync;
     const std::string dir = fs::temp_directory_path() / ("bus_bench." + std::to_string(getpid()));
     fs::remove_all(dir);
     std::unique_ptr<store::EventLog> log;
@@ -227,6 +272,7 @@ int main(int argc, char** argv) {
     engine::Engine::Open(log.get(), nullptr, &publisher, {}, &eng);
     bus::ServerOptions so;
     so.command_endpoint = so.event_endpoint = so.replay_endpoint = "tcp://127.0.0.1:0";
+    Secure(&so);
     std::unique_ptr<bus::Server> server;
     bus::Server::Start(so, daemon::EngineHandler(eng.get()), daemon::LogReplay(log.get()), &server);
     publisher.server = server.get();
@@ -243,10 +289,31 @@ int main(int argc, char** argv) {
       c.version = "1.0.0";
       return engine::cmd::Register(c);
     });
-    Print(sync ? "register (sync on)" : "register (sync off)", reg, raw);
+    const char* what = row.curve ? "register (sync off, CURVE)" : sync ? "register (sync on)" : "register (sync off)";
+    Print(what, reg, raw);
     if (!sync) {
-      const Latency q = TimeCommands(server->command_endpoint(), n_commands, [](size_t) { return engine::cmd::QueryStatus(); });
-      Print("status query", q, raw);
+      auto query = [](size_t) { return engine::cmd::QueryStatus(); };
+      const Latency q = TimeCommands(server->command_endpoint(), n_commands, query);
+      Print(row.curve ? "status query (CURVE)" : "status query", q, raw);
+      if (!row.curve) {
+        plain_query = q;
+        // 10,000 commands refused as Invalid in validation, then the same queries.
+        const Latency bad = TimeCommands(server->command_endpoint(), 10'000, [](size_t i) {
+          proj::Component c;
+          const std::string names[] = {"..", std::string("a\0b", 3), "a/b", "x\ny", std::string(4096, 'n')};
+          c.name = names[i % 5];
+          c.version = "1.0.0";
+          return engine::cmd::Register(c);
+        });
+        Print("10,000 invalid names", bad, raw);
+        const Latency after = TimeCommands(server->command_endpoint(), n_commands, query);
+        Print("status query after them", after, raw);
+        std::printf("%-30s p50 %.1f us / %.1f us before = %.2fx; p99 %.2fx\n", "  after invalid vs before", after.p50,
+                    q.p50, after.p50 / q.p50, after.p99 / q.p99);
+      } else {
+        std::printf("%-30s p99 %.1f us with CURVE / %.1f us plaintext = %.2fx (target <= 1.3x and < 1000 us)\n",
+                    "CURVE command p99", q.p99, plain_query.p99, q.p99 / plain_query.p99);
+      }
     }
     publisher.server = nullptr;
     server->Stop();
@@ -255,16 +322,20 @@ int main(int argc, char** argv) {
     log.reset();
     fs::remove_all(dir);
   }
+  g_curve = nullptr;
 
   std::printf("\n");
   const auto events = Events(n_events);
-  for (int subs : {1, 10}) {
-    uint64_t refilled = 0;
-    const double ours = OursFanOut(events, subs, &refilled);
-    const double raw = RawFanOut(events, subs);
-    std::printf("events to %2d subscriber%s  %9.0f ev/s per subscriber   raw PUB/SUB %9.0f ev/s   ratio %.2f  (refilled %llu)\n",
-                subs, subs == 1 ? " " : "s", n_events / ours, n_events / raw, raw / ours,
-                static_cast<unsigned long long>(refilled));
+  for (const Curve* c : {static_cast<const Curve*>(nullptr), &curve}) {
+    g_curve = c;
+    for (int subs : {1, 10}) {
+      uint64_t refilled = 0;
+      const double ours = OursFanOut(events, subs, &refilled);
+      const double raw = RawFanOut(events, subs);
+      std::printf("events to %2d subscriber%s%s %9.0f ev/s per subscriber   raw %sPUB/SUB %9.0f ev/s   ratio %.2f  (refilled %llu)\n",
+                  subs, subs == 1 ? " " : "s", c ? " (CURVE)" : "        ", n_events / ours, c ? "CURVE " : "",
+                  n_events / raw, raw / ours, static_cast<unsigned long long>(refilled));
+    }
   }
   return 0;
 }

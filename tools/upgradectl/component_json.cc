@@ -29,6 +29,7 @@ Status ComponentFromJson(const json& j, proj::Component* out) {
       if (!c.artifact_sha256.empty() && c.artifact_sha256.size() != 64) {
         return Status::InvalidArgument("artifact.sha256: 64 hex digits");
       }
+      c.artifact_require_signature = j["artifact"].value("require_signature", false);
     }
     const json metadata = j.value("metadata", json::object());  // named: items() must not outlive it
     for (const auto& [k, v] : metadata.items()) c.metadata[k] = v.get<std::string>();

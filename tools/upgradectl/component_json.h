@@ -1,6 +1,6 @@
 // Component specs as JSON, for `upgradectl component register --file`:
 // {"name","version","type","hot_swappable","critical",
-//  "dependencies":[{"name","range"}], "artifact":{"location","sha256"},
+//  "dependencies":[{"name","range"}], "artifact":{"location","sha256","require_signature"},
 //  "metadata":{...}, "hooks":{"swap":{"argv":[...],"shell","timeout_ms"} | "a shell line"},
 //  "instances":[...]}
 #pragma once

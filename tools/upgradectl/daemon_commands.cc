@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "client_config.h"
 #include "component_json.h"
 #include "exit_codes.h"
 #include "noodle/bus/client.h"
@@ -22,11 +23,6 @@ namespace {
 
 using nlohmann::json;
 using Flags = std::shared_ptr<DaemonFlags>;
-
-std::string Env(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
 
 json ReplyJson(const engine::Reply& r) {
   json j{{"accepted", r.accepted}};
@@ -60,6 +56,9 @@ int Send(const DaemonFlags& f, const std::string& command, engine::Reply* reply)
   if (!client) {
     bus::CommandClientOptions o;
     o.timeout_ms = f.timeout_ms;
+    auto curve = CurveOf(f);
+    if (!curve.ok()) return Fail(curve.status());
+    o.curve = *curve;
     bus::CommandClient::Connect(f.commands, o, &client);
   }
   auto bytes = client->Call(command);
@@ -234,15 +233,29 @@ void AddDaemonFlags(CLI::App* cmd, const Flags& f) {
   cmd->add_option("--replay", f->replay, "Replay endpoint of upgraded");
   cmd->add_option("--timeout", f->timeout_ms, "Milliseconds to wait for each reply");
   cmd->add_flag("--json", f->json, "Print JSON");
-  cmd->add_option("--actor", f->actor, "Who is asking (default: $USER)");
+  cmd->add_option("--actor", f->actor, "A note of who is asking (default: $USER); the daemon records its key's name");
+  cmd->add_option("--server-key", f->server_key, "The daemon's CURVE public key (Z85, or its .pub file)");
+  cmd->add_option("--key", f->key, "This client's CURVE key pair file (upgradectl keys generate)");
 }
 
 std::shared_ptr<DaemonFlags> DefaultDaemonFlags() {
   auto f = std::make_shared<DaemonFlags>();
-  f->commands = Env("NOODLE_COMMANDS", "tcp://127.0.0.1:7601");
-  f->events = Env("NOODLE_EVENTS", "tcp://127.0.0.1:7602");
-  f->replay = Env("NOODLE_REPLAY", "tcp://127.0.0.1:7603");
+  ClientConfig c;
+  f->config_error = LoadClientConfig(&c);
+  f->commands = c.commands;
+  f->events = c.events;
+  f->replay = c.replay;
+  f->server_key = c.server_public_key;
+  f->key = c.client_key;
   return f;
+}
+
+Result<bus::CurveClientKeys> CurveOf(const DaemonFlags& f) {
+  if (!f.config_error.ok()) return f.config_error;
+  ClientConfig c;
+  c.server_public_key = f.server_key;
+  c.client_key = f.key;
+  return CurveKeysOf(c);
 }
 
 void AddDaemonCommands(CLI::App& app, int* exit_code) {

@@ -7,10 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "noodle/bus/client.h"
+#include "noodle/status.h"
+
 namespace noodle::tools {
 
-// Where the daemon is, and how to talk to it. Defaults come from
-// NOODLE_COMMANDS / NOODLE_EVENTS / NOODLE_REPLAY, else the daemon's defaults.
+// Where the daemon is, and how to talk to it. Defaults come from the client
+// config (tools/common/client_config.h: config file, then environment).
 struct DaemonFlags {
   std::string commands;
   std::string events;
@@ -18,13 +21,20 @@ struct DaemonFlags {
   int timeout_ms = 5000;
   bool json = false;
   std::string actor;
+  std::string server_key;  // the daemon's public key (Z85 or a file); empty: plaintext
+  std::string key;         // this client's key pair file
+  Status config_error;     // the client config did not load: commands refuse to run
 };
 
-// Endpoints from the environment, else the daemon's defaults.
+// Endpoints and keys from the client config, else the daemon's defaults.
 std::shared_ptr<DaemonFlags> DefaultDaemonFlags();
 
-// Adds --commands/--events/--replay/--timeout/--json/--actor to a subcommand.
+// Adds --commands/--events/--replay/--timeout/--json/--actor/--server-key/--key to a subcommand.
 void AddDaemonFlags(CLI::App* cmd, const std::shared_ptr<DaemonFlags>& flags);
+
+// The CURVE keys the flags name (none: plaintext); InvalidArgument when
+// they are incomplete or unreadable, or the client config did not load.
+Result<bus::CurveClientKeys> CurveOf(const DaemonFlags& flags);
 
 void AddDaemonCommands(CLI::App& app, int* exit_code);
 void AddStreamCommands(CLI::App& app, int* exit_code);

@@ -1,7 +1,9 @@
 // upgradectl: the operator's and auditor's command line.
 #include <CLI/CLI.hpp>
 
+#include "artifact_commands.h"
 #include "exit_codes.h"
+#include "key_commands.h"
 #include "daemon_commands.h"
 #include "log_commands.h"
 
@@ -10,6 +12,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = noodle::tools::kExitOk;
   noodle::tools::AddLogCommands(app, &exit_code);
+  noodle::tools::AddArtifactCommands(app, &exit_code);
+  noodle::tools::AddKeyCommands(app, &exit_code);
   noodle::tools::AddDaemonCommands(app, &exit_code);
   noodle::tools::AddStreamCommands(app, &exit_code);
   try {

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "audit_commands.h"
 #include "daemon_commands.h"
 #include "exit_codes.h"
 #include "noodle/bus/client.h"
@@ -36,7 +37,9 @@ struct StreamFlags {
 Result<uint64_t> LastSeq(const DaemonFlags& f) {
   std::vector<std::string> events;
   uint64_t last = 0;
-  Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms);
+  auto curve = CurveOf(f);
+  if (!curve.ok()) return curve.status();
+  Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms, *curve);
   if (!s.ok()) return s;
   return last;
 }
@@ -95,6 +98,9 @@ int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
   bus::SubscriberOptions o;
   o.event_endpoint = f.events;
   o.replay_endpoint = f.replay;
+  auto curve = CurveOf(f);
+  if (!curve.ok()) return Fail(curve.status());
+  o.curve = *curve;
   o.from_seq = events_only ? from : 1;  // watch folds from seq 1 to know each upgrade
   std::unique_ptr<bus::EventSubscriber> sub;
   if (Status st = bus::EventSubscriber::Open(o, &sub); !st.ok()) return Fail(st, "subscribe");
@@ -139,8 +145,10 @@ int RunReplay(const DaemonFlags& f, const StreamFlags& s) {
   EventJson codec;
   uint64_t next = std::max<uint64_t>(1, s.from);
   size_t printed = 0;
+  auto curve = CurveOf(f);
+  if (!curve.ok()) return Fail(curve.status());
   std::unique_ptr<bus::ReplayReader> reader;
-  bus::ReplayReader::Open(f.replay, &reader);
+  bus::ReplayReader::Open(f.replay, &reader, *curve);
   while (true) {
     std::vector<std::string> events;
     uint64_t last = 0;
@@ -172,8 +180,10 @@ int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
     result = log->Verify(1, UINT64_MAX, &checked);
   } else {
     store::ChainChecker chain(1, nullptr);
+    auto curve = CurveOf(f);
+    if (!curve.ok()) return Fail(curve.status());
     std::unique_ptr<bus::ReplayReader> reader;
-    bus::ReplayReader::Open(f.replay, &reader);
+    bus::ReplayReader::Open(f.replay, &reader, *curve);
     while (result.ok()) {
       std::vector<std::string> events;
       if (Status st = reader->Fetch(chain.next_seq(), 0, 1000, &events, &last, f.timeout_ms); !st.ok()) {
@@ -248,7 +258,14 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
   auto* verify = audit->add_subcommand("verify", "Recompute the hash chain (live over the bus, or --data offline); exit 4 when broken");
   AddDaemonFlags(verify, f);
   verify->add_option("--data", s->data, "Data directory of upgraded, read directly (offline or beside the daemon)");
-  verify->callback([=] { *exit_code = RunAudit(*f, *s); });
+  auto head = std::make_shared<HeadAuditFlags>();
+  AddAgainstFlags(verify, head);
+  verify->callback([=] {
+    *exit_code = RunAudit(*f, *s);
+    // The chain can hold and the log still be truncated or re-chained.
+    if (!head->against.empty()) *exit_code = std::max(*exit_code, AuditAgainstHead(*f, s->data, *head));
+  });
+  AddAuditHeadCommands(audit, f, exit_code);
 }
 
 }  // namespace noodle::tools

@@ -6,10 +6,10 @@
 namespace noodle::daemon {
 
 bus::CommandHandler EngineHandler(engine::Engine* engine) {
-  return [engine](std::string command, std::function<void(std::string)> respond) {
+  return [engine](std::string command, Principal who, std::function<void(std::string)> respond) {
     proj::Id id;
     if (const auto* cmd = engine::cmd::VerifyCommand(command)) id = proj::Id::From(cmd->command_id());
-    engine->Submit(std::move(command), [id, respond = std::move(respond)](engine::Reply r) {
+    engine->Submit(std::move(command), std::move(who), [id, respond = std::move(respond)](engine::Reply r) {
       respond(engine::EncodeReply(id, r));
     });
   };

@@ -13,11 +13,22 @@
 
 namespace noodle::bus {
 
+// A client's CURVE settings: the daemon's public key and the client's own
+// pair, all Z85. All empty: plaintext (a daemon with a keys file then admits
+// nothing from this client).
+struct CurveClientKeys {
+  std::string server_public;
+  std::string public_key;
+  std::string secret_key;
+  bool enabled() const { return !server_public.empty(); }
+};
+
 struct CommandClientOptions {
   int timeout_ms = 5000;  // per attempt
   // Attempts after the first. Safe: a retry resends the same bytes, and the
   // engine answers a command id it has seen with the original reply.
   int retries = 2;
+  CurveClientKeys curve;
 };
 
 class CommandClient {
@@ -34,7 +45,8 @@ class CommandClient {
 // for every batch.
 class ReplayReader {
  public:
-  static Status Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader);
+  static Status Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader,
+                     const CurveClientKeys& curve = {});
   virtual ~ReplayReader() = default;
   // Events [from, until] (until 0: to the end), at most max, appended to
   // events, each verified and in seq order; last_seq receives the log's last
@@ -46,7 +58,13 @@ class ReplayReader {
 
 // One batch through a reader of its own, for a single question.
 Status FetchReplay(const std::string& endpoint, uint64_t from, uint64_t until, uint32_t max,
-                   std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms = 5000);
+                   std::vector<std::string>* events, uint64_t* last_seq, int timeout_ms = 5000,
+                   const CurveClientKeys& curve = {});
+
+// The daemon's newest signed chain head (a SignedHead buffer, verified as
+// FlatBuffers but not its signature). NotFound when the daemon has none yet.
+Status FetchHead(const std::string& replay_endpoint, std::string* signed_head, int timeout_ms = 5000,
+                 const CurveClientKeys& curve = {});
 
 struct SubscriberOptions {
   std::string event_endpoint;
@@ -63,6 +81,7 @@ struct SubscriberOptions {
   int idle_check_ms = 200;
   // Live events kept while a gap is being filled.
   size_t max_buffered = 1'000'000;
+  CurveClientKeys curve;  // for both endpoints
 };
 
 struct ReceivedEvent {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "noodle/engine/executor.h"
 #include "noodle/fb/commands_generated.h"
 #include "noodle/projections/component.h"
 
@@ -47,6 +48,7 @@ struct StepReport {
   std::string reason;
   std::string output_tail;
   int64_t duration_ns = 0;
+  std::string signer;  // key id of the artifact's signer, when one was checked
 };
 
 std::string Register(const proj::Component& c, const Meta& m = {});
@@ -77,10 +79,7 @@ struct StepOutcomeReport {
   uint32_t step = 0;
   std::string instance;
 };
-std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, bool succeeded, bool timed_out,
-                                         int32_t exit_code, const std::string& reason, const std::string& output_tail,
-                                         int64_t duration_ns, bool health_checked, bool healthy,
-                                         const std::string& health_detail, const Meta& m);
+std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, const StepOutcome& outcome, const Meta& m);
 
 // The envelope in bytes if they pass the Verifier (identifier included), else nullptr.
 const fb::CommandEnvelope* VerifyCommand(std::string_view bytes);

@@ -36,6 +36,13 @@ struct Limits {
   int32_t max_abs_priority = 1'000;
   uint32_t max_hook_timeout_ms = 24u * 3600 * 1000;
   uint32_t max_pause_ms = 24u * 3600 * 1000;
+  // The hook policy of the daemon's hook executor, checked at registration
+  // for components it runs (executor Hook) so a spec it would refuse is
+  // refused up front (codes shell_hook_forbidden, hook_outside_roots).
+  // Lexical checks only; the executor checks again, with realpath, before
+  // any hook runs. Defaults check nothing: the executor is the guard.
+  std::vector<std::string> hook_roots;  // empty: argv[0] is not checked here
+  bool allow_shell_hooks = true;
 };
 
 struct Context {

@@ -17,6 +17,7 @@
 
 #include "noodle/engine/decider.h"
 #include "noodle/engine/executor.h"
+#include "noodle/principal.h"
 #include "noodle/projections/statistics.h"
 #include "noodle/status.h"
 #include "noodle/store/event_log.h"
@@ -33,6 +34,10 @@ struct EngineOptions {
   size_t max_round_commands = 512;
   // Who the engine's own decisions (reconcile, recover, timers) are by.
   std::string actor = "engine";
+  // Refused commands recorded as CommandRefused events per second at most;
+  // the rest are counted into the next recorded one. Bounds the log growth a
+  // flood of refused commands can cause (~200 bytes per event).
+  uint32_t refusals_recorded_per_second = 10;
 };
 
 struct Reply {
@@ -54,14 +59,21 @@ class Engine {
                      std::unique_ptr<Engine>* engine);
   virtual ~Engine() = default;
 
-  // Thread-safe. Takes a CommandEnvelope buffer; the reply is ready once the
-  // command's events are durable (or it was rejected). Malformed bytes get
-  // an Invalid reply. After Stop, replies are Unavailable.
-  virtual std::future<Reply> Submit(std::string command) = 0;
+  // Thread-safe. Takes a CommandEnvelope buffer sent by `who`; the reply is
+  // ready once the command's events are durable (or it was rejected).
+  // Malformed bytes get an Invalid reply; a command `who` may not send gets
+  // Unauthorized (and a CommandRefused event, see
+  // refusals_recorded_per_second). The events' actor is who.name, never the
+  // envelope's actor (for an unauthenticated principal: "local:" + it).
+  // After Stop, replies are Unavailable.
+  virtual std::future<Reply> Submit(std::string command, Principal who) = 0;
   // The same, with the reply handed to done (on the engine's writer thread,
   // so done must not block; it is called exactly once, also after Stop).
-  virtual void Submit(std::string command, std::function<void(Reply)> done) = 0;
+  virtual void Submit(std::string command, Principal who, std::function<void(Reply)> done) = 0;
+  // In-process callers without a bus: Principal::Local().
+  std::future<Reply> Submit(std::string command) { return Submit(std::move(command), Principal::Local()); }
   Reply Execute(std::string command) { return Submit(std::move(command)).get(); }
+  Reply Execute(std::string command, Principal who) { return Submit(std::move(command), std::move(who)).get(); }
 
   // Copies of the live projections, consistent with each other. Thread-safe.
   virtual State Current() const = 0;

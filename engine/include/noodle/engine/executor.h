@@ -32,6 +32,9 @@ struct StepOutcome {
   bool health_checked = false;  // a health check ran as part of the step
   bool healthy = false;
   std::string health_detail;
+  // Key id of the trusted signer whose artifact signature was verified
+  // before the step ran; empty when no signature was checked.
+  std::string signer;
 };
 
 class Executor {

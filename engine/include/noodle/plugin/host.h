@@ -5,7 +5,7 @@
 // (an atomic route pointer read under a two-counter epoch, RCU-style); the
 // only time a call waits is while a version's state is moved across, which
 // lasts one export_state + create + health. A swap:
-//   Stage:  check the artifact's SHA-256 (before dlopen), try create on a
+//   Stage:  confine and check the library (below), try create on a
 //           copy of the state in a separate process (a plugin that crashes
 //           there fails the swap, not the host), dlopen, then with calls held at
 //           the gate: export the serving version's state, create the new
@@ -15,6 +15,17 @@
 //   Commit: the staged version serves alone; the old one is drained (no
 //           call in flight) and unloaded.
 //   Revert: weight 0; the staged version is drained and unloaded.
+// Before any dlopen (and before the trial), the library is checked; each
+// refusal names its check and ends "refused before dlopen":
+//   names:      the plugin (a name, names.h) and the version (SemVer) are
+//               single path components: no "/", no "." or ".."
+//   confinement: the library's realpath lies below the realpath of
+//               plugin_dir (a symlink leading out is refused); the resolved
+//               path is what is opened
+//   sha256:     a declared SHA-256 is required (unless !require_sha256) and
+//               must match the library's
+//   signature:  with require_signatures or require_signature for the call,
+//               lib<plugin>.so.sig must verify against trusted_signers
 // Thread safety: Router::Call from any number of threads; the other methods
 // are serialized per component by the host.
 #pragma once
@@ -28,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "noodle/engine/artifact_signature.h"
 #include "noodle/plugin/plugin_abi.h"
 #include "noodle/status.h"
 
@@ -44,6 +56,12 @@ struct HostOptions {
   int trial_timeout_ms = 5000;
   // Largest state blob accepted from export_state.
   size_t max_state_bytes = 64u << 20;
+  // Refuse a library whose SHA-256 is not declared.
+  bool require_sha256 = true;
+  // Every library must be signed by one of trusted_signers (per call:
+  // the require_signature arguments below).
+  bool require_signatures = false;
+  engine::signing::TrustedSigners trusted_signers;
 };
 
 class Router;
@@ -72,14 +90,17 @@ class Host {
   // its serving version. plugin names the library (<plugin>/<version>/
   // lib<plugin>.so; empty: the component's name), so many components can
   // run one plugin. Conflict when the component is already served.
+  // require_signature: this library must be signed (the component's policy);
+  // signer (optional) receives the key id of a verified signature.
   Status Start(const std::string& name, const std::string& version, const std::string& sha256_hex = "",
-               std::string_view state = {}, const std::string& plugin = "");
+               std::string_view state = {}, const std::string& plugin = "", bool require_signature = false,
+               std::string* signer = nullptr);
   // The component's router; stable for the host's lifetime. Null if unknown.
   Router* Find(const std::string& name);
 
   // unhealthy (optional) is set when the refusal is the version's health check.
   Status Stage(const std::string& name, const std::string& version, const std::string& sha256_hex, uint32_t weight,
-               bool* unhealthy = nullptr);
+               bool* unhealthy = nullptr, bool require_signature = false, std::string* signer = nullptr);
   Status SetWeight(const std::string& name, uint32_t weight);
   Status Commit(const std::string& name);
   Status Revert(const std::string& name);
@@ -91,9 +112,16 @@ class Host {
   // The seed's validate_swap_integrity: the artifact's SHA-256 matches and
   // the staged version (or the serving one, if none) is healthy.
   Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                               bool* unhealthy = nullptr);
+                               bool* unhealthy = nullptr, bool require_signature = false, std::string* signer = nullptr);
 
+  // <plugin_dir>/<plugin>/<version>/lib<plugin>.so, as written (unchecked).
   std::string LibraryPath(const std::string& plugin, const std::string& version) const;
+  // The checks above, without loading: the resolved path to open, or the
+  // refusal (InvalidArgument for names/confinement/missing hash, NotFound
+  // for a missing library, Corruption for a hash or signature mismatch,
+  // NotSupported for an untrusted signer).
+  Result<std::string> CheckLibrary(const std::string& plugin, const std::string& version, const std::string& sha256_hex,
+                                   bool require_signature, std::string* signer = nullptr) const;
 
  private:
   struct Component;

@@ -46,6 +46,9 @@ struct Component {
   std::vector<Dependency> dependencies;
   std::string artifact_location;
   std::string artifact_sha256;  // 64 hex digits; empty when none is declared
+  // A detached signature (<artifact>.sig) by a trusted signer must verify
+  // before any hook runs or any library is opened (Artifact.require_signature).
+  bool artifact_require_signature = false;
   std::map<std::string, std::string> metadata;
   fb::ExecutorKind executor = fb::ExecutorKind::Hook;
   std::map<std::string, Hook> hooks;  // by name: prepare, swap, health, revert, stop, start

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -324,6 +325,62 @@ BOOST_AUTO_TEST_CASE(an_agent_key_announces_only_its_own_name_and_reports_only_f
   BOOST_TEST(failed);
 }
 
+// The forged-success scenario: while the engine's own hook runs (and is about
+// to fail), a key that holds every role reports the step as succeeded, as
+// "engine". Refused; the hook's failure decides.
+BOOST_AUTO_TEST_CASE(a_forged_step_result_cannot_complete_an_upgrade_the_engine_runs) {
+  test::TempDir dir;
+  Keys k = MakeKeys(dir, {{"admin,operator,observer,agent", "root-ops"}});
+  std::filesystem::create_directories(dir.sub("hooks"));
+  const std::string hook = dir.sub("hooks/slow-fail.sh");
+  std::ofstream(hook) << "#!/bin/sh\nsleep 1\necho release is broken\nexit 1\n";
+  std::filesystem::permissions(hook, std::filesystem::perms(0755));
+  Daemon d = StartWithKeys(dir, k, {"--hook-root", dir.sub("hooks")});
+  auto admin = Client(d, k.For("root-ops"));
+  proj::Component c = Comp("db");
+  c.hooks["swap"] = proj::Hook{{hook}, false, 30000};
+  BOOST_REQUIRE(Call(*admin, engine::cmd::Register(c))->accepted);
+  engine::cmd::UpgradeRequest req;
+  req.component = "db";
+  req.target_version = "1.1.0";
+  proj::Id id;
+  BOOST_REQUIRE(Call(*admin, engine::cmd::Upgrade(req, {}, &id))->accepted);
+  BOOST_REQUIRE(test::WaitFor([&] {
+    for (const auto& bytes : AllEvents(d, k.For("root-ops"))) {
+      if (fb::GetEventEnvelope(bytes.data())->event_type() == fb::Event::StepStarted) return true;
+    }
+    return false;
+  }, 30));
+  engine::cmd::StepReport forged;
+  forged.upgrade_id = id;
+  forged.step = 0;
+  forged.succeeded = true;
+  auto r = Call(*admin, engine::cmd::StepResult(forged, {{}, 0, "engine"}));
+  BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
+  BOOST_TEST(r->message.find("run by the engine") != std::string::npos);
+  r = Call(*admin, engine::cmd::Health(id, "", true, "forged"));
+  BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
+
+  // The upgrade ends as its hook decides: failed and rolled back, db still 1.0.0.
+  bool ended = false, step_failed = false;
+  BOOST_REQUIRE(test::WaitFor([&] {
+    for (const auto& bytes : AllEvents(d, k.For("root-ops"))) {
+      const auto* env = fb::GetEventEnvelope(bytes.data());
+      BOOST_REQUIRE(env->event_type() != fb::Event::UpgradeCompleted);
+      if (const auto* f = env->event_as_StepFailed()) {
+        const bool hook_said_so = f->output_tail()->str().find("release is broken") != std::string::npos;
+        step_failed = step_failed || (f->step() == 0 && hook_said_so);
+      }
+      ended = ended || env->event_type() == fb::Event::RollbackCompleted ||
+              env->event_type() == fb::Event::RollbackFailed;
+    }
+    return ended;
+  }, 60));
+  BOOST_TEST(step_failed);
+  auto reg = Call(*admin, engine::cmd::QueryRegistry("db"));
+  BOOST_TEST(reg->result_json.find("\"1.0.0\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(refusals_are_coalesced_and_every_one_is_counted) {
   test::TempDir dir;
   Keys k = MakeKeys(dir, {{"admin,operator,observer", "root-ops"}, {"observer", "watcher"}});
@@ -331,7 +388,9 @@ BOOST_AUTO_TEST_CASE(refusals_are_coalesced_and_every_one_is_counted) {
   auto watcher = Client(d, k.For("watcher"));
   constexpr int kFlood = 300;
   for (int i = 0; i < kFlood; ++i) {
-    BOOST_REQUIRE(Call(*watcher, engine::cmd::Point("p" + std::to_string(i)))->code == fb::RejectCode::Unauthorized);
+    std::string point = "p";
+    point += std::to_string(i);  // not "p" + ...: g++ 12 warns falsely (-Wrestrict) on that here
+    BOOST_REQUIRE(Call(*watcher, engine::cmd::Point(point))->code == fb::RejectCode::Unauthorized);
   }
   // A second later, one more: it carries the count of those not recorded.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));

@@ -322,15 +322,28 @@ BOOST_AUTO_TEST_CASE(a_head_signed_by_another_key_stops_the_daemon) {
   std::filesystem::remove(data + "/head.pub");
   const Run start = RefusedStart(data);
   BOOST_TEST(start.rc == 4, start.err);
-  BOOST_TEST(Contains(start.err, "not by the expected key"));
+  BOOST_TEST(Contains(start.err, "head.key is missing, yet a head was signed"));
   // An auditor who pinned the old key still accepts the saved head.
   {
     const std::string pinned = dir.sub("pinned.pub");
     BOOST_REQUIRE(store::WriteFileAtomic(pinned, store::ToHex(old_key.value().data(), 32) + "\n", 0644).ok());
     const Run ok = Ctl({"audit", "verify", "--data", data, "--against", saved, "--head-key", pinned});
     BOOST_TEST(ok.rc == 0, ok.out << ok.err);
-    const Run wrong = Ctl({"audit", "verify", "--data", data, "--against", saved, "--head-key", data + "/head.pub"});
+    std::filesystem::create_directories(dir.sub("other"));
+    BOOST_REQUIRE(store::HeadKey::LoadOrCreate(dir.sub("other")).ok());
+    const Run wrong = Ctl({"audit", "verify", "--data", data, "--against", saved, "--head-key", dir.sub("other/head.pub")});
     BOOST_TEST(wrong.rc == 4, wrong.out << wrong.err);
     BOOST_TEST(Contains(wrong.out, "not by the expected key"));
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_head_file_stops_the_daemon) {
+  test::TempDir dir;
+  const std::string data = dir.sub("data"), saved = dir.sub("saved.head");
+  AnchoredLog(data, 10, saved);
+  // Without its head, nothing would anchor the log at start: refused.
+  std::filesystem::remove(data + "/head.signed");
+  const Run start = RefusedStart(data);
+  BOOST_TEST(start.rc == 4, start.err);
+  BOOST_TEST(Contains(start.err, "head.signed is missing, yet a head was signed"));
 }

@@ -221,6 +221,60 @@ BOOST_AUTO_TEST_CASE(an_observer_is_refused_unauthorized_and_the_refusal_is_reco
   BOOST_TEST(roles == (std::vector<std::string>{"operator", "admin", "admin"}), boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(an_operator_cannot_change_what_runs_through_a_target_or_a_rollback) {
+  test::TempDir dir;
+  Keys k = MakeKeys(dir, {{"admin,operator,observer", "root-ops"}, {"operator,observer", "ops"}});
+  Daemon d = StartWithKeys(dir, k);
+  auto admin = Client(d, k.For("root-ops"));
+  auto ops = Client(d, k.For("ops"));
+  proj::Component db = Comp("db");
+  db.artifact_location = "/srv/db-1.0.0.tar";
+  db.artifact_sha256 = std::string(64, 'a');
+  db.artifact_require_signature = true;
+  db.executor = fb::ExecutorKind::Agent;
+  db.instances = {"db-1"};
+  BOOST_REQUIRE(Call(*admin, engine::cmd::Register(db))->accepted);
+  BOOST_REQUIRE(Call(*ops, engine::cmd::Point("before-cache"))->accepted);
+  BOOST_REQUIRE(Call(*admin, engine::cmd::Register(Comp("cache")))->accepted);
+
+  engine::cmd::UpgradeRequest req;
+  req.component = "db";
+  req.target_version = "1.1.0";
+  req.dry_run = true;
+  // A new artifact, still signed: the operator's to ask for.
+  proj::Component next = db;
+  next.version = "1.1.0";
+  next.artifact_location = "/srv/db-1.1.0.tar";
+  next.artifact_sha256 = std::string(64, 'b');
+  req.target = next;
+  auto r = Call(*ops, engine::cmd::Upgrade(req));
+  BOOST_TEST(Code(r->code) != std::string("Unauthorized"), r->message);
+  // Dropping the signature requirement, or moving it onto other instances: admin's.
+  next.artifact_require_signature = false;
+  req.target = next;
+  r = Call(*ops, engine::cmd::Upgrade(req));
+  BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
+  BOOST_TEST(r->message.find("admin") != std::string::npos);
+  next.artifact_require_signature = true;
+  next.instances = {"attacker-box"};
+  req.target = next;
+  r = Call(*ops, engine::cmd::Upgrade(req));
+  BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
+
+  // A rollback to the point would deregister cache, which an admin registered.
+  r = Call(*ops, engine::cmd::RollBack("before-cache", 0, 0, "undo"));
+  BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
+  BOOST_TEST(r->message.find("deregisters cache") != std::string::npos);
+  r = Call(*admin, engine::cmd::RollBack("before-cache", 0, 0, "undo"));
+  BOOST_TEST(r->accepted, r->message);
+  std::vector<std::string> refused;
+  for (const auto& bytes : AllEvents(d, k.For("root-ops"))) {
+    if (const auto* e = fb::GetEventEnvelope(bytes.data())->event_as_CommandRefused()) refused.push_back(e->command()->str());
+  }
+  BOOST_TEST(refused == (std::vector<std::string>{"RequestUpgrade", "RequestUpgrade", "RollBack"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(the_actor_is_the_principal_whatever_the_client_claims) {
   test::TempDir dir;
   Keys k = MakeKeys(dir, {{"admin,operator,observer", "alice"}});
@@ -259,6 +313,10 @@ BOOST_AUTO_TEST_CASE(an_agent_key_announces_only_its_own_name_and_reports_only_f
   // host-2 may not take host-1's name (and so its instances).
   auto r = Call(*host2, announce("host-1", {"web-2"}));
   BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
+  // Nor announce host-1's instance under its own name.
+  r = Call(*host2, announce("host-2", {"web-2", "web-1"}));
+  BOOST_TEST(Code(r->code) == std::string("Conflict"));
+  BOOST_TEST(r->message.find("announced by agent host-1") != std::string::npos);
   // The operator key may not announce at all.
   r = Call(*admin, announce("root-ops", {"web-9"}));
   BOOST_TEST(Code(r->code) == std::string("Unauthorized"));
@@ -426,6 +484,18 @@ BOOST_AUTO_TEST_CASE(without_keys_only_loopback_is_bound_and_modes_are_kept_tigh
                               "", &out, &err) == 2);
   BOOST_TEST(err.find("writable by group or others") != std::string::npos);
 
+  // A keys file in a directory others may write: anyone could swap it.
+  std::filesystem::create_directories(dir.sub("open-dir"));
+  chmod(dir.sub("open-dir").c_str(), 0777);
+  test::TempDir other;
+  Keys open = MakeKeys(other, {{"observer", "watcher"}});
+  std::filesystem::copy_file(open.file, dir.sub("open-dir/keys"));
+  BOOST_TEST(test::RunProgram({UPGRADED_PATH, "--data", dir.sub("data-keys"), "--keys", dir.sub("open-dir/keys"),
+                               "--commands", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0", "--replay",
+                               "tcp://127.0.0.1:0"},
+                              "", &out, &err) == 2);
+  BOOST_TEST(err.find("could be replaced by another user") != std::string::npos, err);
+
   // A fresh data directory is 0700; a generated server key 0600.
   Keys k = MakeKeys(dir, {{"observer", "watcher"}});
   {
@@ -466,6 +536,11 @@ BOOST_AUTO_TEST_CASE(keys_files_are_checked_line_by_line) {
   BOOST_TEST(!parse("observer alice notakey\n").ok());
   BOOST_TEST(!parse("observer ../x " + pair->public_key + "\n").ok());
   BOOST_TEST(!parse("observer alice " + pair->public_key + "\nagent bob " + pair->public_key + "\n").ok());
+  auto other = bus::GenerateKeyPair();
+  BOOST_REQUIRE(other.ok());
+  auto twice = parse("agent host-1 " + pair->public_key + "\nagent host-1 " + other->public_key + "\n");
+  BOOST_REQUIRE(!twice.ok());
+  BOOST_TEST(twice.status().message().find("already has a key") != std::string::npos);
   for (const char* ep : {"tcp://127.0.0.1:1", "tcp://localhost:1", "tcp://[::1]:1", "ipc:///tmp/x", "inproc://x"}) {
     BOOST_TEST(bus::IsLoopbackEndpoint(ep));
   }

@@ -132,6 +132,30 @@ BOOST_AUTO_TEST_CASE(a_symlink_that_leads_out_of_the_roots_is_refused) {
   BOOST_TEST(!fs::exists(marker));
 }
 
+BOOST_AUTO_TEST_CASE(a_hook_another_user_could_replace_is_refused_before_it_runs) {
+  HookRig rig;
+  // Inside the root, but in a directory anyone may write: whoever can write
+  // there chooses what runs.
+  const std::string marker = rig.marker("swappable");
+  const std::string program = rig.Script(rig.root / "drop" / "swap.sh", marker);
+  chmod((rig.root / "drop").c_str(), 0777);
+  auto o = RunStep(rig.Options(), SwapStep({{"swap", Argv(program)}}));
+  BOOST_TEST(!o.succeeded);
+  BOOST_TEST(Contains(o.reason, "is not safe to run"), o.reason);
+  BOOST_TEST(Contains(o.reason, "writable by group or others"), o.reason);
+  BOOST_TEST(!fs::exists(marker));
+  // The same for a group-writable program file.
+  chmod((rig.root / "drop").c_str(), 0755);
+  chmod(program.c_str(), 0775);
+  o = RunStep(rig.Options(), SwapStep({{"swap", Argv(program)}}));
+  BOOST_TEST(!o.succeeded);
+  BOOST_TEST(!fs::exists(marker));
+  chmod(program.c_str(), 0755);
+  o = RunStep(rig.Options(), SwapStep({{"swap", Argv(program)}}));
+  BOOST_TEST(o.succeeded, o.reason);
+  BOOST_TEST(fs::exists(marker));
+}
+
 BOOST_AUTO_TEST_CASE(a_relative_program_is_refused) {
   HookRig rig;
   const auto o = RunStep(rig.Options(), SwapStep({{"swap", Argv("true")}}));

@@ -114,7 +114,7 @@ Result<std::vector<KeyEntry>> ParseKeysFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::IOError("cannot read keys file " + path + ": " + std::strerror(errno));
   std::vector<KeyEntry> out;
-  std::map<std::string, int> seen;
+  std::map<std::string, int> seen, names;
   int n = 0;
   for (std::string line; std::getline(in, line);) {
     ++n;
@@ -134,9 +134,18 @@ Result<std::vector<KeyEntry>> ParseKeysFile(const std::string& path) {
     e.name = f[1];
     if (e.name.size() > 128) return Status::InvalidArgument(where + "name longer than 128 characters");
     for (char c : e.name) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '@') {
-        return Status::InvalidArgument(where + "name may hold letters, digits and - _ . @ only");
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        return Status::InvalidArgument(where + "name may hold letters, digits and - _ . only");
       }
+    }
+    if (e.name.empty() || e.name[0] == '.' || e.name[0] == '-') {
+      return Status::InvalidArgument(where + "name may not start with '.' or '-'");
+    }
+    // One key per name: an agent's name is what it may announce, and a second
+    // key under it would speak for the same instances.
+    if (auto [it, fresh] = names.emplace(e.name, n); !fresh) {
+      return Status::InvalidArgument(where + "the name " + e.name + " already has a key on line " +
+                                     std::to_string(it->second));
     }
     if (!IsZ85Key(f[2])) return Status::InvalidArgument(where + "not a Z85 public key (40 characters)");
     e.public_key = f[2];

@@ -10,7 +10,9 @@ namespace {
 std::string RolesOf(const Principal& who) {
   std::string out;
   for (uint32_t r : {kRoleObserver, kRoleOperator, kRoleAdmin, kRoleAgent}) {
-    if (who.Has(r)) out += (out.empty() ? "" : ",") + std::string(RoleName(r));
+    if (!who.Has(r)) continue;
+    if (!out.empty()) out += ',';
+    out += RoleName(r);
   }
   return out.empty() ? "no role" : out;
 }
@@ -29,14 +31,23 @@ std::string PluginOf(const proj::Component& c) {
   return it == c.metadata.end() ? "" : it->second;
 }
 
-// An upgrade whose target changes what runs (hooks, the plugin, the executor)
-// is an admin's decision, like a registration.
-bool ChangesWhatRuns(const fb::RequestUpgrade& req, const State& state) {
+}  // namespace
+
+bool ChangesWhatRuns(const proj::Component& target, const proj::Component* now) {
+  if (now == nullptr) return true;
+  return target.hooks != now->hooks || PluginOf(target) != PluginOf(*now) || target.executor != now->executor ||
+         target.instances != now->instances ||
+         (now->artifact_require_signature && !target.artifact_require_signature);
+}
+
+namespace {
+
+bool RequestChangesWhatRuns(const fb::RequestUpgrade& req, const State& state) {
   if (req.target() == nullptr) return false;
   const proj::Component target = proj::FromSpec(*req.target());
   const proj::Component* now = state.registry.find(req.component()->str());
   if (now == nullptr) return !target.hooks.empty() || !PluginOf(target).empty();
-  return target.hooks != now->hooks || PluginOf(target) != PluginOf(*now) || target.executor != now->executor;
+  return ChangesWhatRuns(target, now);
 }
 
 // The instance a running step of u works on, if step is running; nullopt otherwise.
@@ -88,6 +99,26 @@ std::optional<Denial> AgentReport(const Principal& who, fb::Command type, const 
 
 }  // namespace
 
+std::optional<Denial> AuthorizeRollback(const Principal& who, const RollbackTarget& target, const State& state) {
+  if (who.engine || who.Has(kRoleAdmin)) return std::nullopt;
+  auto needs_admin = [&](const std::string& why) {
+    Denial d = Needs(who, fb::Command::RollBack, kRoleAdmin);
+    d.reason += " (" + why + ")";
+    return d;
+  };
+  for (const auto& [name, then] : target.registry.components) {
+    const proj::Component* now = state.registry.find(name);
+    if (now == nullptr) return needs_admin("it registers " + name + " again");
+    if (ChangesWhatRuns(then.spec, now)) {
+      return needs_admin("it brings back other hooks, plugin or instances of " + name);
+    }
+  }
+  for (const auto& [name, now] : state.registry.components) {
+    if (target.registry.find(name) == nullptr) return needs_admin("it deregisters " + name);
+  }
+  return std::nullopt;
+}
+
 bool IsQuery(fb::Command type) {
   switch (type) {
     case fb::Command::QueryStatus:
@@ -113,9 +144,9 @@ std::optional<Denial> Authorize(const Principal& who, const fb::CommandEnvelope&
       return who.Has(kRoleAdmin) ? std::nullopt : std::optional(Needs(who, type, kRoleAdmin));
     case fb::Command::RequestUpgrade: {
       if (!who.Has(kRoleOperator)) return Needs(who, type, kRoleOperator);
-      if (!who.Has(kRoleAdmin) && ChangesWhatRuns(*cmd.command_as_RequestUpgrade(), state)) {
+      if (!who.Has(kRoleAdmin) && RequestChangesWhatRuns(*cmd.command_as_RequestUpgrade(), state)) {
         Denial d = Needs(who, type, kRoleAdmin);
-        d.reason += " (the target sets hooks, a plugin or an executor)";
+        d.reason += " (the target changes hooks, the plugin, the executor, the instances or drops require_signature)";
         return d;
       }
       return std::nullopt;

@@ -1,4 +1,5 @@
 // Decide: one command against the state. See decider.h for the contract.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "lifecycle.h"
@@ -344,6 +345,16 @@ Decision Announce(const fb::AnnounceAgent& cmd, const State& state, const Contex
     }
   }
   if (!issues.empty()) return Invalid("agent announcement is malformed", std::move(issues));
+  // An instance is one agent's: a second agent cannot take it over (and with
+  // it the right to report its steps) by announcing it too.
+  for (const auto& [other, theirs] : state.status.agents) {
+    if (other == agent) continue;
+    for (const auto& i : instances) {
+      if (std::find(theirs.begin(), theirs.end(), i) != theirs.end()) {
+        return Reject(fb::RejectCode::Conflict, "instance " + i + " is announced by agent " + other);
+      }
+    }
+  }
   if (auto it = state.status.agents.find(agent); it != state.status.agents.end() && it->second == instances) {
     return Decision{};  // already known just so
   }

@@ -361,20 +361,20 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   const std::string actor = item.who.unauthenticated ? "local:" + claimed : item.who.name;
   // Before anything else, so a refused principal learns nothing, not even a
   // cached reply.
-  if (auto denial = Authorize(item.who, *cmd, state_)) {
+  auto refuse = [&](const Denial& denial) {
     uint32_t suppressed = 0;
     const bool record = refusals_.Admit(WallNs(), &suppressed);
     if (refusals_.dropped_total() % 1000 == 1 || record) {
       spdlog::warn("engine: refused {} from {}: {}", fb::EnumNameCommand(cmd->command_type()), item.who.name,
-                   denial->reason);
+                   denial.reason);
     }
-    Decision d = Refuse(item.who, cmd->command_type(), *denial, record, suppressed, NewContext(InternalId(), actor));
+    Decision d = Refuse(item.who, cmd->command_type(), denial, record, suppressed, NewContext(InternalId(), actor));
     p.first_append = appends.size();
     ApplySpeculatively(d, appends);
     p.append_count = appends.size() - p.first_append;
     p.reply = Rejected(d.code, d.message);
-    return;
-  }
+  };
+  if (auto denial = Authorize(item.who, *cmd, state_)) return refuse(*denial);
   if (IsQuery(cmd->command_type())) {
     p.reply = Query(*cmd);
     return;
@@ -389,6 +389,7 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   const RollbackTarget* resolved = nullptr;
   if (const auto* rb = cmd->command_as_RollBack()) {
     if (!ResolveRollback(*rb, &target, &p.reply)) return;
+    if (auto denial = AuthorizeRollback(item.who, target, state_)) return refuse(*denial);
     resolved = &target;
   }
   Decision d = Decide(*cmd, state_, NewContext(command_id, actor), options_.limits, resolved);

@@ -1,4 +1,5 @@
 #include "noodle/engine/hook_executor.h"
+#include "noodle/engine/trusted_path.h"
 
 #include "file_hash.h"
 #include "noodle/engine/names.h"
@@ -302,6 +303,10 @@ std::string CheckHookProgram(const std::string& hook_name, const proj::Hook& hoo
     int root_error = 0;
     const std::string real_root = RealPath(root, &root_error);
     if (!real_root.empty() && names::UnderRoot(real, real_root)) {
+      // Inside the root, but could someone else put another program there?
+      if (std::string why = SwappableByOthers(real, real_root, false); !why.empty()) {
+        return at + program + " is not safe to run: " + why;
+      }
       *resolved = real;
       return "";
     }

@@ -18,6 +18,7 @@
 #include "noodle/engine/names.h"
 #include "noodle/engine/semver.h"
 #include "noodle/plugin/host.h"
+#include "noodle/engine/trusted_path.h"
 
 extern char** environ;
 
@@ -232,6 +233,9 @@ Result<std::string> Host::CheckLibrary(const std::string& plugin, const std::str
   if (!engine::names::UnderRoot(real, root)) {
     return Status::InvalidArgument("plugin dir check: " + path + " resolves to " + real + ", outside the plugin dir (" +
                                    root + ")" + kBeforeDlopen);
+  }
+  if (std::string why = engine::SwappableByOthers(real, root, false); !why.empty()) {
+    return Status::InvalidArgument("plugin dir check: " + why + kBeforeDlopen);
   }
   // Hash: declared, and equal.
   if (sha256_hex.empty()) {

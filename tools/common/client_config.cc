@@ -20,7 +20,8 @@ std::string ConfigPath() {
   const char* home = std::getenv("HOME");
   if (home == nullptr || *home == '\0') return "";
   const std::string p = std::string(home) + "/.config/noodlecore/client.json";
-  return std::filesystem::exists(p) ? p : "";
+  std::error_code ec;  // a HOME this user may not read is no config, not a crash
+  return std::filesystem::exists(p, ec) ? p : "";
 }
 
 }  // namespace

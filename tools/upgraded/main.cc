@@ -260,6 +260,10 @@ int main(int argc, char** argv) {
   hook_options.allow_shell = s.allow_shell_hooks;
   hook_options.require_signatures = s.require_signatures;
   if (!s.trusted_signers.empty()) {
+    if (Status st = daemon::CheckTrustedFile(s.trusted_signers, "trusted signers file"); !st.ok()) {
+      std::cerr << "upgraded: " << st.message() << "\n";
+      return 2;
+    }
     auto trusted = engine::signing::LoadTrustedSigners(s.trusted_signers);
     if (!trusted.ok()) {
       std::cerr << "upgraded: --trusted-signers: " << trusted.status().message() << "\n";

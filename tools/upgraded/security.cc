@@ -1,5 +1,7 @@
 #include "security.h"
 
+#include "noodle/engine/trusted_path.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +34,16 @@ Status PrepareDataDir(const std::string& dir) {
   return Status::OK();
 }
 
+Status CheckTrustedFile(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(path, ec);
+  if (ec) return Status::IOError("cannot read " + what + " " + path + ": " + ec.message());
+  if (std::string why = engine::SwappableByOthers(real.string(), "/", true); !why.empty()) {
+    return Status::InvalidArgument(what + " " + path + " could be replaced by another user: " + why);
+  }
+  return Status::OK();
+}
+
 Status ConfigureBusSecurity(const std::string& keys_file, const std::string& server_key_file,
                             bool allow_plaintext_remote, bus::ServerOptions* o) {
   if (keys_file.empty()) {
@@ -51,12 +63,9 @@ Status ConfigureBusSecurity(const std::string& keys_file, const std::string& ser
                  "(bound to loopback/ipc only)");
     return Status::OK();
   }
+  if (Status s = CheckTrustedFile(keys_file, "keys file"); !s.ok()) return s;
   auto entries = bus::ParseKeysFile(keys_file);
   if (!entries.ok()) return entries.status();
-  struct stat st {};
-  if (stat(keys_file.c_str(), &st) == 0 && (st.st_mode & 022) != 0) {
-    return Status::InvalidArgument("keys file " + keys_file + " is writable by group or others (chmod 600 it)");
-  }
   if (access(server_key_file.c_str(), F_OK) != 0) {
     const std::string suffix = ".key";
     if (!server_key_file.ends_with(suffix)) {
@@ -78,6 +87,10 @@ Status ConfigureBusSecurity(const std::string& keys_file, const std::string& ser
 }
 
 void ReloadKeys(const std::string& keys_file, bus::KeyRing* ring, bus::Server* server) {
+  if (Status s = CheckTrustedFile(keys_file, "keys file"); !s.ok()) {
+    spdlog::error("upgraded: SIGHUP: keys file not reloaded, the old keys stay: {}", s.message());
+    return;
+  }
   auto entries = bus::ParseKeysFile(keys_file);
   if (!entries.ok()) {
     spdlog::error("upgraded: SIGHUP: keys file not reloaded, the old keys stay: {}", entries.status().message());

@@ -14,6 +14,11 @@ namespace noodle::daemon {
 // write it can rewrite the log.
 Status PrepareDataDir(const std::string& dir);
 
+// A file the daemon trusts (keys, trusted signers): InvalidArgument when it
+// or a directory above it could be replaced by another user (group/other
+// writable, or owned by someone else; sticky directories such as /tmp pass).
+Status CheckTrustedFile(const std::string& path, const std::string& what);
+
 // With a keys file: loads it (every line checked) into a new KeyRing and the
 // server's key pair from server_key_file, which is created (0600, with a .pub
 // beside it) when missing; every endpoint then speaks CURVE.

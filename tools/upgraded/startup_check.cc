@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -85,6 +86,18 @@ StartupCheck VerifyAtStart(store::EventLog* log, const std::string& head_path, c
 
 int CheckBeforeStart(store::EventLog* log, const std::string& data_dir, bool inspect, const StartupCheckOptions& options,
                      std::optional<store::HeadKey>* key, Status* damage) {
+  // Heads were signed here before (the log says so): their files must still
+  // be there. Deleting them would otherwise turn every check below off.
+  const auto signed_before = log->GetCheckpoint(kHeadSignedCheckpoint);
+  if (signed_before.ok()) {
+    for (const char* file : {"head.key", "head.signed"}) {
+      if (!inspect && !std::filesystem::exists(data_dir + "/" + file)) {
+        std::cerr << "upgraded: " << data_dir << "/" << file << " is missing, yet a head was signed at seq "
+                  << signed_before.value() << "; refusing to start (--inspect serves the log read-only)\n";
+        return 4;
+      }
+    }
+  }
   auto loaded = inspect ? store::HeadKey::Load(data_dir) : store::HeadKey::LoadOrCreate(data_dir);
   std::optional<store::HeadPublicKey> public_key;
   if (loaded.ok()) {

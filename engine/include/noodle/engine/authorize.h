@@ -4,9 +4,9 @@
 //
 //   any role    queries (status, registry, statistics, a stream's events)
 //   operator    start, cancel, promote, abort upgrades; rollback points; rollbacks
-//   admin       register and deregister components, and any upgrade whose
-//               target sets hooks, a plugin or an executor other than the
-//               registered component's
+//   admin       register and deregister components; any upgrade whose
+//               target changes what runs (ChangesWhatRuns); a rollback to a
+//               point that registers, deregisters or changes what runs
 //   agent       AnnounceAgent under its own name only; ReportStepResult and
 //               ReportHealth only for a running step of an Agent-executed
 //               upgrade on an instance that agent announced
@@ -31,6 +31,16 @@ struct Denial {
 
 // nullopt: allowed.
 std::optional<Denial> Authorize(const Principal& who, const fb::CommandEnvelope& cmd, const State& state);
+
+// True when target differs from now (null: not registered) in what runs and
+// where: hooks, the plugin, the executor, the instances, or by dropping
+// require_signature. Versions, dependencies and artifacts are an operator's.
+bool ChangesWhatRuns(const proj::Component& target, const proj::Component* now);
+
+// A RollBack once resolved (the engine reads the log first): an operator may
+// only bring versions back; a rollback that registers or deregisters
+// components or changes what runs (as above) needs admin.
+std::optional<Denial> AuthorizeRollback(const Principal& who, const RollbackTarget& target, const State& state);
 
 // True for the read-only commands (queries).
 bool IsQuery(fb::Command type);

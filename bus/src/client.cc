@@ -102,11 +102,7 @@ Status Replay(zmq::socket_t& s, uint64_t& next_id, uint64_t from, uint64_t until
   if (head != nullptr && h->head() != nullptr) {
     // Re-encoded on its own, so the caller holds a SignedHead buffer.
     flatbuffers::FlatBufferBuilder hb(256);
-    const auto* sh = h->head();
-    auto key_id = hb.CreateString(sh->key_id() ? sh->key_id()->str() : "");
-    auto pub = sh->public_key() ? hb.CreateVector(sh->public_key()->data(), sh->public_key()->size()) : 0;
-    auto sig = sh->signature() ? hb.CreateVector(sh->signature()->data(), sh->signature()->size()) : 0;
-    hb.Finish(fb::CreateSignedHead(hb, sh->seq(), sh->hash(), sh->time_ns(), key_id, pub, sig));
+    hb.Finish(wire::CopySignedHead(hb, *h->head()));
     head->assign(reinterpret_cast<const char*>(hb.GetBufferPointer()), hb.GetSize());
   }
   for (size_t i = 2; i < reply.size(); ++i) {

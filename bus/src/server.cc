@@ -35,11 +35,7 @@ std::string Header(uint64_t from, uint32_t count, uint64_t last, const std::stri
   if (!head.empty()) {
     flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(head.data()), head.size());
     if (v.VerifyBuffer<fb::SignedHead>(nullptr)) {
-      const auto* h = flatbuffers::GetRoot<fb::SignedHead>(head.data());
-      auto key_id = fbb.CreateString(h->key_id() ? h->key_id()->str() : "");
-      auto pub = h->public_key() ? fbb.CreateVector(h->public_key()->data(), h->public_key()->size()) : 0;
-      auto sig = h->signature() ? fbb.CreateVector(h->signature()->data(), h->signature()->size()) : 0;
-      head_offset = fb::CreateSignedHead(fbb, h->seq(), h->hash(), h->time_ns(), key_id, pub, sig);
+      head_offset = wire::CopySignedHead(fbb, *flatbuffers::GetRoot<fb::SignedHead>(head.data()));
     }
   }
   fbb.Finish(fb::CreateReplayHeaderDirect(fbb, from, count, last, error.empty() ? nullptr : error.c_str(), head_offset));

@@ -284,3 +284,91 @@ BOOST_AUTO_TEST_CASE(an_agent_speaks_curve_with_its_own_key) {
   }, 60));
   BOOST_TEST(Read(state + "/h1-a") == "1.1.0");
 }
+
+// An agent with --trusted-signers runs a step only on an artifact signed by a
+// trusted signer when the component asks for it, and reports who signed.
+BOOST_AUTO_TEST_CASE(an_agent_checks_artifact_signatures_before_running_a_step) {
+  test::TempDir dir;
+  std::string out, err;
+  BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "artifact", "keygen", "--out", dir.sub("release")}, "", &out, &err) == 0);
+  std::filesystem::copy_file(dir.sub("release.pub"), dir.sub("signers"));
+  std::filesystem::create_directories(dir.sub("hooks"));
+  const std::string state = dir.sub("instances");
+  std::filesystem::create_directories(state);
+  std::ofstream(dir.sub("hooks/swap.sh")) << "#!/bin/sh\necho $NOODLE_TO > '" << state << "'/$NOODLE_INSTANCE\n";
+  std::filesystem::permissions(dir.sub("hooks/swap.sh"), std::filesystem::perms(0755));
+  auto d = test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"), {"--hook-root", dir.sub("hooks")});
+  AgentProcess agent;
+  std::string line;
+  agent.pid = test::SpawnUntilFirstLine({AGENT_PATH, "--name", "host-1", "--instances", "h1-a", "--commands",
+                                         d.commands, "--events", d.events, "--replay", d.replay, "--log-level", "warn",
+                                         "--hook-root", dir.sub("hooks"), "--trusted-signers", dir.sub("signers")},
+                                        &line);
+  BOOST_REQUIRE(line.rfind("ready", 0) == 0);
+  std::unique_ptr<bus::CommandClient> client;
+  bus::CommandClient::Connect(d.commands, {}, &client);
+  auto call = [&](const std::string& command) {
+    engine::Reply r;
+    auto bytes = client->Call(command);
+    BOOST_REQUIRE(bytes.ok());
+    BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
+    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+    return r;
+  };
+  auto artifact = [&](const std::string& version) {
+    const std::string path = dir.sub("edge-" + version + ".tar");
+    std::ofstream(path) << "release " << version << "\n";
+    return path;
+  };
+  proj::Component c;
+  c.name = "edge";
+  c.version = "1.0.0";
+  c.executor = fb::ExecutorKind::Agent;
+  c.instances = {"h1-a"};
+  c.hooks["swap"] = proj::Hook{{dir.sub("hooks/swap.sh")}, false, 10000};
+  c.artifact_location = artifact("1.0.0");
+  c.artifact_require_signature = true;
+  call(engine::cmd::Register(c));
+  // 1.1.0 unsigned: refused before the hook runs; 1.2.0 signed: runs.
+  auto upgrade_to = [&](const std::string& version) {
+    proj::Component next = c;
+    next.version = version;
+    next.artifact_location = artifact(version);
+    if (version == "1.2.0") {
+      BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "artifact", "sign", "--key", dir.sub("release.key"),
+                                      next.artifact_location},
+                                     "", &out, &err) == 0);
+    }
+    engine::cmd::UpgradeRequest req;
+    req.component = "edge";
+    req.target_version = version;
+    req.target = next;
+    proj::Id id;
+    call(engine::cmd::Upgrade(req, {}, &id));
+    // Step 0's outcome, once the upgrade has ended (completed or rolled back).
+    std::string outcome;
+    BOOST_REQUIRE(test::WaitFor([&] {
+      bool ended = false;
+      for (const auto& bytes : AllEvents(d.replay)) {
+        const auto* e = fb::GetEventEnvelope(bytes.data());
+        if (e->stream()->str() != "upgrade/" + id.hex()) continue;
+        if (const auto* f = e->event_as_StepFailed(); f && f->step() == 0) outcome = "failed: " + f->reason()->str();
+        if (const auto* ok = e->event_as_StepSucceeded(); ok && ok->step() == 0) {
+          outcome = "signed by " + (ok->signer() ? ok->signer()->str() : std::string());
+        }
+        ended = ended || e->event_type() == fb::Event::UpgradeCompleted ||
+                e->event_type() == fb::Event::RollbackCompleted || e->event_type() == fb::Event::RollbackFailed;
+      }
+      return ended;
+    }, 60));
+    return outcome;
+  };
+  const std::string unsigned_outcome = upgrade_to("1.1.0");
+  BOOST_TEST(unsigned_outcome.find("failed") == 0u, unsigned_outcome);
+  BOOST_TEST(unsigned_outcome.find("signature") != std::string::npos, unsigned_outcome);
+  BOOST_TEST(Read(state + "/h1-a") != "1.1.0");  // the swap never ran (the revert may have)
+  const std::string signed_outcome = upgrade_to("1.2.0");
+  BOOST_TEST(signed_outcome.find("signed by ") == 0u, signed_outcome);
+  BOOST_TEST(signed_outcome.size() > std::string("signed by ").size());
+  BOOST_TEST(Read(state + "/h1-a") == "1.2.0");
+}

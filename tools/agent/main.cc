@@ -19,6 +19,7 @@
 
 #include "client_config.h"
 #include "noodle/bus/client.h"
+#include "noodle/engine/artifact_signature.h"
 #include "noodle/engine/commands.h"
 #include "noodle/engine/hook_executor.h"
 #include "noodle/engine/reply.h"
@@ -132,7 +133,7 @@ class Agent {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string name, commands, events, replay, server_key, key, config;
+  std::string name, commands, events, replay, server_key, key, config, trusted_signers;
   std::vector<std::string> instances;
   std::string log_level = "info";
   CLI::App app{"upgrade-agent: runs upgrade steps for the instances on this host"};
@@ -143,6 +144,10 @@ int main(int argc, char** argv) {
   auto* o_replay = app.add_option("--replay", replay, "Replay endpoint of upgraded");
   auto* o_server_key = app.add_option("--server-key", server_key, "upgraded's CURVE public key (Z85 or its .pub file)");
   auto* o_key = app.add_option("--key", key, "this agent's CURVE key pair file (its keys-file line: agent <name> <key>)");
+  app.add_option("--trusted-signers", trusted_signers,
+                 "signers whose artifact signatures this agent accepts (<name> <public key hex> per line)");
+  app.add_flag("--require-signatures", g_hook_options.require_signatures,
+               "run no step whose artifact lacks a trusted signature (components can also ask for it)");
   app.add_option("--config", config, "client config file (JSON: commands, events, replay, server_public_key, client_key)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_option("--hook-root", g_hook_options.hook_roots,
@@ -162,6 +167,14 @@ int main(int argc, char** argv) {
   signal(SIGTERM, [](int) { g_stop = true; });
   signal(SIGINT, [](int) { g_stop = true; });
 
+  if (!trusted_signers.empty()) {
+    auto trusted = engine::signing::LoadTrustedSigners(trusted_signers);
+    if (!trusted.ok()) {
+      std::cerr << "upgrade-agent: --trusted-signers: " << trusted.status().message() << "\n";
+      return 2;
+    }
+    g_hook_options.trusted_signers = trusted.value();
+  }
   // Flags over the environment over the config file.
   if (!config.empty()) setenv("NOODLE_CLIENT_CONFIG", config.c_str(), 1);
   tools::ClientConfig cc;

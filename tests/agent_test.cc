@@ -80,6 +80,16 @@ int MostInFlight(const std::vector<std::string>& events, const proj::Id& id, boo
   return most;
 }
 
+// Sends a command that must be accepted; its reply.
+engine::Reply CallAccepted(bus::CommandClient& client, const std::string& command) {
+  engine::Reply r;
+  auto bytes = client.Call(command);
+  BOOST_REQUIRE(bytes.ok());
+  BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
+  BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+  return r;
+}
+
 std::string Read(const std::string& path) {
   std::ifstream in(path);
   std::string s;
@@ -110,14 +120,7 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
                                true, 4000};
   std::unique_ptr<bus::CommandClient> client;
   bus::CommandClient::Connect(d.commands, {}, &client);
-  auto call = [&](const std::string& command) {
-    engine::Reply r;
-    auto bytes = client->Call(command);
-    BOOST_REQUIRE(bytes.ok());
-    BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
-    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
-    return r;
-  };
+  auto call = [&](const std::string& command) { return CallAccepted(*client, command); };
   call(engine::cmd::Register(c));
   auto status = [&] { return call(engine::cmd::QueryStatus()).result_json; };
   auto wait_ended = [&](int seconds) {
@@ -256,14 +259,7 @@ BOOST_AUTO_TEST_CASE(an_agent_speaks_curve_with_its_own_key) {
   co.curve = {Read(server_pub), pair->public_key, pair->secret_key};
   std::unique_ptr<bus::CommandClient> client;
   bus::CommandClient::Connect(d.commands, co, &client);
-  auto call = [&](const std::string& command) {
-    engine::Reply r;
-    auto bytes = client->Call(command);
-    BOOST_REQUIRE(bytes.ok());
-    BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
-    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
-    return r;
-  };
+  auto call = [&](const std::string& command) { return CallAccepted(*client, command); };
   proj::Component c;
   c.name = "edge";
   c.version = "1.0.0";
@@ -307,14 +303,7 @@ BOOST_AUTO_TEST_CASE(an_agent_checks_artifact_signatures_before_running_a_step) 
   BOOST_REQUIRE(line.rfind("ready", 0) == 0);
   std::unique_ptr<bus::CommandClient> client;
   bus::CommandClient::Connect(d.commands, {}, &client);
-  auto call = [&](const std::string& command) {
-    engine::Reply r;
-    auto bytes = client->Call(command);
-    BOOST_REQUIRE(bytes.ok());
-    BOOST_REQUIRE(engine::DecodeReply(bytes.value(), &r).ok());
-    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
-    return r;
-  };
+  auto call = [&](const std::string& command) { return CallAccepted(*client, command); };
   auto artifact = [&](const std::string& version) {
     const std::string path = dir.sub("edge-" + version + ".tar");
     std::ofstream(path) << "release " << version << "\n";

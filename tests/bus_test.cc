@@ -168,6 +168,9 @@ BOOST_AUTO_TEST_CASE(a_subscriber_joining_after_10000_events_gets_every_event_on
   rig.Generate(10'000, "early-");
   const uint64_t before = rig.log->LastSeq();
   BOOST_REQUIRE(before == 10'000u);
+  // Replies go out before the round's events are published: join only once
+  // they were, so that every one of them has to come from the replay.
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.server->counters().published >= before; }, 60));
   auto sub = rig.Subscribe(1);
   ExpectAllInOrder(*sub, 1, before);
   // and then follows live

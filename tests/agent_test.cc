@@ -90,6 +90,17 @@ engine::Reply CallAccepted(bus::CommandClient& client, const std::string& comman
   return r;
 }
 
+// Component "edge" 1.0.0, run by agents on the one instance h1-a.
+proj::Component EdgeOnH1a(const std::string& swap_hook) {
+  proj::Component c;
+  c.name = "edge";
+  c.version = "1.0.0";
+  c.executor = fb::ExecutorKind::Agent;
+  c.instances = {"h1-a"};
+  c.hooks["swap"] = proj::Hook{{swap_hook}, false, 10000};
+  return c;
+}
+
 std::string Read(const std::string& path) {
   std::ifstream in(path);
   std::string s;
@@ -260,12 +271,7 @@ BOOST_AUTO_TEST_CASE(an_agent_speaks_curve_with_its_own_key) {
   std::unique_ptr<bus::CommandClient> client;
   bus::CommandClient::Connect(d.commands, co, &client);
   auto call = [&](const std::string& command) { return CallAccepted(*client, command); };
-  proj::Component c;
-  c.name = "edge";
-  c.version = "1.0.0";
-  c.executor = fb::ExecutorKind::Agent;
-  c.instances = {"h1-a"};
-  c.hooks["swap"] = proj::Hook{{dir.sub("hooks/swap.sh")}, false, 10000};
+  proj::Component c = EdgeOnH1a(dir.sub("hooks/swap.sh"));
   call(engine::cmd::Register(c));
   engine::cmd::UpgradeRequest req;
   req.component = "edge";
@@ -309,12 +315,7 @@ BOOST_AUTO_TEST_CASE(an_agent_checks_artifact_signatures_before_running_a_step) 
     std::ofstream(path) << "release " << version << "\n";
     return path;
   };
-  proj::Component c;
-  c.name = "edge";
-  c.version = "1.0.0";
-  c.executor = fb::ExecutorKind::Agent;
-  c.instances = {"h1-a"};
-  c.hooks["swap"] = proj::Hook{{dir.sub("hooks/swap.sh")}, false, 10000};
+  proj::Component c = EdgeOnH1a(dir.sub("hooks/swap.sh"));
   c.artifact_location = artifact("1.0.0");
   c.artifact_require_signature = true;
   call(engine::cmd::Register(c));

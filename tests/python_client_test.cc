@@ -38,6 +38,37 @@ void WaitSubscribed(const std::string& out_file) {
   }, 6);
 }
 
+// Starts `noodle_client.py subscribe` with extra args, stdout to out_file,
+// and waits until it has subscribed.
+pid_t StartSubscriber(const std::string& out_file, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"python3", PYTHON_CLIENT, "subscribe"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    freopen(out_file.c_str(), "w", stdout);
+    std::vector<char*> c;
+    for (auto& a : argv) c.push_back(a.data());
+    c.push_back(nullptr);
+    execv(PYTHON_PATH, c.data());
+    _exit(127);
+  }
+  WaitSubscribed(out_file);
+  return pid;
+}
+
+// Waits for the subscriber to exit (it must exit 0) and returns what it printed.
+std::string FinishSubscriber(pid_t pid, const std::string& out_file) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  std::ifstream in(out_file);
+  std::stringstream printed;
+  printed << in.rdbuf();
+  return printed.str();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
@@ -53,15 +84,8 @@ BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
 
   // The subscriber (topic filter: upgrade streams only) runs in the background.
   const std::string sub_out = dir.sub("sub.out");
-  const pid_t sub = fork();
-  BOOST_REQUIRE(sub >= 0);
-  if (sub == 0) {
-    freopen(sub_out.c_str(), "w", stdout);
-    execl(PYTHON_PATH, "python3", PYTHON_CLIENT, "subscribe", "--events", d.events.c_str(), "--topic", "upgrade/",
-          "--count", "7", "--timeout-ms", "30000", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  WaitSubscribed(sub_out);
+  const pid_t sub = StartSubscriber(sub_out, {"--events", d.events, "--topic", "upgrade/", "--count", "7",
+                                              "--timeout-ms", "30000"});
   usleep(300'000);  // a raw SUB has no replay: let the subscription reach the publisher first
 
   const int rc = test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "request-upgrade", "--commands", d.commands, "db", "1.5.0"},
@@ -69,17 +93,11 @@ BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
   BOOST_TEST_MESSAGE("request-upgrade: " << out << err);
   BOOST_TEST(rc == 0);
   BOOST_TEST(out.find("accepted ids=") != std::string::npos);
-  int status = 0;
-  waitpid(sub, &status, 0);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
-  std::ifstream in(sub_out);
-  std::stringstream events;
-  events << in.rdbuf();
-  BOOST_TEST_MESSAGE(events.str());
-  BOOST_TEST(events.str().find("UpgradeRequested") != std::string::npos);
-  BOOST_TEST(events.str().find("#UpgradeCompleted): db 1.4.0 -> 1.5.0") != std::string::npos);
-  BOOST_TEST(events.str().find("ComponentRegistered") == std::string::npos);  // filtered by topic
+  const std::string events = FinishSubscriber(sub, sub_out);
+  BOOST_TEST_MESSAGE(events);
+  BOOST_TEST(events.find("UpgradeRequested") != std::string::npos);
+  BOOST_TEST(events.find("#UpgradeCompleted): db 1.4.0 -> 1.5.0") != std::string::npos);
+  BOOST_TEST(events.find("ComponentRegistered") == std::string::npos);  // filtered by topic
 
   // A refused request prints the reasons and exits non-zero
   const int bad = test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "request-upgrade", "--commands", d.commands, "db", "9.0.0"},
@@ -129,29 +147,16 @@ BOOST_AUTO_TEST_CASE(python_client_speaks_curve_with_its_own_key) {
   // The subscriber with flags: it sees the upgrade stream from the start? A raw
   // SUB has no replay, so ask for a new upgrade after it subscribed.
   const std::string sub_out = dir.sub("sub.out");
-  const pid_t sub = fork();
-  BOOST_REQUIRE(sub >= 0);
-  if (sub == 0) {
-    freopen(sub_out.c_str(), "w", stdout);
-    execl(PYTHON_PATH, "python3", PYTHON_CLIENT, "subscribe", "--events", d.events.c_str(), "--topic", "upgrade/",
-          "--count", "1", "--timeout-ms", "30000", "--server-key", server_pub.c_str(), "--key",
-          dir.sub("py.key").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  WaitSubscribed(sub_out);
+  const pid_t sub = StartSubscriber(sub_out, {"--events", d.events, "--topic", "upgrade/", "--count", "1",
+                                              "--timeout-ms", "30000", "--server-key", server_pub, "--key",
+                                              dir.sub("py.key")});
   usleep(500'000);  // the CURVE handshake and the subscription reach the publisher
   rc = test::RunProgram({UPGRADECTL_PATH, "upgrade", "start", "db", "1.6.0", "--commands", d.commands, "--server-key",
                          server_pub, "--key", dir.sub("py.key")},
                         "", &out, &err);
   BOOST_TEST(rc == 0);
-  int status = 0;
-  waitpid(sub, &status, 0);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
-  std::ifstream in(sub_out);
-  std::stringstream events;
-  events << in.rdbuf();
-  BOOST_TEST(events.str().find("UpgradeRequested") != std::string::npos);
+  const std::string events = FinishSubscriber(sub, sub_out);
+  BOOST_TEST(events.find("UpgradeRequested") != std::string::npos);
   // The actor is the key's name; what the client claimed stays a note (requested_by).
   BOOST_REQUIRE(test::RunProgram({UPGRADECTL_PATH, "events", "replay", "--replay", d.replay, "--stream", "upgrade/",
                                   "--json", "--server-key", server_pub, "--key", dir.sub("ops.key")},

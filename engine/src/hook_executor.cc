@@ -128,15 +128,6 @@ HookRun RunHook(const proj::Hook* hook, const std::string& program, const std::v
   return r;
 }
 
-std::string RealPath(const std::string& path, int* error) {
-  char buf[PATH_MAX];
-  if (realpath(path.c_str(), buf) == nullptr) {
-    *error = errno;
-    return "";
-  }
-  return buf;
-}
-
 std::string RootList(const std::vector<std::string>& roots) {
   std::string out;
   for (const auto& r : roots) out += (out.empty() ? "" : ", ") + r;

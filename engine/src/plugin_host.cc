@@ -50,11 +50,6 @@ class Backoff {
   int spins_ = 0;
 };
 
-std::string RealPath(const std::string& path) {
-  char buf[PATH_MAX];
-  return realpath(path.c_str(), buf) == nullptr ? std::string() : std::string(buf);
-}
-
 constexpr const char* kBeforeDlopen = "; refused before dlopen";
 
 uint64_t NextRandom() {
@@ -226,9 +221,9 @@ Result<std::string> Host::CheckLibrary(const std::string& plugin, const std::str
   }
   // Confinement: what is opened is the resolved path, below the plugin dir.
   const std::string path = LibraryPath(plugin, version);
-  const std::string root = RealPath(options_.plugin_dir);
+  const std::string root = engine::RealPath(options_.plugin_dir);
   if (root.empty()) return Status::NotFound("plugin dir " + options_.plugin_dir + " cannot be resolved" + kBeforeDlopen);
-  const std::string real = RealPath(path);
+  const std::string real = engine::RealPath(path);
   if (real.empty()) return Status::NotFound("no plugin at " + path);
   if (!engine::names::UnderRoot(real, root)) {
     return Status::InvalidArgument("plugin dir check: " + path + " resolves to " + real + ", outside the plugin dir (" +

@@ -3,11 +3,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 namespace noodle::engine {
+
+std::string RealPath(const std::string& path, int* error) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) {
+    if (error != nullptr) *error = errno;
+    return "";
+  }
+  return buf;
+}
 
 std::string SwappableByOthers(const std::string& real_path, const std::string& stop_at, bool allow_sticky) {
   std::filesystem::path p(real_path);

@@ -9,6 +9,10 @@
 
 namespace noodle::engine {
 
+// realpath(3) as a string; "" when it cannot be resolved (error, when given,
+// receives errno).
+std::string RealPath(const std::string& path, int* error = nullptr);
+
 // real_path must be resolved (realpath). Checks real_path and each directory
 // above it up to and including stop_at ("/" checks every one). A directory
 // with the sticky bit (like /tmp) is accepted when allow_sticky is set:

@@ -15,6 +15,7 @@
 #include "noodle/engine/commands.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
+#include "snapshot_loader.h"
 #include "snapshot_writer.h"
 #include "timers.h"
 
@@ -189,19 +190,7 @@ void EngineImpl::Remember(const proj::Id& id, const Reply& reply) {
 }
 
 Status EngineImpl::Load() {
-  uint64_t base = 0;
-  auto status_snap = log_->GetSnapshot(proj::Status::kName, UINT64_MAX);
-  if (status_snap.ok()) {
-    auto reg = log_->GetSnapshot(proj::Registry::kName, status_snap->seq);
-    auto stats = log_->GetSnapshot(proj::Statistics::kName, status_snap->seq);
-    if (reg.ok() && stats.ok() && reg->seq == status_snap->seq && stats->seq == status_snap->seq) {
-      for (Status s : {proj::Decode(status_snap->blob, &state_.status), proj::Decode(reg->blob, &state_.registry),
-                       proj::Decode(stats->blob, &stats_)}) {
-        if (!s.ok()) return Status::Corruption(s.message(), status_snap->seq);
-      }
-      base = status_snap->seq;
-    }
-  }
+  const uint64_t base = LoadNewestSnapshot(*log_, UINT64_MAX, &state_, &stats_);
   const uint64_t last = log_->LastSeq();
   auto it = log_->Scan(base + 1, last);
   for (; it->Valid(); it->Next()) {
@@ -226,16 +215,7 @@ Status EngineImpl::ReloadLocked() {
 
 Result<State> EngineImpl::StateAt(uint64_t seq) const {
   State s;
-  uint64_t base = 0;
-  auto status_snap = log_->GetSnapshot(proj::Status::kName, seq);
-  if (status_snap.ok()) {
-    auto reg = log_->GetSnapshot(proj::Registry::kName, status_snap->seq);
-    if (reg.ok() && reg->seq == status_snap->seq) {
-      if (Status st = proj::Decode(status_snap->blob, &s.status); !st.ok()) return st;
-      if (Status st = proj::Decode(reg->blob, &s.registry); !st.ok()) return st;
-      base = status_snap->seq;
-    }
-  }
+  const uint64_t base = LoadNewestSnapshot(*log_, seq, &s, nullptr);
   auto it = log_->Scan(base + 1, seq);
   for (; it->Valid(); it->Next()) Evolve(s, *it->envelope());
   if (!it->status().ok()) return it->status();

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -15,6 +16,7 @@
 #include "noodle/engine/commands.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
+#include "queries.h"
 #include "snapshot_loader.h"
 #include "snapshot_writer.h"
 #include "timers.h"
@@ -26,13 +28,6 @@ constexpr size_t kMaxReconcilePerRound = 10'000;
 
 int64_t WallNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-Reply Rejected(fb::RejectCode code, std::string message) {
-  Reply r;
-  r.code = code;
-  r.message = std::move(message);
-  return r;
 }
 
 // Commands reach the writer thread through this; executors' callbacks hold it
@@ -53,6 +48,11 @@ struct Inbox {
   std::condition_variable cv;
   std::deque<Item> items;
   bool closed = false;
+  bool stopping = false;  // a graceful stop: only the engine's own items get in
+  bool in_round = false;  // the writer is deciding or recording a round
+
+  // Nothing waits and the writer is between rounds. mu held.
+  bool Idle() const { return items.empty() && !in_round; }
 
   std::future<Reply> Push(std::string bytes, Principal who) {
     Item item{std::move(bytes), std::move(who), {}, {}};
@@ -63,13 +63,13 @@ struct Inbox {
   void Push(Item item) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (!closed) {
+      if (!closed && (!stopping || item.who.engine)) {
         items.push_back(std::move(item));
         cv.notify_one();
         return;
       }
     }
-    item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+    item.Answer(Rejected(fb::RejectCode::Unavailable, closed ? "engine stopped" : "engine stopping"));
   }
 };
 
@@ -101,7 +101,8 @@ class EngineImpl final : public Engine {
     std::lock_guard<std::mutex> lock(state_mu_);
     return stats_;
   }
-  Result<State> StateAt(uint64_t seq) const override;
+  Result<State> StateAt(uint64_t seq) const override { return engine::StateAt(*log_, seq); }
+  void Stop(std::chrono::milliseconds grace) override;
   void Stop() override {
     {
       std::lock_guard<std::mutex> lock(inbox_->mu);
@@ -110,6 +111,12 @@ class EngineImpl final : public Engine {
     }
     inbox_->cv.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (!held_.empty()) {
+      spdlog::error("engine: {} step results were never recorded (the log could not be written); the next start "
+                    "records their steps as interrupted",
+                    held_.size());
+      held_.clear();
+    }
     snapshots_.reset();  // a snapshot already taken is still written
     std::deque<Inbox::Item> left;
     {
@@ -127,6 +134,8 @@ class EngineImpl final : public Engine {
     proj::Id command_id;
     Reply reply;
     size_t first_append = 0, append_count = 0;
+    bool holdable = false;  // the engine's own step result: kept if the log is down
+    bool hold = false;      // kept until the log can be written
   };
 
   void Run();
@@ -136,8 +145,6 @@ class EngineImpl final : public Engine {
                  std::vector<store::BatchAppend>& appends);
   // Folds the decision's events into the state with the seqs they will get.
   void ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends);
-  bool ResolveRollback(const fb::RollBack& rb, RollbackTarget* target, Reply* error) const;
-  Reply Query(const fb::CommandEnvelope& cmd) const;
   void AfterDurable(const std::vector<store::BatchAppend>& appends);
   void ArmTimers();
   // Replies of recent commands by id, so a retry gets the original reply.
@@ -147,6 +154,15 @@ class EngineImpl final : public Engine {
     return it == replies_.end() ? nullptr : &it->second;
   }
   void MaybeSnapshot();
+  // Disk full (fault handling): called at the start of each loop while the
+  // log cannot be written; true when it can be again.
+  bool LogBackUp();
+  // Why a command that changes state is refused now (empty: it is not).
+  std::string RefuseForDisk(const fb::CommandEnvelope& cmd);
+  bool Holdable(const fb::CommandEnvelope& cmd, const Principal& who) const {
+    return who.engine && (cmd.command_type() == fb::Command::ReportStepResult ||
+                          cmd.command_type() == fb::Command::ReportHealth);
+  }
   std::unique_ptr<SnapshotWriter> snapshots_;
   Status ReloadLocked();  // state_mu_ held
   Context NewContext(const proj::Id& command_id, const std::string& actor) {
@@ -175,6 +191,12 @@ class EngineImpl final : public Engine {
   Timers timers_;
   bool timers_armed_ = false;
   std::set<proj::Id> touched_;  // upgrades this round's events changed: their timers are re-armed
+  // Fault handling, writer thread only.
+  bool recovered_ = false;      // the start's recovery is durable
+  std::string log_down_;        // why the log cannot be written; empty: it can
+  std::deque<Inbox::Item> held_;  // step results waiting for the log
+  int64_t free_checked_ns_ = 0;
+  uint64_t free_bytes_ = UINT64_MAX;
   std::map<proj::Id, Reply> replies_;
   std::deque<proj::Id> reply_order_;  // oldest first, for eviction
   static constexpr size_t kRepliesKept = 65'536;
@@ -213,30 +235,33 @@ Status EngineImpl::ReloadLocked() {
   return Load();
 }
 
-Result<State> EngineImpl::StateAt(uint64_t seq) const {
-  State s;
-  const uint64_t base = LoadNewestSnapshot(*log_, seq, &s, nullptr);
-  auto it = log_->Scan(base + 1, seq);
-  for (; it->Valid(); it->Next()) Evolve(s, *it->envelope());
-  if (!it->status().ok()) return it->status();
-  return s;
-}
-
 void EngineImpl::Run() {
   Round({}, {}, /*recover=*/true);
   while (true) {
     std::deque<Inbox::Item> batch;
     {
       std::unique_lock<std::mutex> lock(inbox_->mu);
-      auto due = [this] { return timers_.NextDue(); };
+      inbox_->in_round = false;
+      // While the log cannot be written, wake up to retry it.
+      auto due = [this] {
+        return log_down_.empty() ? timers_.NextDue() : std::min(timers_.NextDue(), WallNs() + 250'000'000);
+      };
       while (!inbox_->closed && inbox_->items.empty() && due() > WallNs()) {
         const int64_t wait_ns = std::min<int64_t>(due() - WallNs(), 1'000'000'000);
         inbox_->cv.wait_for(lock, std::chrono::nanoseconds(wait_ns));
       }
       if (inbox_->closed) return;
+      inbox_->in_round = true;
       while (!inbox_->items.empty() && batch.size() < options_.max_round_commands) {
         batch.push_back(std::move(inbox_->items.front()));
         inbox_->items.pop_front();
+      }
+    }
+    // Step results held while the log was down go first, in their order.
+    if (!log_down_.empty() && LogBackUp()) {
+      while (!held_.empty()) {
+        batch.push_front(std::move(held_.back()));
+        held_.pop_back();
       }
     }
     // Timers that are due become commands of this round.
@@ -263,8 +288,76 @@ void EngineImpl::Run() {
         batch.pop_back();
       }
     }
-    Round(std::move(batch), commands, false);
+    Round(std::move(batch), commands, !recovered_);
   }
+}
+
+bool EngineImpl::LogBackUp() {
+  if (Status s = log_->Writable(); !s.ok()) {
+    log_down_ = s.message();
+    return false;
+  }
+  spdlog::info("engine: the log can be written again; recording {} held step results", held_.size());
+  log_down_.clear();
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (log_->LastSeq() + 1 != next_seq_) {
+    // A write reported as failed was stored after all: the log is the truth.
+    spdlog::warn("engine: the log ends at seq {}, expected {}; rebuilding the state", log_->LastSeq(), next_seq_ - 1);
+    if (Status s = ReloadLocked(); !s.ok()) spdlog::critical("engine: rebuild failed: {}", s.ToString());
+    next_seq_ = log_->LastSeq() + 1;
+  }
+  timers_armed_ = false;  // timers that fell due meanwhile fire now
+  return true;
+}
+
+std::string EngineImpl::RefuseForDisk(const fb::CommandEnvelope& cmd) {
+  if (!log_down_.empty()) {
+    return log_down_ + "; nothing can be recorded until the log can be written again (queries still work)";
+  }
+  const auto type = cmd.command_type();
+  if (options_.min_free_bytes == 0 || (type != fb::Command::RequestUpgrade && type != fb::Command::RegisterComponent)) {
+    return "";
+  }
+  const int64_t now = WallNs();
+  if (now - free_checked_ns_ > 250'000'000) {
+    auto free = log_->FreeBytes();
+    free_bytes_ = free.ok() ? free.value() : UINT64_MAX;
+    free_checked_ns_ = now;
+  }
+  if (free_bytes_ >= options_.min_free_bytes) return "";
+  auto mb = [](uint64_t b) { return std::to_string(b >> 20) + " MB"; };
+  return "low disk: " + mb(free_bytes_) + " free on the log's filesystem, below the " + mb(options_.min_free_bytes) +
+         " kept for upgrades in flight (--min-free-mb); new upgrades and registrations are refused until there is "
+         "room (running upgrades go on)";
+}
+
+void EngineImpl::Stop(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_->mu);
+    if (inbox_->closed) return;
+    inbox_->stopping = true;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  auto running = [this] { return executor_ == nullptr ? size_t{0} : executor_->Running(); };
+  if (running() > 0) spdlog::info("engine: stopping; waiting up to {} ms for {} running steps", grace.count(), running());
+  while (std::chrono::steady_clock::now() < deadline) {
+    // Running first: a step's result is in the inbox before it stops counting.
+    const bool steps_done = running() == 0;
+    bool idle = false;
+    {
+      std::lock_guard<std::mutex> lock(inbox_->mu);
+      idle = inbox_->Idle();
+    }
+    if (steps_done && idle) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const size_t left = running(); left > 0) {
+    spdlog::warn("engine: {} steps still running after the {} ms grace period; they are ended now, and the next start "
+                 "records them as interrupted",
+                 left, grace.count());
+    executor_->Abandon();
+  }
+  Stop();
 }
 
 void EngineImpl::Round(std::deque<Inbox::Item> batch, const std::vector<const fb::CommandEnvelope*>& commands,
@@ -276,11 +369,13 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, const std::vector<const fb
   // see state that a crash could take back.
   std::unique_lock<std::mutex> lock(state_mu_);
   {
+    // While the log cannot be written, nothing is decided that would append.
+    recover = recover && log_down_.empty();
     if (recover) {
       for (Decision& d : Recover(state_, NewContext(InternalId(), options_.actor))) ApplySpeculatively(d, appends);
     }
     for (size_t i = 0; i < batch.size(); ++i) DecideOne(batch[i], commands[i], pending, appends);
-    for (size_t i = 0; i < kMaxReconcilePerRound; ++i) {
+    for (size_t i = 0; i < kMaxReconcilePerRound && log_down_.empty(); ++i) {
       auto d = Reconcile(state_, NewContext(InternalId(), options_.actor), options_.limits);
       if (!d) break;
       ApplySpeculatively(*d, appends);
@@ -295,7 +390,16 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, const std::vector<const fb
     for (const auto& a : appends) {
       if (!a.status.ok() || a.result.duplicate || a.result.seqs.front() != expect) {
         reload = true;
-        if (!a.status.ok()) spdlog::error("engine: append to {} failed: {}", a.stream, a.status.ToString());
+        if (a.status.code() == Status::Code::kUnavailable) {
+          if (log_down_.empty()) {
+            spdlog::error("engine: the log cannot be written ({}); commands that change state are refused, queries "
+                          "go on, and step results wait in memory until it can",
+                          a.status.message());
+          }
+          log_down_ = a.status.message();
+        } else if (!a.status.ok()) {
+          spdlog::error("engine: append to {} failed: {}", a.stream, a.status.ToString());
+        }
         continue;
       }
       expect += a.result.seqs.size();
@@ -306,19 +410,36 @@ void EngineImpl::Round(std::deque<Inbox::Item> batch, const std::vector<const fb
       if (Status s = ReloadLocked(); !s.ok()) spdlog::critical("engine: rebuild failed: {}", s.ToString());
     }
   }
+  if (recover && std::all_of(appends.begin(), appends.end(), [](const auto& a) { return a.status.ok(); })) {
+    recovered_ = true;
+  }
   lock.unlock();
   for (auto& p : pending) {
+    bool stored = true;
     for (size_t k = p.first_append; k < p.first_append + p.append_count; ++k) {
       const auto& a = appends[k];
       if (!a.status.ok()) {
         // Not acknowledged; a retry with the same command id is safe.
+        stored = false;
+        p.hold = p.holdable && a.status.code() == Status::Code::kUnavailable;
         p.reply = Rejected(a.status.IsConflict() ? fb::RejectCode::Conflict : fb::RejectCode::Unavailable,
-                           "events not stored: " + a.status.ToString());
+                           a.status.code() == Status::Code::kUnavailable ? a.status.message()
+                                                                         : "events not stored: " + a.status.ToString());
         break;
       }
       for (uint64_t seq : a.result.seqs) p.reply.seqs.push_back(seq);
     }
-    if (p.cacheable) Remember(p.command_id, p.reply);
+    if (p.hold) {
+      if (held_.size() < options_.max_held_results) {
+        held_.push_back(std::move(*p.item));
+      } else {
+        spdlog::error("engine: more than {} step results wait for the log; this one is dropped (the next start "
+                      "records its step as interrupted)",
+                      options_.max_held_results);
+      }
+      continue;
+    }
+    if (p.cacheable && stored) Remember(p.command_id, p.reply);
     if (p.item != nullptr) p.item->Answer(std::move(p.reply));
   }
   if (!appends.empty()) AfterDurable(appends);
@@ -343,7 +464,7 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   // cached reply.
   auto refuse = [&](const Denial& denial) {
     uint32_t suppressed = 0;
-    const bool record = refusals_.Admit(WallNs(), &suppressed);
+    const bool record = log_down_.empty() && refusals_.Admit(WallNs(), &suppressed);
     if (refusals_.dropped_total() % 1000 == 1 || record) {
       spdlog::warn("engine: refused {} from {}: {}", fb::EnumNameCommand(cmd->command_type()), item.who.name,
                    denial.reason);
@@ -356,11 +477,17 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   };
   if (auto denial = Authorize(item.who, *cmd, state_)) return refuse(*denial);
   if (IsQuery(cmd->command_type())) {
-    p.reply = Query(*cmd);
+    p.reply = AnswerQuery(*cmd, state_, stats_, *log_);
     return;
   }
   if (const Reply* earlier = Recall(command_id)) {
     p.reply = *earlier;  // a retry: the original answer, nothing decided again
+    return;
+  }
+  p.holdable = Holdable(*cmd, item.who);
+  if (std::string why = RefuseForDisk(*cmd); !why.empty()) {
+    p.hold = p.holdable && !log_down_.empty();
+    p.reply = Rejected(fb::RejectCode::Unavailable, std::move(why));
     return;
   }
   // An upgrade id used by an upgrade that has ended is not in the live state;
@@ -368,7 +495,7 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   RollbackTarget target;
   const RollbackTarget* resolved = nullptr;
   if (const auto* rb = cmd->command_as_RollBack()) {
-    if (!ResolveRollback(*rb, &target, &p.reply)) return;
+    if (!ResolveRollback(*log_, state_, *rb, &target, &p.reply)) return;
     if (auto denial = AuthorizeRollback(item.who, target, state_)) return refuse(*denial);
     resolved = &target;
   }
@@ -404,109 +531,6 @@ void EngineImpl::ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>
     }
     b.events = std::move(se.events);
   }
-}
-
-bool EngineImpl::ResolveRollback(const fb::RollBack& rb, RollbackTarget* target, Reply* error) const {
-  const uint64_t last = log_->LastSeq();
-  if (rb.point() != nullptr && rb.point()->size() > 0) {
-    auto it = state_.status.points.find(rb.point()->str());
-    if (it == state_.status.points.end()) {
-      *error = Rejected(fb::RejectCode::NotFound, "no rollback point '" + rb.point()->str() + "'");
-      return false;
-    }
-    target->point = it->first;
-    target->to_seq = it->second;
-  } else if (rb.to_seq() > 0) {
-    target->to_seq = rb.to_seq();
-  } else if (rb.to_time_ns() > 0) {
-    // Event times only grow (the engine stamps them), so bisect on them.
-    uint64_t lo = 1, hi = last, found = 0;
-    while (lo <= hi) {
-      const uint64_t mid = lo + (hi - lo) / 2;
-      auto e = log_->Read(mid);
-      if (!e.ok()) {
-        *error = Rejected(fb::RejectCode::Internal, e.status().ToString());
-        return false;
-      }
-      if (e->envelope()->time_ns() <= rb.to_time_ns()) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    if (found == 0) {
-      *error = Rejected(fb::RejectCode::NotFound, "no event at or before that time");
-      return false;
-    }
-    target->to_seq = found;
-  } else {
-    *error = Rejected(fb::RejectCode::Invalid, "rollback needs a point, a seq or a time");
-    return false;
-  }
-  if (target->to_seq > last) {
-    *error = Rejected(fb::RejectCode::Invalid,
-                      "seq " + std::to_string(target->to_seq) + " is beyond the log's end (" + std::to_string(last) + ")");
-    return false;
-  }
-  auto at = StateAt(target->to_seq);
-  if (!at.ok()) {
-    *error = Rejected(fb::RejectCode::Internal, at.status().ToString());
-    return false;
-  }
-  target->registry = std::move(at->registry);
-  return true;
-}
-
-Reply EngineImpl::Query(const fb::CommandEnvelope& cmd) const {
-  Reply r;
-  r.accepted = true;
-  nlohmann::json j;
-  if (const auto* q = cmd.command_as_QueryStatus()) {
-    if (q->upgrade_id() == nullptr) {
-      j = proj::ToJson(state_.status);
-    } else {
-      const proj::Id id = proj::Id::From(q->upgrade_id());
-      const auto& recent = state_.status.recent;
-      const auto ended = std::find_if(recent.rbegin(), recent.rend(), [&id](const auto& r) { return r.id == id; });
-      if (const auto* u = state_.status.find(id)) {
-        j = proj::ToJson(*u);
-      } else if (ended != recent.rend()) {
-        j = proj::ToJson(*ended);
-      } else {
-        return Rejected(fb::RejectCode::NotFound, "no upgrade " + id.hex() + " in the recent status");
-      }
-    }
-  } else if (const auto* q = cmd.command_as_QueryRegistry()) {
-    if (q->component() != nullptr && q->component()->size() > 0) {
-      const proj::Component* c = state_.registry.find(q->component()->str());
-      if (c == nullptr) return Rejected(fb::RejectCode::NotFound, "component " + q->component()->str() + " is not registered");
-      j = proj::ToJson(*c);
-    } else {
-      j = proj::ToJson(state_.registry);
-    }
-  } else if (cmd.command_type() == fb::Command::QueryStatistics) {
-    j = proj::ToJson(stats_);
-  } else if (const auto* q = cmd.command_as_QueryEvents()) {
-    // A stream's events, summarized; their full bodies come from the replay endpoint by seq.
-    std::vector<store::StoredEvent> events;
-    const size_t limit = std::min<uint32_t>(std::max<uint32_t>(1, q->limit()), 10'000);
-    if (Status s = log_->ReadStream(q->stream()->string_view(), std::max<uint64_t>(1, q->from_version()), limit, &events);
-        !s.ok()) {
-      return Rejected(s.IsCorruption() ? fb::RejectCode::Internal : fb::RejectCode::Invalid, s.ToString());
-    }
-    j = nlohmann::json::array();
-    for (const auto& e : events) {
-      const auto* env = e.envelope();
-      j.push_back({{"seq", e.seq}, {"stream_version", env->stream_version()}, {"type", fb::EnumNameEvent(env->event_type())},
-                   {"time_ns", env->time_ns()}, {"actor", env->actor() ? env->actor()->str() : ""},
-                   {"event_id", IdToHex(*env->event_id())}});
-    }
-  } else {
-    return Rejected(fb::RejectCode::Invalid, "unknown query");
-  }
-  r.result_json = j.dump();
-  return r;
 }
 
 void EngineImpl::AfterDurable(const std::vector<store::BatchAppend>& appends) {

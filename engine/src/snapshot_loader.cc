@@ -47,4 +47,13 @@ uint64_t LoadNewestSnapshot(const store::EventLog& log, uint64_t at_or_below, St
   return 0;
 }
 
+Result<State> StateAt(const store::EventLog& log, uint64_t seq) {
+  State s;
+  const uint64_t base = LoadNewestSnapshot(log, seq, &s, nullptr);
+  auto it = log.Scan(base + 1, seq);
+  for (; it->Valid(); it->Next()) Evolve(s, *it->envelope());
+  if (!it->status().ok()) return it->status();
+  return s;
+}
+
 }  // namespace noodle::engine

@@ -19,4 +19,8 @@ namespace noodle::engine {
 uint64_t LoadNewestSnapshot(const store::EventLog& log, uint64_t at_or_below, State* state, proj::Statistics* stats,
                             int max_tries = 16);
 
+// The registry and status as they were at seq: the newest usable snapshot at
+// or below it, then the log up to seq.
+Result<State> StateAt(const store::EventLog& log, uint64_t seq);
+
 }  // namespace noodle::engine

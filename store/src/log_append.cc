@@ -176,6 +176,11 @@ Status RocksEventLog::ResolveDuplicate(const Writer& w, const keys::BatchRef& st
 }
 
 Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
+  std::lock_guard<std::mutex> health(recover_mu_);
+  if (Status s = RecoverLocked(); !s.ok()) return s;
+  std::shared_lock<std::shared_timed_mutex> db_lock;
+  if (Status s = LockDb(&db_lock); !s.ok()) return s;
+
   // Idempotency: one lookup per batch, by its first event id, for the group at once.
   std::vector<std::string> id_keys;
   id_keys.reserve(group.size());
@@ -265,13 +270,15 @@ Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
   }
 
   if (batch.Count() == 0) return Status::OK();
+  // Nothing of the group is stored when either fails; the chain and the
+  // versions stay as they were.
+  if (Status s = CheckRoom(batch.GetDataSize()); !s.ok()) return MarkFailed(s, /*rocks_failed=*/false);
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
-  Status s = FromRocks(db_->Write(wo, &batch), "append");
-  if (!s.ok()) {
-    // Nothing of the group is durable; the chain and versions stay as they were.
+  if (rocksdb::Status rs = db_->Write(wo, &batch); !rs.ok()) {
     stream_versions_.clear();
-    return s;
+    if (rs.IsIOError()) return MarkFailed(WriteFailure(rs, "append"), /*rocks_failed=*/true);
+    return FromRocks(rs, "append");
   }
   for (const auto& [stream, version] : group_versions) stream_versions_[std::string(stream)] = version;
   last_hash_ = prev;

@@ -2,7 +2,12 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include <cstdarg>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "keys.h"
@@ -52,6 +57,26 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Families(const LogOptions& o) {
   return cfs;
 }
 
+// RocksDB's diagnostics go to our log, not to a LOG file in the data
+// directory: a LOG file that hits a full disk makes Debian's librocksdb
+// (built with assertions) abort on its next line.
+class SpdlogLogger final : public rocksdb::Logger {
+ public:
+  explicit SpdlogLogger(std::string dir) : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), dir_(std::move(dir)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    vsnprintf(line, sizeof line, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) spdlog::error("rocksdb {}: {}", dir_, line);
+    else spdlog::warn("rocksdb {}: {}", dir_, line);
+  }
+
+ private:
+  const std::string dir_;
+};
+
 }  // namespace
 
 Status EventLog::Open(const std::string& dir, const LogOptions& options,
@@ -70,13 +95,21 @@ Status RocksEventLog::Init() {
     return Status::NotFound("no event log in " + dir_);
   }
 
+  if (Status s = OpenDb(); !s.ok()) return s;
+  return LoadTail();
+}
+
+Status RocksEventLog::OpenDb() {
   rocksdb::DBOptions db;
   db.create_if_missing = options_.create_if_missing;
   db.create_missing_column_families = true;
   db.max_background_jobs = 2;
   db.bytes_per_sync = 1 << 20;
-  db.keep_log_file_num = 4;
+  db.info_log = std::make_shared<SpdlogLogger>(dir_);
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Recovery keeps the WAL's events in memory instead of writing a table:
+  // a reopen after a full disk needs no room beyond a new WAL and manifest.
+  db.avoid_flush_during_recovery = true;
 
   auto cfs = Families(options_);
   rocksdb::Status rs;
@@ -102,9 +135,39 @@ Status RocksEventLog::Init() {
       break;
     }
   }
-  if (!rs.ok()) return FromRocks(rs, "open " + dir_);
-  return LoadTail();
+  if (!rs.ok()) {
+    for (auto* h : handles_) delete h;
+    handles_.clear();
+    db_ = nullptr;
+    return FromRocks(rs, "open " + dir_);
+  }
+  return Status::OK();
 }
+
+void RocksEventLog::CloseDb() {
+  if (db_ == nullptr) return;
+  // No WAL sync after a failed write: the writer that failed must not be
+  // touched again, and what it was given was never acknowledged.
+  if (writable() && healthy_.load() && !rocks_failed_) db_->FlushWAL(/*sync=*/true).PermitUncheckedError();
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  handles_.clear();
+  db_->Close().PermitUncheckedError();
+  delete db_;
+  db_ = nullptr;
+}
+
+Status RocksEventLog::LockDb(std::shared_lock<std::shared_timed_mutex>* lock) const {
+  *lock = std::shared_lock<std::shared_timed_mutex>(db_mu_);
+  if (db_ == nullptr) return Status::Unavailable("event log " + dir_ + " is closed (reopening after a write failure)");
+  return Status::OK();
+}
+
+Result<uint64_t> RocksEventLog::FreeBytes() const {
+  struct statvfs st {};
+  if (statvfs(dir_.c_str(), &st) != 0) return Status::IOError("statvfs " + dir_ + ": " + std::strerror(errno));
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
 
 Status RocksEventLog::LoadTail() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEventsCf)));
@@ -132,18 +195,15 @@ Status RocksEventLog::LoadTail() {
 
 Status RocksEventLog::CatchUp() {
   if (options_.mode != OpenMode::kSecondary) return Status::OK();
+  std::shared_lock<std::shared_timed_mutex> lock;
+  if (Status s = LockDb(&lock); !s.ok()) return s;
   Status s = FromRocks(db_->TryCatchUpWithPrimary(), "catch up with writer");
   if (!s.ok()) return s;
   return LoadTail();
 }
 
 RocksEventLog::~RocksEventLog() {
-  if (db_ != nullptr) {
-    if (writable()) db_->FlushWAL(/*sync=*/true).PermitUncheckedError();
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    db_->Close().PermitUncheckedError();
-    delete db_;
-  }
+  CloseDb();
   if (!secondary_dir_.empty() && options_.secondary_dir.empty()) {
     std::error_code ec;
     fs::remove_all(secondary_dir_, ec);

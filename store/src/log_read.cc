@@ -21,8 +21,10 @@ std::string CheckStored(uint64_t seq, std::string_view bytes) {
 
 class ScanIterator final : public LogIterator {
  public:
-  ScanIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint64_t from, uint64_t to)
-      : upper_(keys::Seq(to == UINT64_MAX ? to : to + 1)), upper_slice_(upper_) {
+  // lock: shared on the log's DB for the iterator's life (a reopen waits).
+  ScanIterator(std::shared_lock<std::shared_timed_mutex> lock, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+               uint64_t from, uint64_t to)
+      : lock_(std::move(lock)), upper_(keys::Seq(to == UINT64_MAX ? to : to + 1)), upper_slice_(upper_) {
     rocksdb::ReadOptions ro;
     if (to != UINT64_MAX) ro.iterate_upper_bound = &upper_slice_;
     ro.readahead_size = 2u << 20;  // scans are sequential: read ahead in big chunks
@@ -58,6 +60,7 @@ class ScanIterator final : public LogIterator {
     valid_ = true;
   }
 
+  std::shared_lock<std::shared_timed_mutex> lock_;
   std::string upper_;
   rocksdb::Slice upper_slice_;
   std::unique_ptr<rocksdb::Iterator> it_;
@@ -68,9 +71,30 @@ class ScanIterator final : public LogIterator {
   Status status_;
 };
 
+// A scan that could not start: no events, its status says why.
+class FailedScan final : public LogIterator {
+ public:
+  explicit FailedScan(Status s) : status_(std::move(s)) {}
+  bool Valid() const override { return false; }
+  void Next() override {}
+  uint64_t seq() const override { return 0; }
+  std::string_view bytes() const override { return {}; }
+  const fb::EventEnvelope* envelope() const override { return nullptr; }
+  Status status() const override { return status_; }
+
+ private:
+  Status status_;
+};
+
 }  // namespace
 
 Result<StoredEvent> RocksEventLog::Read(uint64_t seq) const {
+  std::shared_lock<std::shared_timed_mutex> lock;
+  if (Status s = LockDb(&lock); !s.ok()) return s;
+  return ReadLocked(seq);
+}
+
+Result<StoredEvent> RocksEventLog::ReadLocked(uint64_t seq) const {
   StoredEvent ev;
   ev.seq = seq;
   rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), cf(kEventsCf), keys::Seq(seq), &ev.bytes);
@@ -81,7 +105,9 @@ Result<StoredEvent> RocksEventLog::Read(uint64_t seq) const {
 }
 
 std::unique_ptr<LogIterator> RocksEventLog::Scan(uint64_t from, uint64_t to) const {
-  return std::make_unique<ScanIterator>(db_, cf(kEventsCf), from == 0 ? 1 : from, to);
+  std::shared_lock<std::shared_timed_mutex> lock;
+  if (Status s = LockDb(&lock); !s.ok()) return std::make_unique<FailedScan>(std::move(s));
+  return std::make_unique<ScanIterator>(std::move(lock), db_, cf(kEventsCf), from == 0 ? 1 : from, to);
 }
 
 namespace {
@@ -96,6 +122,8 @@ std::string StreamPrefix(std::string_view stream) { return std::string(stream) +
 }  // namespace
 
 Result<uint64_t> RocksEventLog::StreamVersion(std::string_view stream) const {
+  std::shared_lock<std::shared_timed_mutex> lock;
+  if (Status s = LockDb(&lock); !s.ok()) return s;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreamsCf)));
   it->SeekForPrev(keys::NamedSeq(stream, UINT64_MAX));
   if (!it->status().ok()) return FromRocks(it->status(), "stream version");
@@ -108,6 +136,8 @@ Result<uint64_t> RocksEventLog::StreamVersion(std::string_view stream) const {
 Status RocksEventLog::ReadStream(std::string_view stream, uint64_t from_version, size_t max_count,
                                  std::vector<StoredEvent>* out) const {
   out->clear();
+  std::shared_lock<std::shared_timed_mutex> lock;
+  if (Status s = LockDb(&lock); !s.ok()) return s;
   from_version = std::max<uint64_t>(from_version, 1);
   const std::string prefix = StreamPrefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreamsCf)));
@@ -121,7 +151,7 @@ Status RocksEventLog::ReadStream(std::string_view stream, uint64_t from_version,
   for (; StreamEntry(*it, prefix, &first_version, &ref) && out->size() < max_count; it->Next()) {
     for (uint64_t v = std::max(first_version, from_version); v < first_version + ref.count && out->size() < max_count;
          ++v) {
-      auto ev = Read(ref.first_seq + (v - first_version));
+      auto ev = ReadLocked(ref.first_seq + (v - first_version));
       if (!ev.ok()) return ev.status();
       out->push_back(std::move(ev.value()));
     }

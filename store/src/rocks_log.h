@@ -4,9 +4,11 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +24,9 @@ enum Cf : size_t { kDefaultCf = 0, kEventsCf, kStreamsCf, kEventIdsCf, kSnapshot
 
 // Converts a RocksDB status at our edge; `what` says which operation failed.
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
+// A failed write as Append reports it: Unavailable, "disk full: ..." or
+// "I/O error: ...".
+Status WriteFailure(const rocksdb::Status& s, std::string_view what);
 
 class RocksEventLog final : public EventLog {
  public:
@@ -45,6 +50,8 @@ class RocksEventLog final : public EventLog {
   Result<Snapshot> GetSnapshot(std::string_view projection, uint64_t at_or_below) const override;
   Status PutCheckpoint(std::string_view projection, uint64_t seq) override;
   Result<uint64_t> GetCheckpoint(std::string_view projection) const override;
+  Status Writable() override;
+  Result<uint64_t> FreeBytes() const override;
   Status CatchUp() override;
   Result<LogStats> Stats() const override;
 
@@ -65,7 +72,27 @@ class RocksEventLog final : public EventLog {
   };
 
   bool writable() const { return options_.mode == OpenMode::kReadWrite; }
+  // Opens db_ and handles_ in the configured mode; db_mu_ held exclusively
+  // (or not yet shared).
+  Status OpenDb();
+  void CloseDb();
   Status LoadTail();
+  // Shared lock on db_ for a reader; Unavailable when db_ is closed (a
+  // reopen failed).
+  Status LockDb(std::shared_lock<std::shared_timed_mutex>* lock) const;
+  Result<StoredEvent> ReadLocked(uint64_t seq) const;
+
+  // Write failures (log_faults.cc). recover_mu_ held by all three.
+  // Records that writes fail and why; logs the transition once.
+  Status MarkFailed(Status why, bool rocks_failed);
+  // While failed: at most once per retry interval, checks for room and
+  // reopens RocksDB if its write failed. OK once writes may go on.
+  Status RecoverLocked();
+  // Unavailable when appending `bytes` would leave less than the reserve.
+  Status CheckRoom(size_t bytes);
+  // A synced snapshot or checkpoint write, with the appends' health rules.
+  Status PutMeta(rocksdb::ColumnFamilyHandle* family, const std::string& key, std::string_view value,
+                 std::string_view what);
   // Queues the writers (contiguously) and returns when all are done, leading
   // groups whenever one of them reaches the front.
   void RunWriters(Writer* first, size_t count);
@@ -83,6 +110,18 @@ class RocksEventLog final : public EventLog {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   std::atomic<uint64_t> last_seq_{0};
+
+  // Readers hold it shared while they use db_; a reopen holds it exclusively.
+  mutable std::shared_timed_mutex db_mu_;
+
+  // Write health. healthy_ is read without the lock on the fast path.
+  std::mutex recover_mu_;
+  std::atomic<bool> healthy_{true};
+  bool rocks_failed_ = false;  // RocksDB's write failed: only a reopen clears it
+  Status failure_;
+  std::chrono::steady_clock::time_point failed_at_{}, last_retry_{}, last_room_check_{};
+  uint64_t free_at_check_ = UINT64_MAX;  // statvfs at last_room_check_
+  uint64_t written_since_check_ = 0;
 
   // Group commit queue (LevelDB's writer queue): the front writer leads.
   std::mutex mu_;

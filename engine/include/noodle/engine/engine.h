@@ -9,6 +9,7 @@
 // stays in progress forever after a crash.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
@@ -38,6 +39,17 @@ struct EngineOptions {
   // the rest are counted into the next recorded one. Bounds the log growth a
   // flood of refused commands can cause (~200 bytes per event).
   uint32_t refusals_recorded_per_second = 10;
+  // RequestUpgrade and RegisterComponent are refused (Unavailable: low disk)
+  // while the log's filesystem has less than this free, so that upgrades
+  // already in flight always have room to finish or roll back (their step
+  // results and rollbacks are never refused for it). 0: no guard. Costs a
+  // statvfs every 250 ms at most.
+  uint64_t min_free_bytes = 0;
+  // While the log cannot be written (disk full), step results of the
+  // engine's own executors wait in memory, at most this many, and are
+  // recorded once it can; past it (or if the daemon stops first) the next
+  // start records those steps as interrupted, as after a crash.
+  size_t max_held_results = 100'000;
 };
 
 struct Reply {
@@ -83,7 +95,16 @@ class Engine {
   virtual Result<State> StateAt(uint64_t seq) const = 0;
 
   // Finishes the round in progress and stops the writer thread. Idempotent.
+  // Steps still running go on in the executor (its owner decides their end);
+  // their results are not recorded.
   virtual void Stop() = 0;
+  // A graceful stop: from now on commands from outside are refused
+  // (Unavailable: stopping); for up to `grace`, the steps the executor runs
+  // may finish and their results are recorded (a result may start the next
+  // step, which runs too). Then the executor abandons what still runs (kills
+  // the hooks' process groups) and the writer stops; the next start records
+  // those steps as interrupted. Returns within grace plus one round.
+  virtual void Stop(std::chrono::milliseconds grace) = 0;
 };
 
 }  // namespace noodle::engine

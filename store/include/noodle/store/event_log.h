@@ -116,6 +116,10 @@ class EventLog {
   //     idempotency key is the batch's first event id, checked with one
   //     lookup per batch; a retry resends the same events in the same order.
   //   NotSupported: the log was opened as a reader.
+  //   Unavailable: the log cannot be written now ("disk full: ..." when the
+  //     filesystem is full or below options.reserve_free_bytes, "I/O error:
+  //     ..." otherwise); nothing was written. Reads keep working, and a later
+  //     Append or Writable() retries on its own (see Writable).
   virtual Status Append(std::string_view stream, uint64_t expected_version,
                         std::vector<std::string> events, AppendResult* result) = 0;
 
@@ -156,6 +160,17 @@ class EventLog {
   virtual Status PutCheckpoint(std::string_view projection, uint64_t seq) = 0;
   // NotFound when the projection has none.
   virtual Result<uint64_t> GetCheckpoint(std::string_view projection) const = 0;
+
+  // Whether appends can be expected to succeed. OK while they do;
+  // Unavailable (as Append returns it) after a write failed, until a retry
+  // succeeds. While unavailable, a call retries (at most once per
+  // options.retry_interval_ms): once the filesystem has room again it
+  // reopens RocksDB and returns OK. Reads are not blocked except during the
+  // reopen itself (a few milliseconds). NotSupported in reader modes.
+  virtual Status Writable() = 0;
+
+  // Bytes free to this process on the log's filesystem (statvfs f_bavail).
+  virtual Result<uint64_t> FreeBytes() const = 0;
 
   // Secondary mode: makes the writer's newer events visible. OK elsewhere.
   virtual Status CatchUp() = 0;

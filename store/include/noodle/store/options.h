@@ -44,6 +44,17 @@ struct LogOptions {
   // Cache of uncompressed blocks for reads. Costs exactly this much memory.
   size_t block_cache_bytes = 32u << 20;
 
+  // Appends are refused (Unavailable: disk full) while the log's filesystem
+  // has less than this free, so RocksDB's own writes (flushes, its manifest)
+  // still find room and the log recovers without a restart. 0: no margin;
+  // then a full disk is met by RocksDB's write failing (also handled).
+  size_t reserve_free_bytes = 1u << 20;
+
+  // While writes fail (disk full, I/O error), the log retries at most this
+  // often: it checks for room and reopens RocksDB, whose failed write state
+  // is otherwise permanent. Each retry costs a reopen (milliseconds).
+  int retry_interval_ms = 500;
+
   // Most events one group commit may carry. Larger groups amortize the fsync
   // over more events but make the leader's followers wait longer.
   size_t max_group_events = 4096;

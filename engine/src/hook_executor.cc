@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <climits>
+#include <mutex>
+#include <set>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -45,9 +47,36 @@ std::string Tail(const std::string& out, size_t lines) {
   return t.size() > 4096 ? t.substr(t.size() - 4096) : t;
 }
 
+// The process groups of the hooks running now, so a stop whose grace period
+// has ended can end them (and whatever they started) at once.
+class ProcessGroups {
+ public:
+  // False when the executor was abandoned: the caller kills the group.
+  bool Add(pid_t group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (abandoned_) return false;
+    groups_.insert(group);
+    return true;
+  }
+  void Remove(pid_t group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    groups_.erase(group);
+  }
+  void KillAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    abandoned_ = true;
+    for (pid_t g : groups_) kill(-g, SIGKILL);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<pid_t> groups_;
+  bool abandoned_ = false;
+};
+
 // program: the path to exec, as CheckHookProgram resolved it.
 HookRun RunHook(const proj::Hook* hook, const std::string& program, const std::vector<std::string>& env,
-                size_t tail_lines) {
+                size_t tail_lines, ProcessGroups* groups) {
   HookRun r;
   if (hook == nullptr) return r;
   r.ran = true;
@@ -89,6 +118,7 @@ HookRun RunHook(const proj::Hook* hook, const std::string& program, const std::v
     r.exit_code = 127;
     return r;
   }
+  if (!groups->Add(pid)) kill(-pid, SIGKILL);
   const auto deadline = Clock::now() + std::chrono::milliseconds(hook->timeout_ms);
   std::string out;
   char buf[4096];
@@ -113,6 +143,7 @@ HookRun RunHook(const proj::Hook* hook, const std::string& program, const std::v
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  groups->Remove(pid);
   r.tail = Tail(out, tail_lines);
   if (r.timed_out) {
     r.exit_code = -1;
@@ -149,7 +180,7 @@ std::string CheckSignature(const proj::Component& spec, const std::string& loc, 
   return "";
 }
 
-StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options) {
+StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options, ProcessGroups* groups) {
   const size_t tail_lines = options.output_tail_lines;
   StepOutcome o;
   const auto started = Clock::now();
@@ -236,7 +267,7 @@ StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options)
   std::string combined;  // the hooks' outputs in order; the tail is taken from it
   for (size_t i = 0; i < sequence.size(); ++i) {
     const auto& [name, hook] = sequence[i];
-    HookRun run = RunHook(hook, programs[i], env, tail_lines);
+    HookRun run = RunHook(hook, programs[i], env, tail_lines, groups);
     if (!run.ran) continue;
     if (!run.tail.empty()) combined += (combined.empty() ? "" : "\n") + run.tail;
     o.output_tail = Tail(combined, tail_lines);
@@ -259,12 +290,19 @@ StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options)
 class HookExecutor final : public Executor {
  public:
   explicit HookExecutor(HookExecutorOptions o)
-      : workers_(o.max_parallel_steps, [o](const StepRequest& s) { return RunStep(s, o); }) {}
+      : workers_(o.max_parallel_steps, [o, g = groups_.get()](const StepRequest& s) { return RunStep(s, o, g); }) {}
   void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
     workers_.Submit(step, std::move(done));
   }
+  size_t Running() const override { return workers_.Busy(); }
+  void Abandon() override {
+    workers_.Abandon();
+    groups_->KillAll();
+  }
 
  private:
+  // Before workers_: the workers use it until they are joined.
+  std::unique_ptr<ProcessGroups> groups_ = std::make_unique<ProcessGroups>();
   StepWorkers workers_;
 };
 

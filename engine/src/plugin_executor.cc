@@ -62,6 +62,10 @@ class PluginExecutor final : public engine::Executor {
   void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
     workers_.Submit(step, std::move(done));
   }
+  // A plugin swap runs in this process and cannot be killed: the running
+  // ones finish (they are short), the queued ones are dropped.
+  size_t Running() const override { return workers_.Busy(); }
+  void Abandon() override { workers_.Abandon(); }
 
  private:
   engine::StepWorkers workers_;
@@ -80,6 +84,16 @@ class ByKind final : public engine::Executor {
       return;
     }
     it->second->Start(step, std::move(done));
+  }
+  size_t Running() const override {
+    size_t n = 0;
+    for (const auto& [kind, e] : executors_) n += e != nullptr ? e->Running() : 0;
+    return n;
+  }
+  void Abandon() override {
+    for (const auto& [kind, e] : executors_) {
+      if (e != nullptr) e->Abandon();
+    }
   }
 
  private:

@@ -3,6 +3,7 @@
 // Internal to engine/.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -25,6 +26,7 @@ class StepWorkers {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
+      busy_ -= queue_.size();
       queue_.clear();
     }
     cv_.notify_all();
@@ -33,10 +35,21 @@ class StepWorkers {
   void Submit(const StepRequest& step, std::function<void(StepOutcome)> done) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
+      if (stopping_ || abandoned_) return;
       queue_.push_back({step, std::move(done)});
+      ++busy_;
     }
     cv_.notify_one();
+  }
+  // Queued and running steps whose callback has not returned yet.
+  size_t Busy() const { return busy_.load(); }
+  // Drops the queued steps; the running ones finish (the caller ends them
+  // sooner, e.g. by killing their processes) without calling back.
+  void Abandon() {
+    std::lock_guard<std::mutex> lock(mu_);
+    abandoned_ = true;
+    busy_ -= queue_.size();
+    queue_.clear();
   }
 
  private:
@@ -54,7 +67,9 @@ class StepWorkers {
         job = std::move(queue_.front());
         queue_.pop_front();
       }
-      job.done(run_(job.step));
+      StepOutcome outcome = run_(job.step);
+      if (!abandoned_.load()) job.done(std::move(outcome));
+      --busy_;
     }
   }
   Run run_;
@@ -62,6 +77,8 @@ class StepWorkers {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  std::atomic<bool> abandoned_{false};
+  std::atomic<size_t> busy_{0};
   std::vector<std::thread> workers_;
 };
 

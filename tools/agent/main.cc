@@ -13,6 +13,7 @@
 #include <atomic>
 #include <iostream>
 #include <mutex>
+#include <thread>
 #include <set>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -43,6 +44,9 @@ std::string AnnounceCommand(const std::string& agent, const std::vector<std::str
            fb::CommandEnvelopeIdentifier());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
+
+// A step's report is retried once a second for up to ten minutes.
+constexpr int kReportAttempts = 600;
 
 class Agent {
  public:
@@ -111,9 +115,26 @@ class Agent {
  private:
   void Report(const engine::StepRequest& req, const engine::StepOutcome& o) {
     for (const auto& c : engine::cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o, {{}, 0, name_})) {
-      engine::Reply reply;
-      if (Send(c, &reply) && !reply.accepted) {
-        spdlog::warn("agent {}: report for step {} refused: {}", name_, req.step + 1, reply.message);
+      // The same bytes (the same command id) are sent again while the engine
+      // cannot record them (disk full, stopping, unreachable): a retry that
+      // was in fact stored gets the original reply, nothing twice.
+      for (int attempt = 1;; ++attempt) {
+        engine::Reply reply;
+        const bool answered = Send(c, &reply);
+        if (answered && reply.accepted) break;
+        if (answered && reply.code != fb::RejectCode::Unavailable) {
+          spdlog::warn("agent {}: report for step {} refused: {}", name_, req.step + 1, reply.message);
+          break;
+        }
+        if (attempt >= kReportAttempts || Stopping()) {
+          spdlog::error("agent {}: report for step {} not recorded after {} attempts ({}); the engine's next start "
+                        "records the step as interrupted",
+                        name_, req.step + 1, attempt, answered ? reply.message : "no reply");
+          break;
+        }
+        if (attempt == 1) spdlog::warn("agent {}: report for step {} not recorded yet ({}); retrying", name_, req.step + 1,
+                                       answered ? reply.message : "no reply");
+        std::this_thread::sleep_for(std::chrono::seconds(1));
       }
     }
   }

@@ -36,7 +36,12 @@ Status HeadSigner::Start(uint64_t verified_through) {
     checkpoints_allowed_ = verified_through >= last;
     checkpoint_ = cp.ok() ? cp.value() : 0;
   }
-  if (Status s = SignAndStore(last, hash); !s.ok()) return s;
+  if (Status s = SignAndStore(last, hash); !s.ok()) {
+    // A full disk must not keep the daemon from starting; the head is signed
+    // again once the log moves and the write succeeds.
+    if (s.code() != Status::Code::kUnavailable && s.code() != Status::Code::kIOError) return s;
+    spdlog::warn("head signer: the head at seq {} is not stored: {}", last, s.ToString());
+  }
   std::lock_guard lk(mu_);
   started_ = true;
   stop_ = false;

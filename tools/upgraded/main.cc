@@ -60,6 +60,9 @@ struct Settings {
   std::string keys;        // keys file: CURVE on every endpoint; empty: plaintext, loopback only
   std::string server_key;  // the daemon's CURVE pair; empty: <data>/server.key (created)
   bool insecure_plaintext_bind = false;
+  // Faults (README "Faults").
+  uint64_t min_free_mb = 64;   // below it new upgrades are refused; steps in flight go on
+  double stop_grace_s = 5.0;  // SIGTERM: how long running steps may take to finish
 };
 
 template <typename T>
@@ -107,6 +110,13 @@ int main(int argc, char** argv) {
                                  "every artifact (hook component artifact, plugin library) needs a valid .sig by a trusted signer");
   auto* o_keys = app.add_option("--keys", flags.keys,
                                 "keys file (<roles> <name> <Z85 public key> per line; reloaded on SIGHUP): CURVE on every endpoint");
+  auto* o_min_free = app.add_option("--min-free-mb", flags.min_free_mb,
+                                    "refuse new upgrades and registrations while the data directory's filesystem has "
+                                    "less than this free (0: never); upgrades in flight go on");
+  auto* o_grace = app.add_option("--stop-grace", flags.stop_grace_s,
+                                 "seconds a SIGTERM waits for running steps to finish and be recorded; the rest are "
+                                 "ended and recorded as interrupted at the next start")
+                      ->check(CLI::Range(0.0, 3600.0));
   auto* o_server_key = app.add_option("--server-key", flags.server_key,
                                       "the daemon's CURVE key pair file (default: <data>/server.key, created on first start)");
   app.add_flag("--insecure-plaintext-bind-non-loopback", flags.insecure_plaintext_bind,
@@ -151,6 +161,8 @@ int main(int argc, char** argv) {
       s.require_signatures = j.value("require_signatures", s.require_signatures);
       s.keys = j.value("keys", s.keys);
       s.server_key = j.value("server_key", s.server_key);
+      s.min_free_mb = j.value("min_free_mb", s.min_free_mb);
+      s.stop_grace_s = j.value("stop_grace", s.stop_grace_s);
     }
     FromEnv("NOODLE_DATA", &s.data);
     FromEnv("NOODLE_COMMANDS", &s.commands);
@@ -172,6 +184,7 @@ int main(int argc, char** argv) {
     FromEnv("NOODLE_TRUSTED_SIGNERS", &s.trusted_signers);
     FromEnv("NOODLE_KEYS", &s.keys);
     FromEnv("NOODLE_SERVER_KEY", &s.server_key);
+    FromEnv("NOODLE_MIN_FREE_MB", &s.min_free_mb);
   } catch (const std::exception& e) {
     std::cerr << "upgraded: bad configuration: " << e.what() << "\n";
     return 2;
@@ -194,6 +207,8 @@ int main(int argc, char** argv) {
   if (*o_req_sig) s.require_signatures = true;
   if (*o_keys) s.keys = flags.keys;
   if (*o_server_key) s.server_key = flags.server_key;
+  if (*o_min_free) s.min_free_mb = flags.min_free_mb;
+  if (*o_grace) s.stop_grace_s = flags.stop_grace_s;
   s.insecure_plaintext_bind = flags.insecure_plaintext_bind;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
@@ -311,6 +326,7 @@ int main(int argc, char** argv) {
   eo.limits.max_running = std::max<uint32_t>(1, s.max_running);
   eo.limits.hook_roots = lexical_roots;  // refuse at registration what the hook executor would refuse
   eo.limits.allow_shell_hooks = s.allow_shell_hooks;
+  eo.min_free_bytes = s.min_free_mb << 20;
   std::unique_ptr<engine::Engine> eng;
   if (Status st = inspect ? Status::OK() : engine::Engine::Open(log.get(), executor.get(), &fanout, eo, &eng); !st.ok()) {
     std::cerr << "upgraded: cannot start the engine: " << st.ToString() << "\n";
@@ -347,9 +363,10 @@ int main(int argc, char** argv) {
     daemon::ReloadKeys(s.keys, so.keyring.get(), server.get());
   }
   spdlog::info("upgraded: {} received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // The bus serves on while running steps finish: their events are published.
+  if (eng) eng->Stop(std::chrono::milliseconds(static_cast<int64_t>(s.stop_grace_s * 1000)));
   server->Stop();
   publisher.server = nullptr;
-  if (eng) eng->Stop();
   eng.reset();
   if (signer) signer->Stop();  // signs the final head
   executor.reset();

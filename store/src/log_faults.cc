@@ -2,7 +2,10 @@
 // instead of ending the process, keeps reads going, and retries on its own.
 // RocksDB keeps a failed write's error for the life of the DB object, so the
 // retry reopens it once the filesystem has room again.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rocks_log.h"
 
@@ -35,8 +38,10 @@ Status RocksEventLog::RecoverLocked() {
   const auto now = Clock::now();
   if (now - last_retry_ < std::chrono::milliseconds(options_.retry_interval_ms)) return failure_;
   last_retry_ = now;
+  // Room for the margin, and for the ballast when it was given up.
+  const uint64_t need = options_.reserve_free_bytes + (BallastWhole() ? 0 : options_.ballast_bytes);
   auto free = FreeBytes();
-  if (free.ok() && free.value() < options_.reserve_free_bytes + (rocks_failed_ ? options_.reserve_free_bytes : 0)) {
+  if (free.ok() && free.value() < need) {
     failure_ = Status::Unavailable("disk full: " + Mb(free.value()) + " free on the log's filesystem");
     return failure_;
   }
@@ -46,7 +51,7 @@ Status RocksEventLog::RecoverLocked() {
     std::unique_lock<std::shared_timed_mutex> lock(db_mu_, std::defer_lock);
     if (!lock.try_lock_for(std::chrono::seconds(1))) return failure_;
     CloseDb();
-    Status s = OpenDb();
+    Status s = OpenDbGivingUpBallast();
     if (s.ok()) s = LoadTail();
     if (!s.ok()) {
       spdlog::warn("event log {}: reopen after the write failure failed: {}", dir_, s.ToString());
@@ -57,6 +62,7 @@ Status RocksEventLog::RecoverLocked() {
     rocks_failed_ = false;
     stream_versions_.clear();
   }
+  WriteBallast();
   last_room_check_ = {};
   healthy_.store(true);
   spdlog::info("event log {}: appends accepted again after {:.1f} s", dir_,
@@ -90,6 +96,45 @@ Status RocksEventLog::Writable() {
   if (healthy_.load()) return Status::OK();
   std::lock_guard<std::mutex> lock(recover_mu_);
   return RecoverLocked();
+}
+
+bool RocksEventLog::BallastWhole() const {
+  if (options_.ballast_bytes == 0) return true;
+  struct stat st {};
+  return ::stat(BallastPath().c_str(), &st) == 0 && static_cast<size_t>(st.st_blocks) * 512 >= options_.ballast_bytes;
+}
+
+void RocksEventLog::WriteBallast() {
+  if (!writable() || BallastWhole()) return;
+  const std::string path = BallastPath();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  // Allocated blocks, not a sparse file: the point is to hold real space.
+  const bool ok = fd >= 0 && ::posix_fallocate(fd, 0, static_cast<off_t>(options_.ballast_bytes)) == 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    spdlog::warn("event log {}: no room for the {} ballast yet", dir_, Mb(options_.ballast_bytes));
+  }
+}
+
+Status RocksEventLog::OpenDbGivingUpBallast() {
+  Status s = OpenDb();
+  if (s.ok() || s.message().find("No space left") == std::string::npos || ::unlink(BallastPath().c_str()) != 0) {
+    return s;
+  }
+  spdlog::warn("event log {}: the disk is full; the {} ballast is given up so that the log opens", dir_,
+               Mb(options_.ballast_bytes));
+  s = OpenDb();
+  if (s.ok()) {
+    // Open, but with no room: appends wait for space (and the ballast back).
+    failure_ = Status::Unavailable("disk full: the log opened only by giving up its ballast");
+    last_retry_ = Clock::now();
+    if (healthy_.exchange(false)) failed_at_ = last_retry_;
+    spdlog::error("event log {}: appends refused ({}); reads go on, and appends resume on their own once the "
+                  "filesystem has room",
+                  dir_, failure_.message());
+  }
+  return s;
 }
 
 Status WriteFailure(const rocksdb::Status& s, std::string_view what) {

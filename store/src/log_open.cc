@@ -95,7 +95,8 @@ Status RocksEventLog::Init() {
     return Status::NotFound("no event log in " + dir_);
   }
 
-  if (Status s = OpenDb(); !s.ok()) return s;
+  if (Status s = writable() ? OpenDbGivingUpBallast() : OpenDb(); !s.ok()) return s;
+  if (healthy_.load()) WriteBallast();
   return LoadTail();
 }
 
@@ -110,16 +111,23 @@ Status RocksEventLog::OpenDb() {
   // Recovery keeps the WAL's events in memory instead of writing a table:
   // a reopen after a full disk needs no room beyond a new WAL and manifest.
   db.avoid_flush_during_recovery = true;
+  // RocksDB's default (4 MB, allocated at every open) would eat the ballast
+  // that lets a full disk open at all; the manifest grows by a few hundred
+  // bytes per flush.
+  db.manifest_preallocation_size = 256u << 10;
 
   auto cfs = Families(options_);
   rocksdb::Status rs;
   switch (options_.mode) {
-    case OpenMode::kReadWrite:
+    case OpenMode::kReadWrite: {
+      std::error_code ec;
+      if (options_.create_if_missing) fs::create_directories(dir_, ec);  // RocksDB would log the missing dir
       rs = rocksdb::DB::Open(db, dir_, cfs, &handles_, &db_);
       if (rs.IsIOError() && rs.ToString().find("lock") != std::string::npos) {
         return Status::Busy("event log " + dir_ + " is held by another writer (" + rs.ToString() + ")");
       }
       break;
+    }
     case OpenMode::kReadOnly:
       rs = rocksdb::DB::OpenForReadOnly(db, dir_, cfs, &handles_, &db_);
       break;

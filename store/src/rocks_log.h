@@ -88,6 +88,12 @@ class RocksEventLog final : public EventLog {
   // While failed: at most once per retry interval, checks for room and
   // reopens RocksDB if its write failed. OK once writes may go on.
   Status RecoverLocked();
+  // The ballast file (options.ballast_bytes): present and whole?
+  std::string BallastPath() const { return dir_ + "/NOODLE-BALLAST"; }
+  bool BallastWhole() const;
+  void WriteBallast();
+  // OpenDb; on a full disk, once more after giving up the ballast.
+  Status OpenDbGivingUpBallast();
   // Unavailable when appending `bytes` would leave less than the reserve.
   Status CheckRoom(size_t bytes);
   // A synced snapshot or checkpoint write, with the appends' health rules.

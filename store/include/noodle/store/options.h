@@ -50,6 +50,12 @@ struct LogOptions {
   // then a full disk is met by RocksDB's write failing (also handled).
   size_t reserve_free_bytes = 1u << 20;
 
+  // A file of this size is kept in the log's directory and given up when
+  // RocksDB cannot open or reopen for lack of room, so that a daemon started
+  // on a full disk still opens its log (and serves reads). Costs this much
+  // disk; it is written again once there is room. 0: none.
+  size_t ballast_bytes = 4u << 20;
+
   // While writes fail (disk full, I/O error), the log retries at most this
   // often: it checks for room and reopens RocksDB, whose failed write state
   // is otherwise permanent. Each retry costs a reopen (milliseconds).

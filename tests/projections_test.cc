@@ -2,12 +2,18 @@
 #define BOOST_TEST_MODULE projections
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
 #include "noodle/projections/registry.h"
 #include "noodle/projections/statistics.h"
 
 using namespace noodle;
+using nlohmann::json;
 
 namespace {
 
@@ -28,6 +34,134 @@ Built Make(uint64_t seq, int64_t time_ns, fb::Event type, F&& payload) {
   Built b{FinishEvent(fbb, meta, type, body)};
   fb::GetMutableEventEnvelope(b.bytes.data())->mutate_seq(seq);
   return b;
+}
+
+// Projections with every field set away from its default. The format-1
+// blobs in tests/data/snapshot-format-1 were written from exactly these
+// values by the 0.1.0 codec: change them and those blobs no longer match.
+proj::Component RichComponent(const std::string& name) {
+  proj::Component c;
+  c.name = name;
+  c.version = "1.4.0";
+  c.type = fb::ComponentType::Service;
+  c.hot_swappable = false;
+  c.critical = true;
+  c.dependencies = {{"db", "^1.4"}, {"cache", ">=2.0.0"}};
+  c.artifact_location = "/srv/" + name + ".tar";
+  c.artifact_sha256 = std::string(64, 'a');
+  c.artifact_require_signature = true;
+  c.metadata = {{"owner", "data-team"}, {"tier", "1"}};
+  c.executor = fb::ExecutorKind::Agent;
+  c.hooks["swap"] = proj::Hook{{"/opt/hooks/swap.sh", "--fast"}, false, 5000};
+  c.hooks["health"] = proj::Hook{{"test -f healthy"}, true, 30000};
+  c.instances = {"web-1", "web-2"};
+  return c;
+}
+
+proj::Registry RichRegistry() {
+  proj::Registry r;
+  r.seq = 41;
+  r.components["shop"] = {RichComponent("shop"), 3, 40};
+  r.components["db"] = {RichComponent("db"), 1, 1};
+  r.dependents["db"] = {"shop"};
+  r.dependents["cache"] = {"db", "shop"};
+  return r;
+}
+
+proj::Status RichStatus() {
+  proj::Status s;
+  s.seq = 41;
+  s.last_time_ns = 1'700'000'000'000'000'000;
+  proj::Upgrade u;
+  u.id = {0xc0de, 1};
+  u.parent = {0xbeef, 2};
+  u.component = "db";
+  u.expected_version = "1.4.0";
+  u.from_version = "1.4.0";
+  u.to_version = "1.5.0";
+  u.requested_target = RichComponent("db");
+  u.requested_target.version = "1.5.0";
+  u.has_requested_target = true;
+  u.target = u.requested_target;
+  u.strategy = {fb::StrategyKind::Canary, 3, {25, 50, 100}, 60000, 2};
+  u.priority = -7;
+  u.timeout_ms = 600000;
+  u.rollback_enabled = false;
+  u.level = fb::ValidationLevel::Strict;
+  u.allow_breaking = true;
+  u.requested_by = "alice";
+  u.phase = proj::Phase::kRollingBack;
+  u.cause = proj::Phase::kAborted;
+  u.reason = "aborted by alice";
+  u.requested_seq = 30;
+  u.requested_ns = 1'700'000'000'000'000'001;
+  u.started_ns = 1'700'000'000'000'000'002;
+  u.finished_ns = 1'700'000'000'000'000'003;
+  u.pause_until_ns = 1'700'000'000'000'000'004;
+  u.plan = {{"shift", "", 25, true}, {"shift", "web-1", 50, true}, {"shift", "web-2", 100, false}};
+  u.parallel = 2;
+  u.steps = {proj::StepState::kSucceeded, proj::StepState::kFailed, proj::StepState::kPending};
+  u.weight = 50;
+  u.unhealthy = 3;
+  u.reverts = {1, 0};
+  u.revert_running = true;
+  u.revert_failures = {"revert of step 1 failed"};
+  s.upgrades[u.id] = u;
+  proj::Upgrade queued;
+  queued.id = {0xc0de, 2};
+  queued.component = "shop";
+  queued.to_version = "2.0.0";
+  queued.phase = proj::Phase::kQueued;
+  s.upgrades[queued.id] = queued;
+  s.busy["db"] = u.id;
+  s.queued["shop"] = 1;
+  s.points = {{"before-release", 5}, {"after-release", 20}};
+  proj::RollbackOp op;
+  op.id = {0xbeef, 2};
+  op.point = "before-release";
+  op.to_seq = 5;
+  op.reason = "bad week";
+  op.restore = {RichComponent("db")};
+  op.remove = {"cache"};
+  op.started_ns = 1'700'000'000'000'000'005;
+  op.failed = "upgrade of db to 1.4.0 ended failed";
+  s.rollbacks[op.id] = op;
+  s.recent.push_back({{0xc0de, 0}, "shop", "1.0.0", "1.1.0", "", proj::Phase::kCompleted, 10, 20});
+  s.recent.push_back({{0xc0de, 3}, "shop", "1.1.0", "1.2.0", "health check failed", proj::Phase::kRolledBack, 30, 50});
+  s.agents["host-1"] = {"web-1", "web-2"};
+  s.history_count = 2;
+  return s;
+}
+
+proj::Statistics RichStatistics() {
+  proj::Statistics s;
+  s.seq = 41;
+  s.overall.outcomes = {{"completed", 1}, {"failed", 1}, {"rolled_back", 1}};
+  s.overall.durations_ns = {10, 20};
+  s.per_component["shop"] = s.overall;
+  s.open[{0xc0de, 1}] = {"db", 1'700'000'000'000'000'001};
+  s.open[{0xc0de, 2}] = {"shop", 7};
+  return s;
+}
+
+// A snapshot blob as JSON and back, to edit it the way other builds would write it.
+json Json(const std::string& blob) { return json::from_msgpack(blob); }
+std::string Blob(const json& j) {
+  const std::vector<uint8_t> bytes = json::to_msgpack(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+// The value of the upgrade filed under id in a status snapshot's JSON.
+json& UpgradeIn(json& status, const proj::Id& id) {
+  for (auto& pair : status["upgrades"]) {
+    if (pair[0] == id.hex()) return pair[1];
+  }
+  BOOST_FAIL("no upgrade " + id.hex() + " in the snapshot");
+  throw;
 }
 
 }  // namespace
@@ -102,4 +236,243 @@ BOOST_AUTO_TEST_CASE(registry_follows_registrations_upgrades_and_deregistrations
                }).env());
   BOOST_TEST(r.find("api") == nullptr);
   BOOST_TEST(r.seq == 4u);
+}
+
+// ---- snapshot format (codec.h) ----------------------------------------------
+
+BOOST_AUTO_TEST_CASE(snapshots_round_trip_every_field) {
+  proj::Registry r;
+  BOOST_TEST(proj::Decode(proj::Encode(RichRegistry()), &r).ok());
+  BOOST_TEST((r == RichRegistry()));
+  proj::Status s;
+  BOOST_TEST(proj::Decode(proj::Encode(RichStatus()), &s).ok());
+  BOOST_TEST((s == RichStatus()));
+  proj::Statistics st;
+  BOOST_TEST(proj::Decode(proj::Encode(RichStatistics()), &st).ok());
+  BOOST_TEST((st == RichStatistics()));
+  // Every phase and step state by its name and back.
+  for (uint8_t p = 0; p <= static_cast<uint8_t>(proj::Phase::kRollbackFailed); ++p) {
+    proj::Status one = RichStatus();
+    one.recent.front().phase = static_cast<proj::Phase>(p);
+    one.upgrades.begin()->second.steps[2] = static_cast<proj::StepState>(p % 4);
+    proj::Status back;
+    BOOST_TEST(proj::Decode(proj::Encode(one), &back).ok());
+    BOOST_TEST((back == one), "phase " << proj::PhaseName(one.recent.front().phase));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(snapshots_carry_their_format_and_enums_by_name) {
+  const json s = Json(proj::Encode(RichStatus()));
+  BOOST_TEST(s["projection"] == "status");
+  BOOST_TEST(s["format"] == proj::kSnapshotFormat);
+  BOOST_TEST(proj::kSnapshotFormat == 2u);
+  json status = s;
+  const json& u = UpgradeIn(status, {0xc0de, 1});
+  BOOST_TEST(u["phase"] == "rolling_back");
+  BOOST_TEST(u["cause"] == "aborted");
+  BOOST_TEST(u["level"] == "Strict");
+  BOOST_TEST(u["strategy"]["kind"] == "Canary");
+  BOOST_TEST(u["steps"] == json({"succeeded", "failed", "pending"}));
+  BOOST_TEST(u["target"]["type"] == "Service");
+  BOOST_TEST(u["target"]["executor"] == "Agent");
+  const json r = Json(proj::Encode(RichRegistry()));
+  BOOST_TEST(r["format"] == proj::kSnapshotFormat);
+  BOOST_TEST(r["components"]["db"]["spec"]["type"] == "Service");
+  BOOST_TEST(Json(proj::Encode(RichStatistics()))["projection"] == "statistics");
+}
+
+// Blobs written by 0.1.0 (format 1: no version, enums as numbers) from the
+// same values (tests/data/snapshot-format-1, made with that release's codec).
+BOOST_AUTO_TEST_CASE(format_1_blobs_of_release_0_1_decode) {
+  const std::string dir = SNAPSHOT_FORMAT1_DIR;
+  const std::string status_blob = ReadFile(dir + "/status.msgpack");
+  json old = Json(status_blob);
+  BOOST_TEST(!old.contains("format"));
+  BOOST_TEST(UpgradeIn(old, {0xc0de, 1})["phase"] == 3);  // kRollingBack, by number
+  proj::Registry r;
+  proj::Status s;
+  proj::Statistics st;
+  BOOST_TEST(proj::Decode(ReadFile(dir + "/registry.msgpack"), &r).ToString() == "OK");
+  BOOST_TEST(proj::Decode(status_blob, &s).ToString() == "OK");
+  BOOST_TEST(proj::Decode(ReadFile(dir + "/statistics.msgpack"), &st).ToString() == "OK");
+  BOOST_TEST((r == RichRegistry()));
+  BOOST_TEST((s == RichStatus()));
+  BOOST_TEST((st == RichStatistics()));
+}
+
+// Fields a later build added are missing from an older blob: they take the
+// struct's defaults, at every depth.
+BOOST_AUTO_TEST_CASE(missing_fields_take_their_defaults) {
+  json j = Json(proj::Encode(RichStatus()));
+  j.erase("queued");
+  json& u = UpgradeIn(j, {0xc0de, 1});
+  u["strategy"].erase("weights");
+  u["target"]["hooks"]["swap"].erase("timeout_ms");
+  u["target"].erase("artifact_require_signature");
+  u["plan"][1].erase("instance");
+  u.erase("id");  // the map's key says it
+  u["parent"] = nullptr;  // null is missing too
+  j["recent"][1].erase("reason");
+  proj::Status expected = RichStatus();
+  expected.queued.clear();
+  proj::Upgrade& e = expected.upgrades.at({0xc0de, 1});
+  e.strategy.weights.clear();
+  e.target.hooks["swap"].timeout_ms = proj::Hook{}.timeout_ms;
+  e.target.artifact_require_signature = false;
+  e.plan[1].instance.clear();
+  e.parent = {};
+  expected.recent[1].reason.clear();
+  proj::Status s;
+  const Status st = proj::Decode(Blob(j), &s);
+  BOOST_TEST(st.ok(), st.ToString());
+  BOOST_TEST((s == expected));
+
+  // A blob with nothing but its name decodes to an empty projection.
+  proj::Registry r = RichRegistry();
+  BOOST_TEST(proj::Decode(Blob({{"projection", "registry"}, {"format", 2}}), &r).ok());
+  BOOST_TEST((r == proj::Registry{}));
+}
+
+// Fields this build does not know (written by a later one) are ignored.
+BOOST_AUTO_TEST_CASE(unknown_fields_are_ignored_at_every_depth) {
+  json j = Json(proj::Encode(RichStatus()));
+  j["added_later"] = {{"any", "shape"}};
+  json& u = UpgradeIn(j, {0xc0de, 1});
+  u["added_later"] = 1;
+  u["strategy"]["added_later"] = json::array({1, 2});
+  u["target"]["hooks"]["swap"]["added_later"] = "x";
+  u["plan"][0]["added_later"] = false;
+  j["recent"][0]["added_later"] = nullptr;
+  proj::Status s;
+  BOOST_TEST(proj::Decode(Blob(j), &s).ok());
+  BOOST_TEST((s == RichStatus()));
+  json st = Json(proj::Encode(RichStatistics()));
+  st["overall"]["added_later"] = 3.5;
+  st["open"][0][1]["added_later"] = "y";
+  proj::Statistics stats;
+  BOOST_TEST(proj::Decode(Blob(st), &stats).ok());
+  BOOST_TEST((stats == RichStatistics()));
+}
+
+BOOST_AUTO_TEST_CASE(enums_decode_by_name_or_by_number) {
+  json j = Json(proj::Encode(RichStatus()));
+  json& u = UpgradeIn(j, {0xc0de, 1});
+  u["phase"] = static_cast<int>(proj::Phase::kRollingBack);
+  u["strategy"]["kind"] = static_cast<int>(fb::StrategyKind::Canary);
+  u["target"]["type"] = static_cast<int>(fb::ComponentType::Service);
+  u["steps"] = json::array({2, "failed", 0});  // mixed: each element on its own
+  proj::Status s;
+  BOOST_TEST(proj::Decode(Blob(j), &s).ok());
+  BOOST_TEST((s == RichStatus()));
+}
+
+// A format this build does not know: NotSupported naming both versions, so
+// the caller can skip the snapshot. *out is left alone.
+BOOST_AUTO_TEST_CASE(a_newer_format_is_not_supported) {
+  json j = Json(proj::Encode(RichStatus()));
+  j["format"] = proj::kSnapshotFormat + 1;
+  proj::Status s = RichStatus();
+  s.seq = 7;
+  const Status st = proj::Decode(Blob(j), &s);
+  BOOST_TEST(st.IsNotSupported(), st.ToString());
+  BOOST_TEST(st.message().find("format 3") != std::string::npos, st.message());
+  BOOST_TEST(st.message().find("formats 1 to 2") != std::string::npos, st.message());
+  BOOST_TEST(s.seq == 7u);
+  proj::Registry r;
+  BOOST_TEST(proj::Decode(Blob({{"projection", "registry"}, {"format", 1000}}), &r).IsNotSupported());
+}
+
+BOOST_AUTO_TEST_CASE(damaged_blobs_are_corruption_never_a_throw) {
+  const std::string good = proj::Encode(RichStatus());
+  auto edited = [&](const std::function<void(json&)>& edit) {
+    json j = Json(good);
+    edit(j);
+    return Blob(j);
+  };
+  const proj::Id id{0xc0de, 1};
+  std::string deep(100'000, '\x91');  // an array in an array in ... (msgpack fixarray of 1)
+  deep += '\xc0';
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty", ""},
+      {"not msgpack", "definitely not a snapshot"},
+      {"truncated", good.substr(0, good.size() / 2)},
+      {"trailing bytes", good + "x"},
+      {"nested 100000 deep", deep},
+      {"not a map", Blob(json::array({1, 2}))},
+      {"another projection", Blob({{"projection", "registry"}})},
+      {"no projection", edited([](json& j) { j.erase("projection"); })},
+      {"format not a number", edited([](json& j) { j["format"] = "two"; })},
+      {"format 0", edited([](json& j) { j["format"] = 0; })},
+      {"unknown phase name", edited([&](json& j) { UpgradeIn(j, id)["phase"] = "exploded"; })},
+      {"phase number out of range", edited([&](json& j) { UpgradeIn(j, id)["phase"] = 99; })},
+      {"phase negative", edited([&](json& j) { UpgradeIn(j, id)["phase"] = -1; })},
+      {"phase a float", edited([&](json& j) { UpgradeIn(j, id)["phase"] = 2.5; })},
+      {"weight beyond uint8", edited([&](json& j) { UpgradeIn(j, id)["weight"] = 256; })},
+      {"string for a number", edited([](json& j) { j["seq"] = "41"; })},
+      {"bad id", edited([](json& j) { j["busy"]["db"] = "xyz"; })},
+      {"id pair not a pair", edited([](json& j) { j["upgrades"][0] = json::array({"00"}); })},
+      {"id filed under another", edited([&](json& j) { UpgradeIn(j, id)["id"] = proj::Id{1, 1}.hex(); })},
+      {"steps do not match the plan", edited([&](json& j) { UpgradeIn(j, id)["steps"].erase(0); })},
+      {"revert beyond the plan", edited([&](json& j) { UpgradeIn(j, id)["reverts"] = json::array({7}); })},
+      {"list where a map goes", edited([](json& j) { j["points"] = json::array(); })},
+  };
+  for (const auto& [name, blob] : cases) {
+    proj::Status s = RichStatus();
+    Status st;
+    BOOST_CHECK_NO_THROW(st = proj::Decode(blob, &s));
+    BOOST_TEST(st.IsCorruption(), name << ": " << st.ToString());
+    BOOST_TEST((s == RichStatus()), name << ": *out changed");
+  }
+  // The message says where.
+  proj::Status s;
+  const Status st = proj::Decode(edited([&](json& j) { UpgradeIn(j, id)["phase"] = "exploded"; }), &s);
+  BOOST_TEST(st.message().find("upgrades[000000000000c0de0000000000000001].phase: unknown value \"exploded\"") != std::string::npos, st.message());
+}
+
+// Queries answer with these views; clients read them, so their shape is fixed.
+BOOST_AUTO_TEST_CASE(json_views_keep_their_shape) {
+  const json c = proj::ToJson(RichComponent("db"));
+  const json expected_component = json::parse(R"({
+    "name": "db", "version": "1.4.0", "type": "Service", "hot_swappable": false, "critical": true,
+    "dependencies": [{"name": "db", "range": "^1.4"}, {"name": "cache", "range": ">=2.0.0"}],
+    "artifact_location": "/srv/db.tar", "artifact_sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "artifact_require_signature": true, "metadata": {"owner": "data-team", "tier": "1"}, "executor": "Agent",
+    "hooks": {"swap": {"argv": ["/opt/hooks/swap.sh", "--fast"], "shell": false, "timeout_ms": 5000},
+              "health": {"argv": ["test -f healthy"], "shell": true, "timeout_ms": 30000}},
+    "instances": ["web-1", "web-2"]})");
+  BOOST_TEST(c == expected_component, c.dump());
+
+  const json r = proj::ToJson(RichRegistry());
+  BOOST_TEST(r["seq"] == 41);
+  BOOST_TEST(r["components"].size() == 2u);
+  BOOST_TEST(r["components"][0]["name"] == "db");
+  BOOST_TEST(r["components"][1]["registered_seq"] == 3);
+  BOOST_TEST(r["components"][1]["updated_seq"] == 40);
+
+  const json s = proj::ToJson(RichStatus());
+  const json expected_upgrade = json::parse(R"({
+    "id": "000000000000c0de0000000000000001", "component": "db", "from": "1.4.0", "to": "1.5.0",
+    "phase": "rolling_back", "strategy": "Canary", "priority": -7, "weight": 50,
+    "steps": [{"step": 0, "action": "shift", "instance": "", "weight": 25, "state": "succeeded"},
+              {"step": 1, "action": "shift", "instance": "web-1", "weight": 50, "state": "failed"},
+              {"step": 2, "action": "shift", "instance": "web-2", "weight": 100, "state": "pending"}],
+    "reverts_left": 2, "reason": "aborted by alice", "requested_seq": 30,
+    "parent": "000000000000beef0000000000000002"})");
+  BOOST_TEST(s["active"][0] == expected_upgrade, s["active"][0].dump());
+  BOOST_TEST(s["recent"][1] == json::parse(R"({"id": "000000000000c0de0000000000000003", "component": "shop",
+    "from": "1.1.0", "to": "1.2.0", "phase": "rolled_back", "reason": "health check failed", "duration_ms": 2e-05})"),
+             s["recent"][1].dump());
+  BOOST_TEST(s["rollbacks"] == json::parse(R"([{"id": "000000000000beef0000000000000002", "point": "before-release",
+    "to_seq": 5, "failed": "upgrade of db to 1.4.0 ended failed"}])"));
+  BOOST_TEST(s["points"]["after-release"] == 20);
+  BOOST_TEST(s["agents"]["host-1"] == json({"web-1", "web-2"}));
+  BOOST_TEST(s["history_count"] == 2);
+  BOOST_TEST(s["seq"] == 41);
+
+  const json st = proj::ToJson(RichStatistics());
+  BOOST_TEST(st["in_flight"] == 2);
+  BOOST_TEST(st["outcomes"]["rolled_back"] == 1);
+  BOOST_TEST(st["durations"]["count"] == 2);
+  BOOST_TEST(st["per_component"]["shop"]["outcomes"]["completed"] == 1);
+  BOOST_TEST(st["per_component"]["shop"]["durations"].contains("p95_ms"));
 }

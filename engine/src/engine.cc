@@ -26,9 +26,6 @@ namespace {
 
 constexpr size_t kMaxReconcilePerRound = 10'000;
 
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // Commands reach the writer thread through this; executors' callbacks hold it
 // too, so a late step result after Stop finds a closed inbox, not a dead engine.
@@ -165,8 +162,13 @@ class EngineImpl final : public Engine {
   }
   std::unique_ptr<SnapshotWriter> snapshots_;
   Status ReloadLocked();  // state_mu_ held
+  int64_t Now() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
   Context NewContext(const proj::Id& command_id, const std::string& actor) {
-    now_ns_ = std::max(now_ns_ + 1, WallNs());
+    now_ns_ = std::max(now_ns_ + 1, Now());
     return Context{now_ns_, actor, command_id, {}};
   }
   proj::Id InternalId() {
@@ -244,10 +246,10 @@ void EngineImpl::Run() {
       inbox_->in_round = false;
       // While the log cannot be written, wake up to retry it.
       auto due = [this] {
-        return log_down_.empty() ? timers_.NextDue() : std::min(timers_.NextDue(), WallNs() + 250'000'000);
+        return log_down_.empty() ? timers_.NextDue() : std::min(timers_.NextDue(), Now() + 250'000'000);
       };
-      while (!inbox_->closed && inbox_->items.empty() && due() > WallNs()) {
-        const int64_t wait_ns = std::min<int64_t>(due() - WallNs(), 1'000'000'000);
+      while (!inbox_->closed && inbox_->items.empty() && due() > Now()) {
+        const int64_t wait_ns = std::min<int64_t>(due() - Now(), 1'000'000'000);
         inbox_->cv.wait_for(lock, std::chrono::nanoseconds(wait_ns));
       }
       if (inbox_->closed) return;
@@ -265,7 +267,7 @@ void EngineImpl::Run() {
       }
     }
     // Timers that are due become commands of this round.
-    const int64_t now = WallNs();
+    const int64_t now = Now();
     for (const auto& [id, kind] : timers_.TakeDue(now)) {
       batch.push_back(Inbox::Item{cmd::Timer(id, Timers::Name(kind), {InternalId(), 0, options_.actor}),
                                   Principal::Engine(options_.actor), {}, {}});
@@ -318,7 +320,7 @@ std::string EngineImpl::RefuseForDisk(const fb::CommandEnvelope& cmd) {
   if (options_.min_free_bytes == 0 || (type != fb::Command::RequestUpgrade && type != fb::Command::RegisterComponent)) {
     return "";
   }
-  const int64_t now = WallNs();
+  const int64_t now = Now();
   if (now - free_checked_ns_ > 250'000'000) {
     auto free = log_->FreeBytes();
     free_bytes_ = free.ok() ? free.value() : UINT64_MAX;
@@ -464,7 +466,7 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   // cached reply.
   auto refuse = [&](const Denial& denial) {
     uint32_t suppressed = 0;
-    const bool record = log_down_.empty() && refusals_.Admit(WallNs(), &suppressed);
+    const bool record = log_down_.empty() && refusals_.Admit(Now(), &suppressed);
     if (refusals_.dropped_total() % 1000 == 1 || record) {
       spdlog::warn("engine: refused {} from {}: {}", fb::EnumNameCommand(cmd->command_type()), item.who.name,
                    denial.reason);

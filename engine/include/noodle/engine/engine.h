@@ -50,6 +50,11 @@ struct EngineOptions {
   // recorded once it can; past it (or if the daemon stops first) the next
   // start records those steps as interrupted, as after a crash.
   size_t max_held_results = 100'000;
+  // The wall clock, in ns since the epoch, that stamps events and runs the
+  // upgrades' deadlines and pauses. Empty: the system clock. Set it to open
+  // old data as of when it was written (tests, investigations); it must
+  // not go backwards.
+  std::function<int64_t()> clock;
 };
 
 struct Reply {

@@ -1,0 +1,194 @@
+// Data directories written by past releases (tests/data/release-*, made by
+// tools/dev/make-compat-data.sh) open with this build: the chain verifies,
+// every stored snapshot decodes to what the log says, the engine answers
+// with what that release answered (expected.json), and the canary it left
+// paused is promoted to completion by the real hook executor.
+// The committed directories are never touched: each run works on a copy.
+//
+// Time: an upgrade's deadline runs on the wall clock (started_ns +
+// timeout_ms), so a canary paused in data written long ago has timed out by
+// the time any later build opens it. The engine is opened with its clock
+// set to just after the log's last event (EngineOptions::clock); hook
+// timeouts use the monotonic clock, untouched.
+#define BOOST_TEST_MODULE compat
+#include <boost/test/unit_test.hpp>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "noodle/engine/commands.h"
+#include "noodle/engine/engine.h"
+#include "noodle/engine/hook_executor.h"
+#include "noodle/projections/codec.h"
+#include "support/test_support.h"
+
+using namespace noodle;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t SystemNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<fs::path> ReleaseDirs() {
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(COMPAT_DATA_ROOT)) {
+    if (e.is_directory() && e.path().filename().string().starts_with("release-")) dirs.push_back(e.path());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+json ReadJson(const fs::path& p) {
+  std::ifstream in(p);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << p);
+  return json::parse(in);
+}
+
+json Query(engine::Engine& e, std::string command) {
+  const engine::Reply r = e.Execute(std::move(command));
+  BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+  return json::parse(r.result_json);
+}
+
+// Each snapshot set in the log decodes, and equals the log folded to its seq.
+void CheckSnapshots(const store::EventLog& log) {
+  size_t sets = 0;
+  for (uint64_t at = log.LastSeq(); at > 0 && sets < 10'000; ++sets) {
+    auto status_snap = log.GetSnapshot(proj::Status::kName, at);
+    if (!status_snap.ok()) break;
+    const uint64_t seq = status_snap->seq;
+    at = seq - 1;
+    BOOST_TEST_CONTEXT("snapshot at seq " << seq) {
+      auto reg_snap = log.GetSnapshot(proj::Registry::kName, seq);
+      auto stats_snap = log.GetSnapshot(proj::Statistics::kName, seq);
+      BOOST_REQUIRE(reg_snap.ok() && reg_snap->seq == seq);
+      BOOST_REQUIRE(stats_snap.ok() && stats_snap->seq == seq);
+      engine::State state;
+      proj::Statistics stats;
+      auto it = log.Scan(1, seq);
+      for (; it->Valid(); it->Next()) {
+        engine::Evolve(state, *it->envelope());
+        proj::Evolve(stats, *it->envelope());
+      }
+      BOOST_REQUIRE(it->status().ok());
+      proj::Registry r;
+      proj::Status s;
+      proj::Statistics st;
+      BOOST_TEST(proj::Decode(reg_snap->blob, &r).ToString() == "OK");
+      BOOST_TEST(proj::Decode(status_snap->blob, &s).ToString() == "OK");
+      BOOST_TEST(proj::Decode(stats_snap->blob, &st).ToString() == "OK");
+      BOOST_TEST((r == state.registry));
+      BOOST_TEST((s == state.status));
+      BOOST_TEST((st == stats));
+    }
+  }
+  BOOST_TEST(sets >= 2u, "the data should hold snapshots");
+}
+
+void OpenRelease(const fs::path& release) {
+  const json expected = ReadJson(release / "expected.json");
+  test::TempDir tmp;
+  fs::copy(release / "data", tmp.sub("data"), fs::copy_options::recursive);
+  // The hooks are shell lines naming these (see make-compat-data.sh).
+  const std::string root = tmp.sub("root");
+  fs::create_directories(root);
+  setenv("COMPAT_HOOKS", COMPAT_HOOKS_DIR, 1);
+  setenv("COMPAT_ROOT", root.c_str(), 1);
+
+  std::unique_ptr<store::EventLog> log;
+  Status s = store::EventLog::Open(tmp.sub("data") + "/log", {}, &log);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  const uint64_t last = log->LastSeq();
+  BOOST_TEST(last == expected["status"]["seq"].get<uint64_t>());
+  uint64_t checked = 0;
+  s = log->Verify(1, last, &checked);
+  BOOST_TEST(s.ok(), s.ToString());
+  BOOST_TEST(checked == last);
+  CheckSnapshots(*log);
+
+  auto newest = log->Read(last);
+  BOOST_REQUIRE(newest.ok());
+  // The data's own time, running on from just after its last event.
+  const int64_t shift = newest->envelope()->time_ns() + 1'000'000'000 - SystemNs();
+  engine::EngineOptions eo;
+  eo.clock = [shift] { return SystemNs() + shift; };
+
+  engine::HookExecutorOptions ho;
+  ho.allow_shell = true;
+  auto executor = engine::NewHookExecutor(ho);
+  std::unique_ptr<engine::Engine> engine;
+  s = engine::Engine::Open(log.get(), executor.get(), nullptr, eo, &engine);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+
+  // What the release answered, this build answers (same JSON views).
+  BOOST_TEST(Query(*engine, engine::cmd::QueryRegistry()) == expected["registry"]);
+  BOOST_TEST(Query(*engine, engine::cmd::QueryStatus()) == expected["status"]);
+  BOOST_TEST(Query(*engine, engine::cmd::QueryStatistics()) == expected["statistics"]);
+  for (const auto& [hex, phase] : expected["upgrades"].items()) {
+    auto id = IdFromHex(hex);
+    BOOST_REQUIRE(id.has_value());
+    BOOST_TEST(Query(*engine, engine::cmd::QueryStatus(proj::Id::From(&*id)))["phase"] == phase, hex);
+  }
+
+  // The paused canary goes on: promoted, its remaining steps run their hooks.
+  auto canary_hex = IdFromHex(expected["paused_canary"].get<std::string>());
+  BOOST_REQUIRE(canary_hex.has_value());
+  const proj::Id canary = proj::Id::From(&*canary_hex);
+  const proj::Upgrade* paused = engine->Current().status.find(canary);
+  BOOST_REQUIRE(paused != nullptr);
+  BOOST_TEST((paused->phase == proj::Phase::kPaused));
+  const std::string component = paused->component, to = paused->to_version;
+  for (int promotes = 0; promotes < 10; ++promotes) {
+    const auto state = engine->Current();
+    const proj::Upgrade* u = state.status.find(canary);
+    if (u == nullptr) break;
+    if (u->phase == proj::Phase::kPaused) {
+      const engine::Reply r = engine->Execute(engine::cmd::Promote(canary));
+      BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+    }
+    test::WaitFor([&] {
+      const auto* now = engine->Current().status.find(canary);
+      return now == nullptr || now->phase == proj::Phase::kPaused;
+    });
+  }
+  const json ended = Query(*engine, engine::cmd::QueryStatus(canary));
+  BOOST_TEST(ended["phase"] == "completed", ended.dump());
+  BOOST_TEST(engine->Current().registry.find(component)->version == to);
+  // record-version.sh ran for the promoted step, in this run's root.
+  std::ifstream recorded(root + "/" + component + ".version");
+  std::string version;
+  recorded >> version;
+  BOOST_TEST(version == to);
+
+  engine->Stop();
+  engine.reset();
+  BOOST_TEST(log->LastSeq() > last);
+  s = log->Verify(1, log->LastSeq(), &checked);
+  BOOST_TEST(s.ok(), s.ToString());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(data_directories_of_past_releases_open) {
+  const auto releases = ReleaseDirs();
+  BOOST_REQUIRE(!releases.empty());
+  for (const auto& release : releases) {
+    BOOST_TEST_CONTEXT(release.filename().string()) { OpenRelease(release); }
+  }
+}

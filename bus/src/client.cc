@@ -1,5 +1,6 @@
 #include "noodle/bus/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <zmq_addon.hpp>
@@ -176,11 +177,12 @@ class SubscriberImpl final : public EventSubscriber {
         }
         DrainLive();
         if (Deliver(out)) return Status::OK();
-        const bool gap = !live_.empty() && live_.begin()->first > next_;
+        const bool live_gap = !live_.empty() && live_.begin()->first > next_;
+        const bool gap = live_gap || skipped_upto_ >= next_;
         const bool idle = Clock::now() - last_check_ > std::chrono::milliseconds(options_.idle_check_ms);
         if (gap || idle || !caught_up_once_) {
           // Fill from the log: up to the first live event, or to the end.
-          const uint64_t until = gap ? live_.begin()->first - 1 : 0;
+          const uint64_t until = live_gap ? live_.begin()->first - 1 : 0;
           std::vector<std::string> events;
           uint64_t last = 0;
           Status s = replay_.Fetch(next_, until, options_.replay_batch, &events, &last, 5000);
@@ -239,7 +241,17 @@ class SubscriberImpl final : public EventSubscriber {
     if (!topic_.more()) return 0;  // not [topic][event]
     (void)sub_.recv(body_);
     while (body_.more()) (void)sub_.recv(body_);  // extra frames: not ours to read
-    if (topic_.size() > 0 && *static_cast<const char*>(topic_.data()) == '$') return 0;  // "$head": not an event
+    if (topic_.size() > 0 && *static_cast<const char*>(topic_.data()) == '$') {
+      // "$skipped": an event too large to be sent live, to fetch from the log
+      // now rather than at the next idle check. "$head": not an event.
+      if (topic_.to_string_view() == "$skipped" && body_.size() == 8) {
+        const auto* b = static_cast<const unsigned char*>(body_.data());
+        uint64_t seq = 0;
+        for (int i = 7; i >= 0; --i) seq = (seq << 8) | b[i];
+        skipped_upto_ = std::max(skipped_upto_, seq);
+      }
+      return 0;
+    }
     std::string bytes = wire::Aligned(body_);
     const auto* env = VerifyEnvelope(bytes);
     if (env == nullptr) return 0;  // damaged on the wire: the replay will bring it
@@ -274,6 +286,7 @@ class SubscriberImpl final : public EventSubscriber {
   std::deque<ReceivedEvent> ready_;           // replayed, contiguous from next_
   std::map<uint64_t, std::string> live_;      // received live, by seq
   Clock::time_point last_check_ = Clock::now();
+  uint64_t skipped_upto_ = 0;  // the newest seq announced as "$skipped"
   bool caught_up_once_ = false;
   uint64_t duplicates_ = 0, refilled_ = 0;
 };

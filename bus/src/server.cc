@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
+#include <new>
 #include <optional>
 #include <deque>
 #include <mutex>
@@ -15,6 +19,7 @@
 #include "noodle/envelope.h"
 #include "noodle/fb/bus_generated.h"
 #include "noodle/fb/commands_generated.h"
+#include "frame_arena.h"
 #include "wire.h"
 
 namespace noodle::bus {
@@ -52,6 +57,40 @@ std::optional<Principal> PrincipalOf(const ServerOptions& o, zmq::message_t& fra
   return o.keyring->Find(key);
 }
 
+// What a queued event costs besides its bytes: the topic frame (up to ~170
+// bytes, allocated past 33), two msg_t slots in the pipe (64 bytes each),
+// ZeroMQ's content_t and malloc's headers.
+constexpr size_t kFramingBytes = 512;
+
+// Reads through a plain ReplaySource in chunks, so a batch of large events
+// is not read whole before it is trimmed to max_bytes: each chunk is sized
+// from the largest event seen so far (at most 256 events).
+BoundedReplaySource Chunked(ReplaySource source) {
+  return [source = std::move(source)](uint64_t from, uint64_t until, uint32_t max, uint64_t max_bytes,
+                                      std::vector<std::string>* events, uint64_t* last_seq) -> Status {
+    uint64_t bytes = 0, largest = 1;
+    uint32_t chunk = 8;
+    while (events->size() < max) {
+      const uint64_t at = from + events->size();
+      if (until != 0 && at > until) break;
+      std::vector<std::string> got;
+      const uint32_t ask = std::min<uint32_t>(chunk, max - static_cast<uint32_t>(events->size()));
+      if (Status s = source(at, until, ask, &got, last_seq); !s.ok()) return s;
+      for (auto& e : got) {
+        if (!events->empty() && bytes + e.size() > max_bytes) return Status::OK();
+        bytes += e.size();
+        largest = std::max<uint64_t>(largest, e.size());
+        events->push_back(std::move(e));
+      }
+      if (got.size() < ask) break;  // the end of the log, or of `until`
+      const uint64_t room = max_bytes > bytes ? (max_bytes - bytes) / largest : 0;
+      if (room == 0) break;
+      chunk = static_cast<uint32_t>(std::clamp<uint64_t>(room, 1, 256));
+    }
+    return Status::OK();
+  };
+}
+
 // Replies produced on other threads, handed to the command thread, which
 // owns the ROUTER socket. The eventfd wakes its poll.
 struct ReplyQueue {
@@ -74,7 +113,7 @@ struct ReplyQueue {
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(ServerOptions o, CommandHandler h, ReplaySource r)
+  ServerImpl(ServerOptions o, CommandHandler h, BoundedReplaySource r)
       : options_(std::move(o)), handler_(std::move(h)), replay_(std::move(r)), ctx_(1),
         replies_(std::make_shared<ReplyQueue>()) {}
   ~ServerImpl() override { Stop(); }
@@ -93,7 +132,7 @@ class ServerImpl final : public Server {
   zmq::socket_t NewEventSocket() {
     zmq::socket_t s(ctx_, zmq::socket_type::pub);
     Secure(s);
-    s.set(zmq::sockopt::sndhwm, options_.event_sndhwm);
+    s.set(zmq::sockopt::sndhwm, EventQueueMessages(options_));
     if (options_.event_sndbuf > 0) s.set(zmq::sockopt::sndbuf, options_.event_sndbuf);
     return s;
   }
@@ -140,19 +179,43 @@ class ServerImpl final : public Server {
     return Status::OK();
   }
 
+  static constexpr size_t kCommandsEvery = 64;
+
   void Publish(const std::vector<std::string>& events) override {
     std::lock_guard<std::mutex> lock(publish_mu_);
     if (stopped_) return;
     try {
+      size_t since_commands = 0;
       for (const auto& e : events) {
+        // While sending, ZeroMQ looks at its commands (among them "this
+        // subscriber's queue has drained") only about once a millisecond, and
+        // drops for a queue it still believes full. Asking for the socket's
+        // events makes it look now, so a burst larger than the queue reaches
+        // a subscriber that keeps up.
+        if (++since_commands == kCommandsEvery) {
+          since_commands = 0;
+          (void)events_.get(zmq::sockopt::events);
+        }
         // Published events come from the log, verified, in std::string
         // (aligned) buffers: the topic is read without a second Verifier pass.
         const auto* env = fb::GetEventEnvelope(e.data());
+        if (e.size() > options_.event_live_max_bytes) {
+          // Too large to queue per subscriber: a notice instead, and the
+          // subscriber fetches the event from the replay endpoint.
+          std::array<unsigned char, 8> seq;
+          for (size_t i = 0; i < seq.size(); ++i) seq[i] = static_cast<unsigned char>(env->seq() >> (8 * i));
+          events_.send(zmq::str_buffer("$skipped"), zmq::send_flags::sndmore);
+          events_.send(zmq::buffer(seq), zmq::send_flags::none);
+          ++skipped_;
+          ++published_;
+          continue;
+        }
         std::string topic = env->stream()->str();
         topic += '#';
         topic += fb::EnumNameEvent(env->event_type());
         events_.send(zmq::buffer(topic), zmq::send_flags::sndmore);
-        events_.send(zmq::buffer(e), zmq::send_flags::none);
+        zmq::message_t frame = event_frames_.Frame(e);
+        events_.send(frame, zmq::send_flags::none);
         ++published_;
       }
     } catch (const zmq::error_t& e) {
@@ -200,7 +263,8 @@ class ServerImpl final : public Server {
   const std::string& replay_endpoint() const override { return replay_ep_; }
   ServerCounters counters() const override {
     return {commands_count_.load(), malformed_.load(), replay_requests_.load(), published_.load(),
-            handshakes_refused_.load(), revoked_dropped_.load()};
+            handshakes_refused_.load(), revoked_dropped_.load(), skipped_.load(),
+            event_frames_.held() + replay_frames_.held(), event_frames_.peak() + replay_frames_.peak()};
   }
 
   void Stop() override {
@@ -321,11 +385,32 @@ class ServerImpl final : public Server {
     });
   }
 
+  // Every kHousekeeping, on the replay thread: a subscriber that left is
+  // freed only once the PUB socket handles ZeroMQ's pipe-termination
+  // commands, which it otherwise does only when something is published.
+  // Asking for its events makes it handle them.
+  static constexpr auto kHousekeeping = std::chrono::milliseconds(200);
+
+  void Housekeep() {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    if (stopped_) return;
+    try {
+      (void)events_.get(zmq::sockopt::events);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("bus: event endpoint housekeeping: {}", e.what());
+    }
+  }
+
   void ReplayLoop() {
     zmq::pollitem_t items[] = {{replay_sock_.handle(), 0, ZMQ_POLLIN, 0}};
+    auto next_housekeeping = std::chrono::steady_clock::now() + kHousekeeping;
     while (!stopping_) {
       try {
-        zmq::poll(items, 1, std::chrono::milliseconds(200));
+        zmq::poll(items, 1, kHousekeeping);
+        if (std::chrono::steady_clock::now() >= next_housekeeping) {
+          Housekeep();
+          next_housekeeping = std::chrono::steady_clock::now() + kHousekeeping;
+        }
         if (!(items[0].revents & ZMQ_POLLIN)) continue;
         for (int k = 0; k < 64; ++k) {
           std::vector<zmq::message_t> parts;
@@ -362,10 +447,20 @@ class ServerImpl final : public Server {
     const uint32_t max = std::min(std::max<uint32_t>(1, req->max_events()), options_.replay_max_batch);
     std::vector<std::string> events;
     uint64_t last = 0;
-    Status s = replay_(from, req->until_seq(), max, &events, &last);
+    Status s = replay_(from, req->until_seq(), max, options_.replay_max_batch_bytes, &events, &last);
     if (!s.ok()) {
       SendReplay(parts[0], parts[1], Header(from, 0, last, s.ToString()), {});
       return;
+    }
+    // Whatever the source read, the batch queued for this client stays
+    // within the budget (one event always goes).
+    uint64_t batch_bytes = 0;
+    for (size_t i = 0; i < events.size(); ++i) {
+      batch_bytes += events[i].size();
+      if (i > 0 && batch_bytes > options_.replay_max_batch_bytes) {
+        events.resize(i);
+        break;
+      }
     }
     const std::string head = req->head() && options_.head_source ? options_.head_source() : "";
     SendReplay(parts[0], parts[1], Header(from, static_cast<uint32_t>(events.size()), last, "", head), events);
@@ -377,13 +472,16 @@ class ServerImpl final : public Server {
     replay_sock_.send(zmq::buffer(request_id.data(), request_id.size()), zmq::send_flags::sndmore);
     replay_sock_.send(zmq::buffer(header), events.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
     for (size_t i = 0; i < events.size(); ++i) {
-      replay_sock_.send(zmq::buffer(events[i]), i + 1 < events.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      zmq::message_t frame = replay_frames_.Frame(events[i]);
+      replay_sock_.send(frame, i + 1 < events.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   }
 
   const ServerOptions options_;
   CommandHandler handler_;
-  ReplaySource replay_;
+  BoundedReplaySource replay_;
+  // Before ctx_: frames still queued are freed when ctx_ closes.
+  FrameArena event_frames_, replay_frames_;
   zmq::context_t ctx_;
   zmq::socket_t commands_, events_, replay_sock_, zap_;
   std::string command_ep_, event_ep_, replay_ep_;
@@ -393,10 +491,17 @@ class ServerImpl final : public Server {
   std::mutex publish_mu_;
   bool stopped_ = false;
   std::atomic<uint64_t> commands_count_{0}, malformed_{0}, replay_requests_{0}, published_{0};
-  std::atomic<uint64_t> handshakes_refused_{0}, revoked_dropped_{0};
+  std::atomic<uint64_t> handshakes_refused_{0}, revoked_dropped_{0}, skipped_{0};
 };
 
 }  // namespace
+
+int EventQueueMessages(const ServerOptions& o) {
+  if (o.event_sndhwm > 0) return o.event_sndhwm;
+  // The byte budget over the largest message sent live.
+  const size_t per_message = o.event_live_max_bytes + kFramingBytes;
+  return static_cast<int>(std::clamp<size_t>(o.event_queue_bytes_per_subscriber / per_message, 16, 1u << 30));
+}
 
 bool IsLoopbackEndpoint(std::string_view endpoint) {
   if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) return true;
@@ -425,6 +530,11 @@ std::string TopicOf(std::string_view event) {
 }
 
 Status Server::Start(const ServerOptions& options, CommandHandler handler, ReplaySource replay,
+                     std::unique_ptr<Server>* server) {
+  return Start(options, std::move(handler), Chunked(std::move(replay)), server);
+}
+
+Status Server::Start(const ServerOptions& options, CommandHandler handler, BoundedReplaySource replay,
                      std::unique_ptr<Server>* server) {
   auto impl = std::make_unique<ServerImpl>(options, std::move(handler), std::move(replay));
   if (Status s = impl->Bind(); !s.ok()) return s;

@@ -63,6 +63,8 @@ struct Settings {
   // Faults (README "Faults").
   uint64_t min_free_mb = 64;   // below it new upgrades are refused; steps in flight go on
   double stop_grace_s = 5.0;  // SIGTERM: how long running steps may take to finish
+  uint64_t event_queue_mb = 64;   // per subscriber that stops reading
+  uint64_t event_live_max_kb = 4;  // larger events reach subscribers through replay
 };
 
 template <typename T>
@@ -117,6 +119,11 @@ int main(int argc, char** argv) {
                                  "seconds a SIGTERM waits for running steps to finish and be recorded; the rest are "
                                  "ended and recorded as interrupted at the next start")
                       ->check(CLI::Range(0.0, 3600.0));
+  auto* o_queue = app.add_option("--event-queue-mb", flags.event_queue_mb,
+                                 "memory at most per event subscriber that stops reading; past it, it refills "
+                                 "from the replay endpoint");
+  auto* o_live = app.add_option("--event-live-max-kb", flags.event_live_max_kb,
+                                "events larger than this are announced live and fetched from the replay endpoint");
   auto* o_server_key = app.add_option("--server-key", flags.server_key,
                                       "the daemon's CURVE key pair file (default: <data>/server.key, created on first start)");
   app.add_flag("--insecure-plaintext-bind-non-loopback", flags.insecure_plaintext_bind,
@@ -163,6 +170,8 @@ int main(int argc, char** argv) {
       s.server_key = j.value("server_key", s.server_key);
       s.min_free_mb = j.value("min_free_mb", s.min_free_mb);
       s.stop_grace_s = j.value("stop_grace", s.stop_grace_s);
+      s.event_queue_mb = j.value("event_queue_mb", s.event_queue_mb);
+      s.event_live_max_kb = j.value("event_live_max_kb", s.event_live_max_kb);
     }
     FromEnv("NOODLE_DATA", &s.data);
     FromEnv("NOODLE_COMMANDS", &s.commands);
@@ -209,6 +218,8 @@ int main(int argc, char** argv) {
   if (*o_server_key) s.server_key = flags.server_key;
   if (*o_min_free) s.min_free_mb = flags.min_free_mb;
   if (*o_grace) s.stop_grace_s = flags.stop_grace_s;
+  if (*o_queue) s.event_queue_mb = flags.event_queue_mb;
+  if (*o_live) s.event_live_max_kb = flags.event_live_max_kb;
   s.insecure_plaintext_bind = flags.insecure_plaintext_bind;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
@@ -231,6 +242,8 @@ int main(int argc, char** argv) {
   so.command_endpoint = s.commands;
   so.event_endpoint = s.events;
   so.replay_endpoint = s.replay;
+  so.event_queue_bytes_per_subscriber = std::max<uint64_t>(1, s.event_queue_mb) << 20;
+  so.event_live_max_bytes = std::max<uint64_t>(1, s.event_live_max_kb) << 10;
   if (Status st = daemon::ConfigureBusSecurity(s.keys, s.server_key.empty() ? s.data + "/server.key" : s.server_key,
                                                s.insecure_plaintext_bind, &so);
       !st.ok()) {

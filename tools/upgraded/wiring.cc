@@ -15,11 +15,17 @@ bus::CommandHandler EngineHandler(engine::Engine* engine) {
   };
 }
 
-bus::ReplaySource LogReplay(store::EventLog* log) {
-  return [log](uint64_t from, uint64_t until, uint32_t max, std::vector<std::string>* out, uint64_t* last) {
+bus::BoundedReplaySource LogReplay(store::EventLog* log) {
+  return [log](uint64_t from, uint64_t until, uint32_t max, uint64_t max_bytes, std::vector<std::string>* out,
+               uint64_t* last) {
     *last = log->LastSeq();
     auto it = log->Scan(from, until == 0 ? UINT64_MAX : until);
-    for (; it->Valid() && out->size() < max; it->Next()) out->emplace_back(it->bytes());
+    uint64_t bytes = 0;
+    // The batch's memory is bounded while it is read: at least one event.
+    for (; it->Valid() && out->size() < max && (out->empty() || bytes < max_bytes); it->Next()) {
+      bytes += it->bytes().size();
+      out->emplace_back(it->bytes());
+    }
     return it->status();
   };
 }

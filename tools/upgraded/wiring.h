@@ -14,7 +14,7 @@ namespace noodle::daemon {
 bus::CommandHandler EngineHandler(engine::Engine* engine);
 
 // Serves replay requests from the log (thread-safe reads).
-bus::ReplaySource LogReplay(store::EventLog* log);
+bus::BoundedReplaySource LogReplay(store::EventLog* log);
 
 // Forwards the engine's durable events to the bus once the server is up.
 class BusPublisher final : public engine::EventPublisher {

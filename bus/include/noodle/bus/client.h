@@ -91,7 +91,8 @@ struct ReceivedEvent {
 
 // Delivers every event once, in seq order, from from_seq on: subscribes
 // live first, fills from the replay endpoint up to the live stream, drops
-// duplicates, and refills any gap (late join, PUB drops) from the log.
+// duplicates, and refills any gap (late join, PUB drops, events too large to
+// be sent live, announced by "$skipped") from the log.
 class EventSubscriber {
  public:
   static Status Open(const SubscriberOptions& options, std::unique_ptr<EventSubscriber>* subscriber);

@@ -126,6 +126,24 @@ std::string QueryEvents(const std::string& stream, uint64_t from_version, uint32
   return Finish(fbb, m, fb::Command::QueryEvents, fb::CreateQueryEventsDirect(fbb, stream.c_str(), from_version, limit).Union());
 }
 
+std::string QueryRegistryPage(const std::string& after, uint32_t limit, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::QueryRegistry,
+                fb::CreateQueryRegistryDirect(fbb, nullptr, after.empty() ? nullptr : after.c_str(), limit).Union());
+}
+
+std::string QueryStatusPage(const std::string& after, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::QueryStatus,
+                fb::CreateQueryStatusDirect(fbb, nullptr, after.empty() ? nullptr : after.c_str()).Union());
+}
+
+std::string QueryStatisticsPage(const std::string& after, const Meta& m) {
+  FlatBufferBuilder fbb;
+  return Finish(fbb, m, fb::Command::QueryStatistics,
+                fb::CreateQueryStatisticsDirect(fbb, nullptr, after.empty() ? nullptr : after.c_str()).Union());
+}
+
 std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, const StepOutcome& o, const Meta& m) {
   std::vector<std::string> out;
   if (o.health_checked) out.push_back(Health(step.upgrade_id, step.instance, o.healthy, o.health_detail, m));

@@ -479,7 +479,7 @@ void EngineImpl::DecideOne(Inbox::Item& item, const fb::CommandEnvelope* cmd, st
   };
   if (auto denial = Authorize(item.who, *cmd, state_)) return refuse(*denial);
   if (IsQuery(cmd->command_type())) {
-    p.reply = AnswerQuery(*cmd, state_, stats_, *log_);
+    p.reply = AnswerQuery(*cmd, state_, stats_, *log_, options_.max_reply_bytes);
     return;
   }
   if (const Reply* earlier = Recall(command_id)) {

@@ -18,9 +18,13 @@ inline Reply Rejected(fb::RejectCode code, std::string message) {
   return r;
 }
 
-// The answer to a Query* command over the current state and the log.
+// The answer to a Query* command over the current state and the log; its
+// encoded reply (EncodeReply) is at most max_reply_bytes (at least 4 KiB).
+// Listings are built a page at a time, item by item, and stop before the
+// budget; Reply::next says where the next page starts (commands.fbs). One
+// entry that alone exceeds the budget is refused Unavailable.
 Reply AnswerQuery(const fb::CommandEnvelope& cmd, const State& state, const proj::Statistics& stats,
-                  const store::EventLog& log);
+                  const store::EventLog& log, size_t max_reply_bytes);
 
 // Fills target (seq, point, the registry then) for a RollBack; false with
 // the rejection in error when it names nothing that exists.

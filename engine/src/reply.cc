@@ -10,7 +10,9 @@ std::string EncodeReply(const proj::Id& command_id, const Reply& r) {
   if (r.accepted) {
     std::vector<fb::Id128> ids;
     for (const auto& id : r.ids) ids.push_back(id.fb());
-    body = fb::CreateAcceptedDirect(fbb, &ids, &r.seqs, r.result_json.empty() ? nullptr : r.result_json.c_str()).Union();
+    body = fb::CreateAcceptedDirect(fbb, &ids, &r.seqs, r.result_json.empty() ? nullptr : r.result_json.c_str(),
+                                    r.next.empty() ? nullptr : r.next.c_str())
+               .Union();
     type = fb::ReplyBody::Accepted;
   } else {
     std::vector<flatbuffers::Offset<fb::ValidationError>> errors;
@@ -39,6 +41,7 @@ Status DecodeReply(std::string_view bytes, Reply* out, proj::Id* command_id) {
     }
     if (a->seqs() != nullptr) out->seqs.assign(a->seqs()->begin(), a->seqs()->end());
     if (a->result_json() != nullptr) out->result_json = a->result_json()->str();
+    if (a->next() != nullptr) out->next = a->next()->str();
   } else if (const auto* rj = reply->body_as_Rejected()) {
     out->code = rj->code();
     out->message = rj->message()->str();

@@ -7,6 +7,11 @@ in build/python; put that directory on PYTHONPATH).
 
     noodle_client.py subscribe --events tcp://127.0.0.1:7602 [--topic upgrade/] [--count N]
     noodle_client.py request-upgrade --commands tcp://127.0.0.1:7601 COMPONENT VERSION
+    noodle_client.py list-components --commands tcp://127.0.0.1:7601 [--json]
+
+Listings come in pages (each reply holds what fits the daemon's reply
+budget; Accepted.next names where the next page starts); list-components
+asks page after page until next is empty.
 
 Against a daemon with a keys file, give its public key and this client's key
 pair (upgradectl keys generate): --server-key KEY|FILE --key FILE, or
@@ -23,8 +28,8 @@ import sys
 import flatbuffers
 import zmq
 
-from noodle.fb import (Accepted, Command, CommandEnvelope, Event, EventEnvelope, Id128, Rejected, RejectCode,
-                       Reply, ReplyBody, RequestUpgrade, UpgradeCompleted)
+from noodle.fb import (Accepted, Command, CommandEnvelope, Event, EventEnvelope, Id128, QueryRegistry, Rejected,
+                       RejectCode, Reply, ReplyBody, RequestUpgrade, UpgradeCompleted)
 
 EVENT_NAMES = {v: k for k, v in vars(Event.Event).items() if not k.startswith("_")}
 REJECT_NAMES = {v: k for k, v in vars(RejectCode.RejectCode).items() if not k.startswith("_")}
@@ -89,6 +94,18 @@ def new_id():
     return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
 
 
+def finish_envelope(b, command_type, body, actor):
+    """Wraps a finished command table in a CommandEnvelope; the bytes."""
+    actor_off = b.CreateString(actor)
+    CommandEnvelope.Start(b)
+    CommandEnvelope.AddCommandId(b, Id128.CreateId128(b, *new_id()))
+    CommandEnvelope.AddActor(b, actor_off)
+    CommandEnvelope.AddCommandType(b, command_type)
+    CommandEnvelope.AddCommand(b, body)
+    b.Finish(CommandEnvelope.End(b), file_identifier=b"NCCM")
+    return bytes(b.Output())
+
+
 def request_upgrade(component, version, actor):
     """A CommandEnvelope carrying a RequestUpgrade, as bytes."""
     b = flatbuffers.Builder(256)
@@ -100,15 +117,17 @@ def request_upgrade(component, version, actor):
     RequestUpgrade.AddComponent(b, comp)
     RequestUpgrade.AddTargetVersion(b, target)
     RequestUpgrade.AddRequestedBy(b, by)
-    body = RequestUpgrade.End(b)
-    actor_off = b.CreateString(actor)
-    CommandEnvelope.Start(b)
-    CommandEnvelope.AddCommandId(b, Id128.CreateId128(b, *new_id()))
-    CommandEnvelope.AddActor(b, actor_off)
-    CommandEnvelope.AddCommandType(b, Command.Command.RequestUpgrade)
-    CommandEnvelope.AddCommand(b, body)
-    b.Finish(CommandEnvelope.End(b), file_identifier=b"NCCM")
-    return bytes(b.Output())
+    return finish_envelope(b, Command.Command.RequestUpgrade, RequestUpgrade.End(b), actor)
+
+
+def query_registry_page(after, actor):
+    """A QueryRegistry for the page of components after `after` ("": the first)."""
+    b = flatbuffers.Builder(128)
+    after_off = b.CreateString(after) if after else None
+    QueryRegistry.Start(b)
+    if after_off is not None:
+        QueryRegistry.AddAfter(b, after_off)
+    return finish_envelope(b, Command.Command.QueryRegistry, QueryRegistry.End(b), actor)
 
 
 def print_reply(data):
@@ -129,14 +148,18 @@ def print_reply(data):
     return 1
 
 
-def cmd_request_upgrade(args):
-    ctx = zmq.Context()
-    s = ctx.socket(zmq.DEALER)
+def command_socket(args):
+    s = zmq.Context.instance().socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     secure(s, args)
     s.connect(args.commands)
+    return s
+
+
+def call(s, args, command):
+    """Sends a command; its Reply bytes, or an exit code (3: no reply, 4: garbled)."""
     request_id = os.urandom(8)
-    s.send_multipart([request_id, request_upgrade(args.component, args.version, args.actor)])
+    s.send_multipart([request_id, command])
     if not s.poll(args.timeout_ms):
         print("no reply from %s" % args.commands, file=sys.stderr)
         return 3
@@ -144,7 +167,43 @@ def cmd_request_upgrade(args):
     if len(frames) != 2 or frames[0] != request_id:
         print("unexpected reply frames", file=sys.stderr)
         return 4
-    return print_reply(frames[1])
+    return frames[1]
+
+
+def cmd_request_upgrade(args):
+    data = call(command_socket(args), args, request_upgrade(args.component, args.version, args.actor))
+    return data if isinstance(data, int) else print_reply(data)
+
+
+def cmd_list_components(args):
+    s = command_socket(args)
+    whole = {"components": []}
+    after = ""
+    for _ in range(1000000):  # each page holds a component at least
+        data = call(s, args, query_registry_page(after, args.actor))
+        if isinstance(data, int):
+            return data
+        reply = Reply.Reply.GetRootAs(data, 0)
+        if reply.BodyType() != ReplyBody.ReplyBody.Accepted:
+            return print_reply(data)
+        a = Accepted.Accepted()
+        a.Init(reply.Body().Bytes, reply.Body().Pos)
+        page = json.loads(a.ResultJson().decode())
+        whole["components"] += page["components"]
+        whole["seq"] = page["seq"]
+        nxt = a.Next()
+        if not nxt:
+            break
+        if nxt.decode() == after:
+            print("the next page starts where this one did", file=sys.stderr)
+            return 4
+        after = nxt.decode()
+    if args.json:
+        print(json.dumps(whole))
+    else:
+        for c in whole["components"]:
+            print("%s %s" % (c["name"], c["version"]))
+    return 0
 
 
 def cmd_subscribe(args):
@@ -191,7 +250,13 @@ def main():
     r.add_argument("component")
     r.add_argument("version")
     r.set_defaults(run=cmd_request_upgrade)
-    for parser in (s, r):
+    ls = sub.add_parser("list-components", help="list every registered component, page after page")
+    ls.add_argument("--commands", default="tcp://127.0.0.1:7601")
+    ls.add_argument("--actor", default="python-client")
+    ls.add_argument("--timeout-ms", type=int, default=5000)
+    ls.add_argument("--json", action="store_true", help="print the whole registry as JSON")
+    ls.set_defaults(run=cmd_list_components)
+    for parser in (s, r, ls):
         parser.add_argument("--server-key", help="the daemon's CURVE public key (Z85, or its .pub file)")
         parser.add_argument("--key", help="this client's CURVE key pair file")
     args = p.parse_args()

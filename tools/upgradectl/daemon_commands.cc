@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -76,6 +77,42 @@ engine::cmd::Meta MetaOf(const DaemonFlags& f) {
   const char* user = std::getenv("USER");
   return {{}, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
           !f.actor.empty() ? f.actor : (user != nullptr && *user ? user : "upgradectl")};
+}
+
+// Adds one page of a listing to the whole: lists are appended, objects gain
+// the page's members, and the rest (counters, totals, seq) is the newest
+// page's.
+void MergePage(json* whole, json page) {
+  if (!whole->is_object() || !page.is_object()) {
+    *whole = std::move(page);
+    return;
+  }
+  for (auto& [key, value] : page.items()) {
+    json& w = (*whole)[key];
+    if (value.is_array() && w.is_array()) w.insert(w.end(), value.begin(), value.end());
+    else if (value.is_object() && w.is_object()) w.update(value);
+    else w = std::move(value);
+  }
+}
+
+// Sends a paged query (page(after) builds it) page after page until the
+// reply's next is empty, and merges the answers into *whole. A daemon that
+// does not page answers whole, with no next. 0 when every page was accepted.
+int FetchAll(const DaemonFlags& f, const std::function<std::string(const std::string&)>& page, json* whole) {
+  constexpr int kMaxPages = 1'000'000;  // each page holds an entry at least: only a broken daemon gets here
+  *whole = json();
+  std::string after;
+  for (int n = 0; n < kMaxPages; ++n) {
+    engine::Reply r;
+    if (int rc = Send(f, page(after), &r); rc != kExitOk) return rc;
+    json j = json::parse(r.result_json, nullptr, false);
+    if (j.is_discarded()) return Fail(Status::Corruption("the answer is not JSON"), "reply");
+    MergePage(whole, std::move(j));
+    if (r.next.empty()) return kExitOk;
+    if (r.next == after) return Fail(Status::Corruption("the next page starts where this one did"), "reply");
+    after = std::move(r.next);
+  }
+  return Fail(Status::Corruption("more pages than any listing has"), "reply");
 }
 
 // For commands whose answer is just "accepted".
@@ -291,10 +328,11 @@ void AddDaemonCommands(CLI::App& app, int* exit_code) {
   auto* list = component->add_subcommand("list", "List registered components");
   AddDaemonFlags(list, f);
   list->callback([=] {
-    engine::Reply r;
-    if ((*exit_code = Send(*f, engine::cmd::QueryRegistry("", MetaOf(*f)), &r)) != kExitOk) return;
-    if (f->json) std::cout << r.result_json << "\n";
-    else PrintRegistry(json::parse(r.result_json));
+    json reg;
+    auto page = [&](const std::string& after) { return engine::cmd::QueryRegistryPage(after, 0, MetaOf(*f)); };
+    if ((*exit_code = FetchAll(*f, page, &reg)) != kExitOk) return;
+    if (f->json) std::cout << reg.dump() << "\n";
+    else PrintRegistry(reg);
   });
   auto* show = component->add_subcommand("show", "Show one component");
   AddDaemonFlags(show, f);
@@ -402,9 +440,10 @@ void AddDaemonCommands(CLI::App& app, int* exit_code) {
     *exit_code = Simple(*f, engine::cmd::RollBack(*name, *to_seq, t, *reason, MetaOf(*f)), "rollback started:");
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(*wait);
     while (*exit_code == kExitOk && std::chrono::steady_clock::now() < end) {
-      engine::Reply r;
-      if ((*exit_code = Send(*f, engine::cmd::QueryStatus({}, MetaOf(*f)), &r)) != kExitOk) return;
-      if (json::parse(r.result_json)["rollbacks"].empty()) {
+      json st;
+      auto page = [&](const std::string& after) { return engine::cmd::QueryStatusPage(after, MetaOf(*f)); };
+      if ((*exit_code = FetchAll(*f, page, &st)) != kExitOk) return;
+      if (st["rollbacks"].empty()) {
         if (!f->json) std::cout << "rollback finished\n";
         return;
       }
@@ -415,18 +454,20 @@ void AddDaemonCommands(CLI::App& app, int* exit_code) {
   auto* status = app.add_subcommand("status", "Upgrades in progress, recent ones, history count");
   AddDaemonFlags(status, f);
   status->callback([=] {
-    engine::Reply r;
-    if ((*exit_code = Send(*f, engine::cmd::QueryStatus({}, MetaOf(*f)), &r)) != kExitOk) return;
-    if (f->json) std::cout << r.result_json << "\n";
-    else PrintStatus(json::parse(r.result_json));
+    json st;
+    auto page = [&](const std::string& after) { return engine::cmd::QueryStatusPage(after, MetaOf(*f)); };
+    if ((*exit_code = FetchAll(*f, page, &st)) != kExitOk) return;
+    if (f->json) std::cout << st.dump() << "\n";
+    else PrintStatus(st);
   });
   auto* stats = app.add_subcommand("stats", "Outcomes and durations, overall and per component");
   AddDaemonFlags(stats, f);
   stats->callback([=] {
-    engine::Reply r;
-    if ((*exit_code = Send(*f, engine::cmd::QueryStatistics("", MetaOf(*f)), &r)) != kExitOk) return;
-    if (f->json) std::cout << r.result_json << "\n";
-    else PrintStats(json::parse(r.result_json));
+    json st;
+    auto page = [&](const std::string& after) { return engine::cmd::QueryStatisticsPage(after, MetaOf(*f)); };
+    if ((*exit_code = FetchAll(*f, page, &st)) != kExitOk) return;
+    if (f->json) std::cout << st.dump() << "\n";
+    else PrintStats(st);
   });
 }
 

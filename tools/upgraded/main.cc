@@ -65,6 +65,7 @@ struct Settings {
   double stop_grace_s = 5.0;  // SIGTERM: how long running steps may take to finish
   uint64_t event_queue_mb = 64;   // per subscriber that stops reading
   uint64_t event_live_max_kb = 4;  // larger events reach subscribers through replay
+  uint64_t max_reply_kb = 1024;    // a larger query answer comes in pages
 };
 
 template <typename T>
@@ -124,6 +125,9 @@ int main(int argc, char** argv) {
                                  "from the replay endpoint");
   auto* o_live = app.add_option("--event-live-max-kb", flags.event_live_max_kb,
                                 "events larger than this are announced live and fetched from the replay endpoint");
+  auto* o_reply = app.add_option("--max-reply-kb", flags.max_reply_kb,
+                                 "largest query reply; longer answers come in pages (below the bus's 4 MB frames)")
+                      ->check(CLI::Range(4, 4000));
   auto* o_server_key = app.add_option("--server-key", flags.server_key,
                                       "the daemon's CURVE key pair file (default: <data>/server.key, created on first start)");
   app.add_flag("--insecure-plaintext-bind-non-loopback", flags.insecure_plaintext_bind,
@@ -172,6 +176,7 @@ int main(int argc, char** argv) {
       s.stop_grace_s = j.value("stop_grace", s.stop_grace_s);
       s.event_queue_mb = j.value("event_queue_mb", s.event_queue_mb);
       s.event_live_max_kb = j.value("event_live_max_kb", s.event_live_max_kb);
+      s.max_reply_kb = j.value("max_reply_kb", s.max_reply_kb);
     }
     FromEnv("NOODLE_DATA", &s.data);
     FromEnv("NOODLE_COMMANDS", &s.commands);
@@ -220,6 +225,7 @@ int main(int argc, char** argv) {
   if (*o_grace) s.stop_grace_s = flags.stop_grace_s;
   if (*o_queue) s.event_queue_mb = flags.event_queue_mb;
   if (*o_live) s.event_live_max_kb = flags.event_live_max_kb;
+  if (*o_reply) s.max_reply_kb = flags.max_reply_kb;
   s.insecure_plaintext_bind = flags.insecure_plaintext_bind;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
@@ -340,6 +346,7 @@ int main(int argc, char** argv) {
   eo.limits.hook_roots = lexical_roots;  // refuse at registration what the hook executor would refuse
   eo.limits.allow_shell_hooks = s.allow_shell_hooks;
   eo.min_free_bytes = s.min_free_mb << 20;
+  eo.max_reply_bytes = s.max_reply_kb << 10;
   std::unique_ptr<engine::Engine> eng;
   if (Status st = inspect ? Status::OK() : engine::Engine::Open(log.get(), executor.get(), &fanout, eo, &eng); !st.ok()) {
     std::cerr << "upgraded: cannot start the engine: " << st.ToString() << "\n";

@@ -71,6 +71,12 @@ std::string QueryStatus(const proj::Id& upgrade = {}, const Meta& m = {});
 std::string QueryRegistry(const std::string& component = "", const Meta& m = {});
 std::string QueryStatistics(const std::string& component = "", const Meta& m = {});
 std::string QueryEvents(const std::string& stream, uint64_t from_version = 1, uint32_t limit = 1000, const Meta& m = {});
+// Listings are paged (Reply::next): these ask for the page after `after`,
+// a next of an earlier reply ("": the first page). QueryEvents pages by
+// from_version.
+std::string QueryRegistryPage(const std::string& after, uint32_t limit = 0, const Meta& m = {});
+std::string QueryStatusPage(const std::string& after, const Meta& m = {});
+std::string QueryStatisticsPage(const std::string& after, const Meta& m = {});
 
 // What an executor's outcome becomes on its way back to the engine: a
 // ReportHealth (when a health check ran) and the ReportStepResult, in order.

@@ -55,6 +55,16 @@ struct EngineOptions {
   // old data as of when it was written (tests, investigations); it must
   // not go backwards.
   std::function<int64_t()> clock;
+  // The largest encoded reply a query gets. Listings (the registry, status,
+  // statistics, a stream's events) stop before it and say where to go on
+  // (Reply::next); one entry alone larger than it (a component, an upgrade)
+  // is refused Unavailable, naming it, so keep it well above the largest
+  // component spec or upgrade plan. A page is built, copied and sent whole,
+  // on the writer thread: larger means fewer round trips for big listings
+  // but more memory per reply (engine, bus, client) and a longer pause of
+  // the writer while it is built. Keep it below the bus's largest message
+  // (bus::ServerOptions::max_message_bytes, 4 MB). Below 4 KiB counts as 4 KiB.
+  size_t max_reply_bytes = size_t{1} << 20;
 };
 
 struct Reply {
@@ -65,6 +75,9 @@ struct Reply {
   std::vector<proj::Id> ids;
   std::vector<uint64_t> seqs;  // the command's events, durable
   std::string result_json;     // queries and dry runs
+  // Paged queries: where the next page starts (the query's `after`, or
+  // QueryEvents' from_version in decimal); empty: this was the last page.
+  std::string next;
 };
 
 class Engine {

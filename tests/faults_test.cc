@@ -214,16 +214,33 @@ double FreeAndTimeRecovery(const std::string& filler, CommandStream& stream) {
 
 const std::vector<std::string> kSmallDaemon = {"--min-free-mb", "0", "--write-buffer-mb", "1"};
 
+// A tmpfs of size_mb under dir, or a warning saying why the case is skipped.
+bool SmallFilesystem(const test::TempDir& dir, int size_mb, std::string* mnt) {
+  *mnt = dir.sub("fs");
+  std::string why;
+  if (MountTmpfs(*mnt, size_mb, &why)) return true;
+  BOOST_WARN_MESSAGE(false, "skipped: a small filesystem cannot be mounted here: " + why);
+  return false;
+}
+
+// Fills the disk until the stream is refused, then SIGTERM: a clean exit.
+void StopWhileFull(Daemon& d, CommandStream& stream, const std::string& filler) {
+  const size_t refused_before = stream.refused_full();
+  Fill(filler);
+  BOOST_REQUIRE(test::WaitFor([&] { return stream.refused_full() > refused_before; }, 30));
+  const int status = d.Stop(SIGTERM);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  stream.Stop();
+  ::unlink(filler.c_str());
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(ten_fills_in_a_row_lose_nothing_and_writes_resume_without_a_restart) {
   test::TempDir dir;
-  const std::string mnt = dir.sub("fs");
-  std::string why;
-  if (!MountTmpfs(mnt, 24, &why)) {
-    BOOST_WARN_MESSAGE(false, "skipped: a small filesystem cannot be mounted here: " + why);
-    return;
-  }
+  std::string mnt;
+  if (!SmallFilesystem(dir, 24, &mnt)) return;
   const std::string data = mnt + "/data", filler = mnt + "/filler";
   Daemon d = Daemon::Start(UPGRADED_PATH, data, kSmallDaemon);
   CommandStream stream(d.commands);
@@ -245,28 +262,16 @@ BOOST_AUTO_TEST_CASE(ten_fills_in_a_row_lose_nothing_and_writes_resume_without_a
   }
   BOOST_TEST_MESSAGE("slowest recovery after freeing space: " << slowest << " s");
 
-  // SIGTERM while full: a clean exit.
-  const size_t refused_before = stream.refused_full();
-  Fill(filler);
-  BOOST_REQUIRE(test::WaitFor([&] { return stream.refused_full() > refused_before; }, 30));
-  const int status = d.Stop(SIGTERM);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
-  stream.Stop();
+  StopWhileFull(d, stream, filler);
   BOOST_TEST(stream.other_failure().find("disk") == std::string::npos);
-  ::unlink(filler.c_str());
   BOOST_TEST(stream.acked() > 50u);
   CheckNothingLost(data + "/log", stream.acked_seqs());
 }
 
 BOOST_AUTO_TEST_CASE(a_daemon_started_on_a_full_disk_serves_reads_and_accepts_writes_once_there_is_room) {
   test::TempDir dir;
-  const std::string mnt = dir.sub("fs");
-  std::string why;
-  if (!MountTmpfs(mnt, 16, &why)) {
-    BOOST_WARN_MESSAGE(false, "skipped: a small filesystem cannot be mounted here: " + why);
-    return;
-  }
+  std::string mnt;
+  if (!SmallFilesystem(dir, 16, &mnt)) return;
   const std::string data = mnt + "/data", filler = mnt + "/filler";
   std::map<uint64_t, std::string> acked;
   {
@@ -296,14 +301,7 @@ BOOST_AUTO_TEST_CASE(a_daemon_started_on_a_full_disk_serves_reads_and_accepts_wr
   BOOST_TEST_MESSAGE("writes accepted " << seconds << " s after freeing space");
   BOOST_TEST(seconds < 5.0);
 
-  const size_t refused_before = stream.refused_full();
-  Fill(filler);
-  BOOST_REQUIRE(test::WaitFor([&] { return stream.refused_full() > refused_before; }, 30));
-  const int status = d.Stop(SIGTERM);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
-  stream.Stop();
-  ::unlink(filler.c_str());
+  StopWhileFull(d, stream, filler);
   for (const auto& [seq, name] : stream.acked_seqs()) acked[seq] = name;
   CheckNothingLost(data + "/log", acked);
 }

@@ -318,7 +318,9 @@ struct SlowHook {
                              "echo \"$NOODLE_REVERT $NOODLE_TO\" >> '"
                           << runs
                           << "'\n"
-                             "[ \"$NOODLE_REVERT\" = 1 ] || sleep \"$1\"\n";
+                             "[ \"$NOODLE_REVERT\" = 1 ] || sleep \"$1\"\n"
+                             "echo \"done $NOODLE_TO\" >> '"
+                          << runs << "'\n";
     ::chmod(script.c_str(), 0755);
     ::chmod(root.c_str(), 0755);
   }
@@ -404,4 +406,29 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_short_hook_records_its_success_and_reverts
   const engine::Reply reg = Call(*client, engine::cmd::QueryRegistry("short"));
   BOOST_TEST(nlohmann::json::parse(reg.result_json).value("version", "") == "1.1.0", reg.result_json);
   BOOST_TEST(hook.Runs().find("1 ") == std::string::npos, hook.Runs());  // no revert ever ran
+}
+
+BOOST_AUTO_TEST_CASE(a_step_that_ends_while_the_disk_is_full_is_recorded_once_there_is_room) {
+  test::TempDir dir;
+  std::string mnt;
+  if (!SmallFilesystem(dir, 16, &mnt)) return;
+  SlowHook hook(dir);
+  const std::string data = mnt + "/data", filler = mnt + "/filler";
+  std::vector<std::string> args = kSmallDaemon;
+  args.insert(args.end(), {"--hook-root", hook.root});
+  Daemon d = Daemon::Start(UPGRADED_PATH, data, args);
+  const proj::Id id = StartUpgrade(d, hook, "held", 2);
+  Fill(filler);
+  // The hook ends while nothing can be recorded: its result waits in memory.
+  BOOST_REQUIRE(test::WaitFor([&] { return hook.Runs().find("done 1.1.0") != std::string::npos; }, 30));
+  auto client = Client(d);
+  BOOST_TEST(UpgradeStatus(*client, id).value("phase", "") == "running");
+  const engine::Reply refused = Call(*client, engine::cmd::Register(Plain("while-full")));
+  BOOST_TEST(refused.message.find("disk full") != std::string::npos, refused.message);
+  BOOST_REQUIRE(::unlink(filler.c_str()) == 0);
+  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).value("phase", "") == "completed"; }, 30));
+  BOOST_TEST(hook.Runs().find("1 ") == std::string::npos, hook.Runs());  // nothing reverted
+  const int status = d.Stop(SIGTERM);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
 }

@@ -35,6 +35,7 @@
 using namespace noodle;
 using Clock = std::chrono::steady_clock;
 using Daemon = test::DaemonProcess;
+BOOST_TEST_DONT_PRINT_LOG_VALUE(noodle::fb::RejectCode)
 
 namespace {
 
@@ -79,6 +80,16 @@ size_t Fill(const std::string& path) {
   }
   ::close(fd);
   return total;
+}
+
+// Writes path until the filesystem has only leave_bytes free.
+void FillLeaving(const std::string& path, const std::string& fs_dir, uint64_t leave_bytes) {
+  const auto space = std::filesystem::space(fs_dir);
+  BOOST_REQUIRE(space.available > leave_bytes);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::posix_fallocate(fd, 0, static_cast<off_t>(space.available - leave_bytes)) == 0);
+  ::close(fd);
 }
 
 proj::Component Plain(const std::string& name) {
@@ -431,4 +442,35 @@ BOOST_AUTO_TEST_CASE(a_step_that_ends_while_the_disk_is_full_is_recorded_once_th
   const int status = d.Stop(SIGTERM);
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(below_min_free_new_upgrades_are_refused_and_the_running_one_finishes) {
+  test::TempDir dir;
+  std::string mnt;
+  if (!SmallFilesystem(dir, 32, &mnt)) return;
+  SlowHook hook(dir);
+  const std::string data = mnt + "/data", filler = mnt + "/filler";
+  Daemon d = Daemon::Start(UPGRADED_PATH, data,
+                           {"--min-free-mb", "8", "--write-buffer-mb", "1", "--hook-root", hook.root});
+  const proj::Id id = StartUpgrade(d, hook, "guarded", 2);
+  FillLeaving(filler, mnt, 4u << 20);  // under the 8 MB guard, above the log's 1 MB reserve
+  auto client = Client(d);
+  // The engine reads the free space at most every 250 ms: registrations
+  // may pass until it has seen the filler.
+  engine::Reply refused;
+  int attempt = 0;
+  test::WaitFor([&] {
+    std::string name = "new-";
+    name += std::to_string(++attempt);
+    refused = Call(*client, engine::cmd::Register(Plain(name)));
+    return !refused.accepted;
+  }, 10);
+  BOOST_TEST(!refused.accepted);
+  BOOST_TEST(refused.code == fb::RejectCode::Unavailable);
+  BOOST_TEST(refused.message.find("low disk") != std::string::npos, refused.message);
+  // The upgrade in flight records its step and completes.
+  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).value("phase", "") == "completed"; }, 30));
+  ::unlink(filler.c_str());
+  BOOST_REQUIRE(test::WaitFor([&] { return Call(*client, engine::cmd::Register(Plain("later"))).accepted; }, 10));
+  BOOST_TEST(WEXITSTATUS(d.Stop(SIGTERM)) == 0);
 }

@@ -38,6 +38,12 @@
 
 using namespace noodle;
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizedBuild = true;
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+
 namespace {
 
 constexpr uint64_t kMiB = 1u << 20;
@@ -401,6 +407,11 @@ BOOST_AUTO_TEST_CASE(a_stalled_subscriber_costs_bounded_memory_and_none_once_it_
   // The reader received every event, in order.
   BOOST_TEST(!reader.out_of_order);
   BOOST_TEST(reader.next == pub.last_seq + 1);
+  if (kSanitizedBuild) {
+    // ASan's quarantine and shadow memory dominate RSS: the bounds mean nothing there.
+    BOOST_TEST_MESSAGE("RSS bounds not checked in a sanitizer build");
+    return;
+  }
   // The stalled subscriber cost at most the stated bound, and nothing once gone.
   BOOST_TEST(peak <= idle + kStalledBound, "peak " << Mib(peak) << " over idle " << Mib(idle) << " + " << Mib(kStalledBound));
   BOOST_TEST(after <= idle + kAfterBound, "after " << Mib(after) << " over idle " << Mib(idle) << " + " << Mib(kAfterBound));

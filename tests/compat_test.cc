@@ -150,7 +150,8 @@ void OpenRelease(const fs::path& release) {
   auto canary_hex = IdFromHex(expected["paused_canary"].get<std::string>());
   BOOST_REQUIRE(canary_hex.has_value());
   const proj::Id canary = proj::Id::From(&*canary_hex);
-  const proj::Upgrade* paused = engine->Current().status.find(canary);
+  const auto before_promote = engine->Current();  // paused points into it
+  const proj::Upgrade* paused = before_promote.status.find(canary);
   BOOST_REQUIRE(paused != nullptr);
   BOOST_TEST((paused->phase == proj::Phase::kPaused));
   const std::string component = paused->component, to = paused->to_version;
@@ -163,7 +164,8 @@ void OpenRelease(const fs::path& release) {
       BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
     }
     test::WaitFor([&] {
-      const auto* now = engine->Current().status.find(canary);
+      const auto current = engine->Current();
+      const auto* now = current.status.find(canary);
       return now == nullptr || now->phase == proj::Phase::kPaused;
     });
   }

@@ -47,9 +47,11 @@ struct Inbox {
   bool closed = false;
   bool stopping = false;  // a graceful stop: only the engine's own items get in
   bool in_round = false;  // the writer is deciding or recording a round
+  size_t steps_out = 0;   // steps handed to the executor whose results are not in yet
+  std::condition_variable settled;  // a round ended or a step's results came in
 
-  // Nothing waits and the writer is between rounds. mu held.
-  bool Idle() const { return items.empty() && !in_round; }
+  // Nothing waits, the writer is between rounds and no step is out. mu held.
+  bool Settled() const { return items.empty() && !in_round && steps_out == 0; }
 
   std::future<Reply> Push(std::string bytes, Principal who) {
     Item item{std::move(bytes), std::move(who), {}, {}};
@@ -244,6 +246,7 @@ void EngineImpl::Run() {
     {
       std::unique_lock<std::mutex> lock(inbox_->mu);
       inbox_->in_round = false;
+      inbox_->settled.notify_all();
       // While the log cannot be written, wake up to retry it.
       auto due = [this] {
         return log_down_.empty() ? timers_.NextDue() : std::min(timers_.NextDue(), Now() + 250'000'000);
@@ -339,21 +342,16 @@ void EngineImpl::Stop(std::chrono::milliseconds grace) {
     if (inbox_->closed) return;
     inbox_->stopping = true;
   }
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  auto running = [this] { return executor_ == nullptr ? size_t{0} : executor_->Running(); };
-  if (running() > 0) spdlog::info("engine: stopping; waiting up to {} ms for {} running steps", grace.count(), running());
-  while (std::chrono::steady_clock::now() < deadline) {
-    // Running first: a step's result is in the inbox before it stops counting.
-    const bool steps_done = running() == 0;
-    bool idle = false;
-    {
-      std::lock_guard<std::mutex> lock(inbox_->mu);
-      idle = inbox_->Idle();
+  size_t left = 0;
+  {
+    std::unique_lock<std::mutex> lock(inbox_->mu);
+    if (inbox_->steps_out > 0) {
+      spdlog::info("engine: stopping; waiting up to {} ms for {} running steps", grace.count(), inbox_->steps_out);
     }
-    if (steps_done && idle) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    inbox_->settled.wait_for(lock, grace, [this] { return inbox_->Settled(); });
+    left = inbox_->steps_out;
   }
-  if (const size_t left = running(); left > 0) {
+  if (left > 0) {
     spdlog::warn("engine: {} steps still running after the {} ms grace period; they are ended now, and the next start "
                  "records them as interrupted",
                  left, grace.count());
@@ -560,12 +558,23 @@ void EngineImpl::AfterDurable(const std::vector<store::BatchAppend>& appends) {
     req.to = u->target;
     std::weak_ptr<Inbox> inbox = inbox_;
     const std::string actor = options_.actor;
-    executor_->Start(req, [inbox, req, actor](StepOutcome o) {
+    // A graceful stop waits for the steps this process runs; an agent's
+    // result comes over the bus, which a stopping engine no longer takes.
+    const bool in_process = req.to.executor != fb::ExecutorKind::Agent;
+    if (in_process) {
+      std::lock_guard<std::mutex> lock(inbox_->mu);
+      ++inbox_->steps_out;
+    }
+    executor_->Start(req, [inbox, req, actor, in_process](StepOutcome o) {
       auto in = inbox.lock();
       if (!in) return;
       for (auto& c : cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o, {{}, 0, actor})) {
         in->Push(std::move(c), Principal::Engine(actor));
       }
+      if (!in_process) return;
+      std::lock_guard<std::mutex> lock(in->mu);  // after the results are in: a stop waits for both
+      --in->steps_out;
+      in->settled.notify_all();
     });
   }
 }

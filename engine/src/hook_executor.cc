@@ -294,7 +294,6 @@ class HookExecutor final : public Executor {
   void Start(const StepRequest& step, std::function<void(StepOutcome)> done) override {
     workers_.Submit(step, std::move(done));
   }
-  size_t Running() const override { return workers_.Busy(); }
   void Abandon() override {
     workers_.Abandon();
     groups_->KillAll();

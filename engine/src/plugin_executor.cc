@@ -64,7 +64,6 @@ class PluginExecutor final : public engine::Executor {
   }
   // A plugin swap runs in this process and cannot be killed: the running
   // ones finish (they are short), the queued ones are dropped.
-  size_t Running() const override { return workers_.Busy(); }
   void Abandon() override { workers_.Abandon(); }
 
  private:
@@ -84,11 +83,6 @@ class ByKind final : public engine::Executor {
       return;
     }
     it->second->Start(step, std::move(done));
-  }
-  size_t Running() const override {
-    size_t n = 0;
-    for (const auto& [kind, e] : executors_) n += e != nullptr ? e->Running() : 0;
-    return n;
   }
   void Abandon() override {
     for (const auto& [kind, e] : executors_) {

@@ -26,7 +26,6 @@ class StepWorkers {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
-      busy_ -= queue_.size();
       queue_.clear();
     }
     cv_.notify_all();
@@ -37,18 +36,14 @@ class StepWorkers {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_ || abandoned_) return;
       queue_.push_back({step, std::move(done)});
-      ++busy_;
     }
     cv_.notify_one();
   }
-  // Queued and running steps whose callback has not returned yet.
-  size_t Busy() const { return busy_.load(); }
   // Drops the queued steps; the running ones finish (the caller ends them
   // sooner, e.g. by killing their processes) without calling back.
   void Abandon() {
     std::lock_guard<std::mutex> lock(mu_);
     abandoned_ = true;
-    busy_ -= queue_.size();
     queue_.clear();
   }
 
@@ -69,7 +64,6 @@ class StepWorkers {
       }
       StepOutcome outcome = run_(job.step);
       if (!abandoned_.load()) job.done(std::move(outcome));
-      --busy_;
     }
   }
   Run run_;
@@ -78,7 +72,6 @@ class StepWorkers {
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::atomic<bool> abandoned_{false};
-  std::atomic<size_t> busy_{0};
   std::vector<std::thread> workers_;
 };
 

@@ -45,10 +45,6 @@ class Executor {
   // or abandons running steps, and then never calls done).
   virtual void Start(const StepRequest& step, std::function<void(StepOutcome)> done) = 0;
 
-  // Steps started here whose done has not been called yet (queued or
-  // running). Any thread. A step is counted until its done has returned.
-  virtual size_t Running() const { return 0; }
-
   // For a stop whose grace period has ended: ends the running steps now
   // (kills their process groups), drops the queued ones, and never calls
   // their done. Steps started afterwards are dropped too. Any thread.

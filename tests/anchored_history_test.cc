@@ -15,8 +15,8 @@
 #include <zmq_addon.hpp>
 
 #include "noodle/bus/client.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/store/event_log.h"
 #include "noodle/store/signed_head.h"
 #include "support/daemon_process.h"

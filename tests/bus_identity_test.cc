@@ -18,8 +18,8 @@
 #include "noodle/bus/client.h"
 #include "noodle/bus/keys.h"
 #include "noodle/bus/server.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 

@@ -15,11 +15,11 @@
 
 #include "noodle/bus/client.h"
 #include "noodle/bus/server.h"
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/hook_executor.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/reply.h"
 #include "support/test_support.h"
-#include "wiring.h"
+#include "noodle/engine/bus_wiring.h"
 
 using namespace noodle;
 

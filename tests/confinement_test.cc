@@ -14,7 +14,7 @@
 #include <fstream>
 #include <future>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/hook_executor.h"
 #include "noodle/engine/names.h"
 #include "noodle/plugin/executor.h"

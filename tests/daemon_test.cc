@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "noodle/bus/client.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 

@@ -25,8 +25,8 @@
 #include <thread>
 
 #include "noodle/bus/client.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/envelope.h"
 #include "noodle/store/event_log.h"
 #include "support/daemon_process.h"

@@ -19,12 +19,12 @@ set_tests_properties(schemas_conform_to_release schemas_conform_check_bites PROP
 target_compile_definitions(projections_test PRIVATE
   SNAPSHOT_FORMAT1_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data/snapshot-format-1")
 
-noodle_test(snapshot_format_test snapshot_format_test.cc LIBS noodle_engine nlohmann_json::nlohmann_json
+noodle_test(snapshot_format_test snapshot_format_test.cc LIBS noodle_service nlohmann_json::nlohmann_json
   LABELS faults)
 
 # The data directories of past releases, data/release-* (each made by
 # tools/dev/make-compat-data.sh); the test works on copies.
-noodle_test(compat_test compat_test.cc LIBS noodle_engine nlohmann_json::nlohmann_json LABELS faults)
+noodle_test(compat_test compat_test.cc LIBS noodle_service nlohmann_json::nlohmann_json LABELS faults)
 target_compile_definitions(compat_test PRIVATE
   COMPAT_DATA_ROOT="${CMAKE_CURRENT_SOURCE_DIR}/data"
   COMPAT_HOOKS_DIR="${CMAKE_SOURCE_DIR}/examples/hooks")

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/engine/executor_by_kind.h"
 #include "noodle/plugin/executor.h"

@@ -16,9 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "noodle/bus/client.h"
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/projections/codec.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"

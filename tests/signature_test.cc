@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "noodle/engine/artifact_signature.h"
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/artifact_signature.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/engine/hook_executor.h"
 #include "noodle/store/event_log.h"

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/engine/hook_executor.h"
 #include "noodle/projections/codec.h"

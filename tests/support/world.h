@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/decider.h"
 
 namespace noodle::test {

@@ -20,10 +20,10 @@
 
 #include "client_config.h"
 #include "noodle/bus/client.h"
-#include "noodle/engine/artifact_signature.h"
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/artifact_signature.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/hook_executor.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/registry.h"
 #include "noodle/projections/status.h"

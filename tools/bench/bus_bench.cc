@@ -29,10 +29,10 @@
 #include "noodle/bus/client.h"
 #include "noodle/bus/keys.h"
 #include "noodle/bus/server.h"
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/envelope.h"
-#include "wiring.h"
+#include "noodle/engine/bus_wiring.h"
 
 namespace {
 

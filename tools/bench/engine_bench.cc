@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
 
 namespace {

@@ -27,8 +27,8 @@
 #include <zmq_addon.hpp>
 
 #include "noodle/bus/client.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/envelope.h"
 
 namespace {

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "exit_codes.h"
-#include "noodle/engine/artifact_signature.h"
+#include "noodle/protocol/artifact_signature.h"
 
 namespace noodle::tools {
 namespace {

@@ -4,9 +4,9 @@
 #include <optional>
 
 #include "exit_codes.h"
+#include "local_log.h"
 #include "noodle/bus/client.h"
 #include "noodle/envelope.h"
-#include "noodle/store/event_log.h"
 #include "noodle/store/signed_head.h"
 #include "print.h"
 
@@ -48,18 +48,7 @@ Status LogFacts(const DaemonFlags& f, const std::string& data_dir, uint64_t seq,
       *have = true;
     }
   };
-  if (!data_dir.empty()) {
-    store::LogOptions o;
-    o.mode = store::OpenMode::kReadOnly;
-    std::unique_ptr<store::EventLog> log;
-    if (Status s = store::EventLog::Open(data_dir + "/log", o, &log); !s.ok()) return s;
-    *last = log->LastSeq();
-    if (seq == 0 || *last < seq) return Status::OK();
-    auto ev = log->Read(seq);
-    if (ev.ok()) take(ev->envelope());
-    else if (!ev.status().IsNotFound()) return ev.status();
-    return Status::OK();
-  }
+  if (!data_dir.empty()) return LocalLogFacts(data_dir, seq, last, hash, have);
   auto curve = CurveOf(f);
   if (!curve.ok()) return curve.status();
   std::vector<std::string> events;

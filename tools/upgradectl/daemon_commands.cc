@@ -14,8 +14,8 @@
 #include "component_json.h"
 #include "exit_codes.h"
 #include "noodle/bus/client.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/envelope.h"
 #include "print.h"
 

@@ -249,7 +249,7 @@ int RunStats(const Flags& f) {
 
 void AddLogCommands(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<Flags>();
-  auto* log = app.add_subcommand("log", "Work offline on an event log directory");
+  auto* log = app.add_subcommand("log", kLogCommandsHelp);
   log->require_subcommand(1);
   auto add_dir = [&](CLI::App* c) {
     c->add_option("--dir,-d", flags->dir, "Event log directory")->required();

@@ -5,6 +5,8 @@
 
 namespace noodle::tools {
 
+inline constexpr const char* kLogCommandsHelp = "Work offline on an event log directory";
+
 // Adds the `log` subcommand tree to app. The chosen command stores its exit
 // code in *exit_code when it runs.
 void AddLogCommands(CLI::App& app, int* exit_code);

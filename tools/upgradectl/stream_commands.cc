@@ -12,7 +12,7 @@
 #include "noodle/projections/registry.h"
 #include "noodle/projections/status.h"
 #include "noodle/store/chain.h"
-#include "noodle/store/event_log.h"
+#include "local_log.h"
 #include "print.h"
 
 namespace noodle::tools {
@@ -172,12 +172,7 @@ int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
   Status result;
   if (!s.data.empty()) {
     // Offline, or beside a running daemon: a read-only view of its log.
-    store::LogOptions o;
-    o.mode = store::OpenMode::kReadOnly;
-    std::unique_ptr<store::EventLog> log;
-    if (Status st = store::EventLog::Open(s.data + "/log", o, &log); !st.ok()) return Fail(st, s.data);
-    last = log->LastSeq();
-    result = log->Verify(1, UINT64_MAX, &checked);
+    if (Status st = VerifyLocalLog(s.data, &checked, &last, &result); !st.ok()) return Fail(st, s.data);
   } else {
     store::ChainChecker chain(1, nullptr);
     auto curve = CurveOf(f);

@@ -33,7 +33,7 @@
 #include "security.h"
 #include "head_signer.h"
 #include "startup_check.h"
-#include "wiring.h"
+#include "noodle/engine/bus_wiring.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "head_signer.h"
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 
 namespace noodle::daemon {
 namespace {

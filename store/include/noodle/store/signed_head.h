@@ -98,7 +98,8 @@ HeadMatch CompareWithHead(const SignedHeadInfo& head, uint64_t log_last_seq, con
 //     signed head at seq Y (events deleted)".
 //   Corruption, seq = Y: "event Y's hash differs from the signed head:
 //     history before it was rewritten", or event Y is missing/unreadable.
-// It does not verify the chain itself: run EventLog::Verify for that.
+// It does not verify the chain itself: run EventLog::Verify for that. Part
+// of noodle_store (it reads the log), unlike the rest of this header.
 Status CheckLogAgainstHead(const EventLog& log, const SignedHeadInfo& head);
 
 // Hex helpers shared by the tools.

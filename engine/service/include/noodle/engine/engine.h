@@ -20,6 +20,7 @@
 #include "noodle/engine/executor.h"
 #include "noodle/principal.h"
 #include "noodle/projections/statistics.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/status.h"
 #include "noodle/store/event_log.h"
 
@@ -65,19 +66,6 @@ struct EngineOptions {
   // the writer while it is built. Keep it below the bus's largest message
   // (bus::ServerOptions::max_message_bytes, 4 MB). Below 4 KiB counts as 4 KiB.
   size_t max_reply_bytes = size_t{1} << 20;
-};
-
-struct Reply {
-  bool accepted = false;
-  fb::RejectCode code = fb::RejectCode::Invalid;
-  std::string message;
-  std::vector<Issue> errors;
-  std::vector<proj::Id> ids;
-  std::vector<uint64_t> seqs;  // the command's events, durable
-  std::string result_json;     // queries and dry runs
-  // Paged queries: where the next page starts (the query's `after`, or
-  // QueryEvents' from_version in decimal); empty: this was the last page.
-  std::string next;
 };
 
 class Engine {

@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "noodle/engine/artifact_signature.h"
+#include "noodle/protocol/artifact_signature.h"
 #include "noodle/engine/executor.h"
 
 namespace noodle::engine {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "noodle/engine/decider.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/reply.h"
 #include "noodle/projections/statistics.h"
 #include "noodle/store/event_log.h"
 

@@ -1,7 +1,7 @@
-#include "wiring.h"
+#include "noodle/engine/bus_wiring.h"
 
-#include "noodle/engine/commands.h"
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/commands.h"
+#include "noodle/protocol/reply.h"
 
 namespace noodle::daemon {
 

@@ -1,4 +1,4 @@
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 
 #include "noodle/envelope.h"
 

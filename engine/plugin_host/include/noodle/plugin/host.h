@@ -39,7 +39,7 @@
 #include <string_view>
 #include <vector>
 
-#include "noodle/engine/artifact_signature.h"
+#include "noodle/protocol/artifact_signature.h"
 #include "noodle/plugin/plugin_abi.h"
 #include "noodle/status.h"
 

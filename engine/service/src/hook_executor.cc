@@ -1,7 +1,7 @@
 #include "noodle/engine/hook_executor.h"
 #include "noodle/engine/trusted_path.h"
 
-#include "file_hash.h"
+#include "noodle/protocol/file_hash.h"
 #include "noodle/engine/names.h"
 #include "step_workers.h"
 

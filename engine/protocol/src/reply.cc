@@ -1,4 +1,4 @@
-#include "noodle/engine/reply.h"
+#include "noodle/protocol/reply.h"
 
 namespace noodle::engine {
 

@@ -1,4 +1,4 @@
-#include "file_hash.h"
+#include "noodle/protocol/file_hash.h"
 
 #include <openssl/evp.h>
 

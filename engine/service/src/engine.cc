@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "noodle/engine/authorize.h"
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/codec.h"
 #include "queries.h"

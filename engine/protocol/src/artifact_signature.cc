@@ -1,4 +1,4 @@
-#include "noodle/engine/artifact_signature.h"
+#include "noodle/protocol/artifact_signature.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -13,7 +13,7 @@
 #include <optional>
 #include <sstream>
 
-#include "file_hash.h"
+#include "noodle/protocol/file_hash.h"
 #include "noodle/engine/names.h"
 
 namespace noodle::engine::signing {

@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "file_hash.h"
+#include "noodle/protocol/file_hash.h"
 #include "noodle/engine/names.h"
 #include "noodle/engine/semver.h"
 #include "noodle/plugin/host.h"

@@ -14,6 +14,7 @@
 //    CURVE sockets, and command p99 with CURVE next to plaintext.
 // 4. Status queries after 10,000 commands refused as Invalid (names with
 //    NUL, '/', '..', over the limit) next to the same queries before them.
+// 5. Status queries while writers send 10,000 registrations/s (sync on).
 #include <unistd.h>
 
 #include <algorithm>
@@ -242,6 +243,143 @@ double RawFanOut(const std::vector<std::string>& events, int subscribers) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Row 4 and its baseline: invalid names, then the same queries again.
+void InvalidNamesRow(const std::string& endpoint, size_t n_commands, const Latency& q, const Latency& raw) {
+  auto query = [](size_t) { return engine::cmd::QueryStatus(); };
+  const Latency bad = TimeCommands(endpoint, 10'000, [](size_t i) {
+    proj::Component c;
+    const std::string names[] = {"..", std::string("a\0b", 3), "a/b", "x\ny", std::string(4096, 'n')};
+    c.name = names[i % 5];
+    c.version = "1.0.0";
+    return engine::cmd::Register(c);
+  });
+  Print("10,000 invalid names", bad, raw);
+  const Latency after = TimeCommands(endpoint, n_commands, query);
+  Print("status query after them", after, raw);
+  std::printf("%-30s p50 %.1f us / %.1f us before = %.2fx; p99 %.2fx\n", "  after invalid vs before", after.p50, q.p50,
+              after.p50 / q.p50, after.p99 / q.p99);
+}
+
+// The same engine behind a second, plaintext server: rounds alternate
+// between the two so that machine noise hits both alike.
+void CurveRatioRow(engine::Engine* eng, store::EventLog* log, const std::string& curve_endpoint, size_t n_commands,
+                   const Curve& curve) {
+  auto query = [](size_t) { return engine::cmd::QueryStatus(); };
+  g_curve = nullptr;
+  bus::ServerOptions plain_so;
+  plain_so.command_endpoint = plain_so.event_endpoint = plain_so.replay_endpoint = "tcp://127.0.0.1:0";
+  std::unique_ptr<bus::Server> plain;
+  bus::Server::Start(plain_so, daemon::EngineHandler(eng), daemon::LogReplay(log), &plain);
+  std::vector<double> ratios, curve_p99, plain_p99;
+  for (int round = 0; round < 7; ++round) {
+    g_curve = nullptr;
+    const Latency p = TimeCommands(plain->command_endpoint(), n_commands / 2, query);
+    g_curve = &curve;
+    const Latency c = TimeCommands(curve_endpoint, n_commands / 2, query);
+    plain_p99.push_back(p.p99);
+    curve_p99.push_back(c.p99);
+    ratios.push_back(c.p99 / p.p99);
+  }
+  plain->Stop();
+  std::sort(ratios.begin(), ratios.end());
+  std::sort(curve_p99.begin(), curve_p99.end());
+  std::sort(plain_p99.begin(), plain_p99.end());
+  std::printf("%-30s median of 7 alternating rounds: p99 %.1f us CURVE, %.1f us plaintext; ratio %.2fx "
+              "(min %.2f, max %.2f; target <= 1.3x and < 1000 us)\n",
+              "CURVE command p99", curve_p99[3], plain_p99[3], ratios[3], ratios.front(), ratios.back());
+}
+
+// Status queries while writers send `rate` registrations per second (sync
+// on: one fsync per round), each writer with one command in flight, paced.
+// Reads come from the newest published version and never wait for a round.
+void QueriesUnderLoad(const std::string& endpoint, size_t n_queries, double rate, const Latency& raw) {
+  constexpr int kWriters = 48;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> written{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      std::unique_ptr<bus::CommandClient> client;
+      bus::CommandClient::Connect(endpoint, {}, &client);
+      const auto period = std::chrono::duration<double>(kWriters / rate);
+      auto next = Clock::now();
+      for (uint64_t i = 0; !stop.load(); ++i) {
+        proj::Component c;
+        c.name = "load-" + std::to_string(w) + "-" + std::to_string(i);
+        c.version = "1.0.0";
+        if (client->Call(engine::cmd::Register(c)).ok()) written.fetch_add(1);
+        next += std::chrono::duration_cast<Clock::duration>(period);
+        std::this_thread::sleep_until(next);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the load settles
+  const uint64_t w0 = written.load();
+  const auto t0 = Clock::now();
+  const Latency q = TimeCommands(endpoint, n_queries, [](size_t) { return engine::cmd::QueryStatus(); });
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double achieved = (written.load() - w0) / seconds;
+  stop = true;
+  for (auto& t : writers) t.join();
+  Print("status query under write load", q, raw);
+  std::printf("%-30s %.0f commands/s written (sync on, target %.0f) while querying; p99 %.1f us (target < 1000 us)\n",
+              "  the load", achieved, rate, q.p99);
+}
+
+struct Row {
+  bool sync, curve;
+};
+
+// Rows 1, 3 and 4 on one engine and server.
+void CommandRows(Row row, const Curve& curve, size_t n_commands) {
+  g_curve = row.curve ? &curve : nullptr;
+  const bool sync = row.sync;
+  const std::string dir = fs::temp_directory_path() / ("bus_bench." + std::to_string(getpid()));
+  fs::remove_all(dir);
+  std::unique_ptr<store::EventLog> log;
+  store::LogOptions lo;
+  lo.durability = sync ? store::Durability::kSync : store::Durability::kNoSync;
+  store::EventLog::Open(dir, lo, &log);
+  std::unique_ptr<engine::Engine> eng;
+  daemon::BusPublisher publisher;
+  engine::Engine::Open(log.get(), nullptr, &publisher, {}, &eng);
+  bus::ServerOptions so;
+  so.command_endpoint = so.event_endpoint = so.replay_endpoint = "tcp://127.0.0.1:0";
+  Secure(&so);
+  std::unique_ptr<bus::Server> server;
+  bus::Server::Start(so, daemon::EngineHandler(eng.get()), daemon::LogReplay(log.get()), &server);
+  publisher.server = server.get();
+  const std::string sample = engine::cmd::Register([] {
+    proj::Component c;
+    c.name = "svc-000000";
+    c.version = "1.0.0";
+    return c;
+  }());
+  const Latency raw = RawEcho(n_commands, sample);
+  const Latency reg = TimeCommands(server->command_endpoint(), n_commands, [](size_t i) {
+    proj::Component c;
+    c.name = "svc-" + std::to_string(i);
+    c.version = "1.0.0";
+    return engine::cmd::Register(c);
+  });
+  const char* what = row.curve ? "register (sync off, CURVE)" : sync ? "register (sync on)" : "register (sync off)";
+  Print(what, reg, raw);
+  if (sync) {
+    QueriesUnderLoad(server->command_endpoint(), n_commands, 10'000, raw);
+  } else {
+    const Latency q = TimeCommands(server->command_endpoint(), n_commands, [](size_t) { return engine::cmd::QueryStatus(); });
+    Print(row.curve ? "status query (CURVE)" : "status query", q, raw);
+    if (!row.curve) InvalidNamesRow(server->command_endpoint(), n_commands, q, raw);
+    else CurveRatioRow(eng.get(), log.get(), server->command_endpoint(), n_commands, curve);
+  }
+  publisher.server = nullptr;
+  server->Stop();
+  eng->Stop();
+  eng.reset();
+  log.reset();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -252,96 +390,8 @@ int main(int argc, char** argv) {
   }
   std::printf("bus_bench: %u cores, tcp loopback; %zu commands per row, %zu events per fan-out row\n\n",
               std::thread::hardware_concurrency(), n_commands, n_events);
-
   const Curve curve;
-  struct Row {
-    bool sync, curve;
-  };
-  for (Row row : {Row{false, false}, Row{true, false}, Row{false, true}}) {
-    g_curve = row.curve ? &curve : nullptr;
-    const bool sync = row.sync;
-    const std::string dir = fs::temp_directory_path() / ("bus_bench." + std::to_string(getpid()));
-    fs::remove_all(dir);
-    std::unique_ptr<store::EventLog> log;
-    store::LogOptions lo;
-    lo.durability = sync ? store::Durability::kSync : store::Durability::kNoSync;
-    store::EventLog::Open(dir, lo, &log);
-    std::unique_ptr<engine::Engine> eng;
-    daemon::BusPublisher publisher;
-    engine::Engine::Open(log.get(), nullptr, &publisher, {}, &eng);
-    bus::ServerOptions so;
-    so.command_endpoint = so.event_endpoint = so.replay_endpoint = "tcp://127.0.0.1:0";
-    Secure(&so);
-    std::unique_ptr<bus::Server> server;
-    bus::Server::Start(so, daemon::EngineHandler(eng.get()), daemon::LogReplay(log.get()), &server);
-    publisher.server = server.get();
-    const std::string sample = engine::cmd::Register([] {
-      proj::Component c;
-      c.name = "svc-000000";
-      c.version = "1.0.0";
-      return c;
-    }());
-    const Latency raw = RawEcho(n_commands, sample);
-    const Latency reg = TimeCommands(server->command_endpoint(), n_commands, [](size_t i) {
-      proj::Component c;
-      c.name = "svc-" + std::to_string(i);
-      c.version = "1.0.0";
-      return engine::cmd::Register(c);
-    });
-    const char* what = row.curve ? "register (sync off, CURVE)" : sync ? "register (sync on)" : "register (sync off)";
-    Print(what, reg, raw);
-    if (!sync) {
-      auto query = [](size_t) { return engine::cmd::QueryStatus(); };
-      const Latency q = TimeCommands(server->command_endpoint(), n_commands, query);
-      Print(row.curve ? "status query (CURVE)" : "status query", q, raw);
-      if (!row.curve) {
-        // 10,000 commands refused as Invalid in validation, then the same queries.
-        const Latency bad = TimeCommands(server->command_endpoint(), 10'000, [](size_t i) {
-          proj::Component c;
-          const std::string names[] = {"..", std::string("a\0b", 3), "a/b", "x\ny", std::string(4096, 'n')};
-          c.name = names[i % 5];
-          c.version = "1.0.0";
-          return engine::cmd::Register(c);
-        });
-        Print("10,000 invalid names", bad, raw);
-        const Latency after = TimeCommands(server->command_endpoint(), n_commands, query);
-        Print("status query after them", after, raw);
-        std::printf("%-30s p50 %.1f us / %.1f us before = %.2fx; p99 %.2fx\n", "  after invalid vs before", after.p50,
-                    q.p50, after.p50 / q.p50, after.p99 / q.p99);
-      } else {
-        // The same engine behind a second, plaintext server: rounds alternate
-        // between the two so that machine noise hits both alike.
-        g_curve = nullptr;
-        bus::ServerOptions plain_so;
-        plain_so.command_endpoint = plain_so.event_endpoint = plain_so.replay_endpoint = "tcp://127.0.0.1:0";
-        std::unique_ptr<bus::Server> plain;
-        bus::Server::Start(plain_so, daemon::EngineHandler(eng.get()), daemon::LogReplay(log.get()), &plain);
-        std::vector<double> ratios, curve_p99, plain_p99;
-        for (int round = 0; round < 7; ++round) {
-          g_curve = nullptr;
-          const Latency p = TimeCommands(plain->command_endpoint(), n_commands / 2, query);
-          g_curve = &curve;
-          const Latency c = TimeCommands(server->command_endpoint(), n_commands / 2, query);
-          plain_p99.push_back(p.p99);
-          curve_p99.push_back(c.p99);
-          ratios.push_back(c.p99 / p.p99);
-        }
-        plain->Stop();
-        std::sort(ratios.begin(), ratios.end());
-        std::sort(curve_p99.begin(), curve_p99.end());
-        std::sort(plain_p99.begin(), plain_p99.end());
-        std::printf("%-30s median of 7 alternating rounds: p99 %.1f us CURVE, %.1f us plaintext; ratio %.2fx "
-                    "(min %.2f, max %.2f; target <= 1.3x and < 1000 us)\n",
-                    "CURVE command p99", curve_p99[3], plain_p99[3], ratios[3], ratios.front(), ratios.back());
-      }
-    }
-    publisher.server = nullptr;
-    server->Stop();
-    eng->Stop();
-    eng.reset();
-    log.reset();
-    fs::remove_all(dir);
-  }
+  for (Row row : {Row{false, false}, Row{true, false}, Row{false, true}}) CommandRows(row, curve, n_commands);
   g_curve = nullptr;
 
   std::printf("\n");

@@ -1,7 +1,9 @@
 // The engine service: one writer thread takes commands, decides, appends the
-// events (one group-commit write per round of commands), folds them into the
-// projections, publishes them once durable, hands started steps to the
-// executor and feeds step results and timers back in as commands.
+// events (one group-commit write per round of commands), publishes them once
+// durable, hands started steps to the executor and feeds step results and
+// timers back in as commands. A projector thread folds the durable events
+// into immutable versions of the projections; query threads answer from the
+// newest one, so reads never wait for writes.
 //
 // On Open it rebuilds the projections from their snapshots plus the log,
 // then recovers: steps that were running when the last engine stopped fail
@@ -56,14 +58,22 @@ struct EngineOptions {
   // old data as of when it was written (tests, investigations); it must
   // not go backwards.
   std::function<int64_t()> clock;
+  // Replies of recent commands kept by command id, so that a retry gets the
+  // original reply instead of a second decision. Each costs its reply
+  // (~100-300 bytes for most commands); past it, the oldest go.
+  size_t replies_kept = 65'536;
+  // Threads answering queries and planning rollbacks from the newest
+  // durable state, beside the writer (never waiting for it). Each is a
+  // thread with its stack; queries of a client arrive in order but may be
+  // answered out of order past 1.
+  size_t query_threads = 2;
   // The largest encoded reply a query gets. Listings (the registry, status,
   // statistics, a stream's events) stop before it and say where to go on
   // (Reply::next); one entry alone larger than it (a component, an upgrade)
   // is refused Unavailable, naming it, so keep it well above the largest
-  // component spec or upgrade plan. A page is built, copied and sent whole,
-  // on the writer thread: larger means fewer round trips for big listings
-  // but more memory per reply (engine, bus, client) and a longer pause of
-  // the writer while it is built. Keep it below the bus's largest message
+  // component spec or upgrade plan. A page is built, copied and sent whole
+  // by a query thread: larger means fewer round trips for big listings but
+  // more memory per reply (engine, bus, client). Keep it below the bus's largest message
   // (bus::ServerOptions::max_message_bytes, 4 MB). Below 4 KiB counts as 4 KiB.
   size_t max_reply_bytes = size_t{1} << 20;
 };
@@ -93,7 +103,9 @@ class Engine {
   Reply Execute(std::string command) { return Submit(std::move(command)).get(); }
   Reply Execute(std::string command, Principal who) { return Submit(std::move(command), std::move(who)).get(); }
 
-  // Copies of the live projections, consistent with each other. Thread-safe.
+  // Copies of the projections as of the newest durable round, consistent
+  // with each other; every command whose reply was sent is in them.
+  // Thread-safe.
   virtual State Current() const = 0;
   virtual proj::Statistics Statistics() const = 0;
   // Registry and status as of seq: the nearest snapshot at or below it, then

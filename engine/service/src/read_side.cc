@@ -1,0 +1,115 @@
+#include "read_side.h"
+
+#include "noodle/fb/events_generated.h"
+
+namespace noodle::engine {
+namespace {
+
+void Fold(Version& v, const std::vector<std::string>& events) {
+  for (const auto& bytes : events) {
+    const auto* env = fb::GetEventEnvelope(bytes.data());
+    Evolve(v.state, *env);
+    proj::Evolve(v.stats, *env);
+    v.seq = env->seq();
+  }
+}
+
+}  // namespace
+
+ReadSide::ReadSide(Version first, uint64_t snapshot_every, SnapshotWriter* snapshots)
+    : snapshot_every_(snapshot_every), snapshots_(snapshots),
+      published_(std::make_shared<Version>(std::move(first))), offered_seq_(published_->seq),
+      thread_([this] { Loop(); }) {}
+
+ReadSide::~ReadSide() { Stop(); }
+
+void ReadSide::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReadSide::Hand(DurableRound round) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back(std::move(round));
+  cv_.notify_one();
+}
+
+VersionPtr ReadSide::Latest() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return published_;
+}
+
+void ReadSide::Drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  drained_.wait(lock, [this] { return queue_.empty() && !busy_; });
+}
+
+void ReadSide::Reset(Version v) {
+  Drain();
+  auto next = std::make_shared<Version>(std::move(v));
+  std::lock_guard<std::mutex> lock(mu_);
+  published_ = std::move(next);
+  // Not read by the projector while it is idle (drained, the writer waits).
+  spare_.reset();
+  spare_lacks_.clear();
+  offered_seq_ = published_->seq;
+}
+
+std::shared_ptr<Version> ReadSide::Writable() {
+  // Only the projector publishes, so published_ is stable here; readers
+  // copy the pointer under mu_, and a spare no reader holds has use_count 1.
+  if (spare_ != nullptr && spare_.use_count() == 1) {
+    for (const auto& events : spare_lacks_) Fold(*spare_, *events);
+    return std::move(spare_);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::make_shared<Version>(*published_);
+}
+
+void ReadSide::Publish(std::shared_ptr<Version> next,
+                       std::vector<std::shared_ptr<const std::vector<std::string>>> folded) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::swap(published_, next);
+  }
+  spare_ = std::move(next);
+  spare_lacks_ = std::move(folded);
+  if (snapshots_ != nullptr && snapshot_every_ > 0 &&
+      published_->seq / snapshot_every_ != offered_seq_ / snapshot_every_ && snapshots_->Offer(published_)) {
+    offered_seq_ = published_->seq;
+  }
+}
+
+void ReadSide::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return !queue_.empty() || stop_; });
+    if (queue_.empty()) return;  // stopping, everything answered
+    // Every round waiting goes into one version: under load, fewer and
+    // larger folds.
+    std::deque<DurableRound> rounds;
+    rounds.swap(queue_);
+    busy_ = true;
+    lock.unlock();
+    std::shared_ptr<Version> next = Writable();
+    std::vector<std::shared_ptr<const std::vector<std::string>>> folded;
+    for (auto& r : rounds) {
+      if (r.events == nullptr || r.events->empty()) continue;
+      Fold(*next, *r.events);
+      folded.push_back(std::move(r.events));
+    }
+    Publish(std::move(next), std::move(folded));
+    for (auto& r : rounds) {
+      for (auto& [item, reply] : r.answers) item.Answer(std::move(reply));
+    }
+    lock.lock();
+    busy_ = false;
+    if (queue_.empty()) drained_.notify_all();
+  }
+}
+
+}  // namespace noodle::engine

@@ -13,7 +13,8 @@
 // restarted on its directory now and then and at the end of each seed.
 //
 // NOODLE_PROPERTY_SEED=n runs seed n alone (a failure names its seed);
-// NOODLE_PROPERTY_SEEDS=k runs seeds 1..k; NOODLE_PROPERTY_ACTIONS=a per seed.
+// NOODLE_PROPERTY_SEEDS=k runs seeds 1..k; NOODLE_PROPERTY_ACTIONS=a per seed;
+// NOODLE_PROPERTY_TAIL=1 shows the last 400 events when the model disagrees.
 #define BOOST_TEST_MODULE engine_property
 #include <boost/test/unit_test.hpp>
 

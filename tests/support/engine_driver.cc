@@ -2,6 +2,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "noodle/engine/authorize.h"
@@ -50,8 +52,11 @@ std::string Driver::LogTail(uint64_t n) const {
   const uint64_t last = rig_.log().LastSeq();
   for (auto it = rig_.log().Scan(last > n ? last - n + 1 : 1); it->Valid(); it->Next()) {
     const auto* e = it->envelope();
-    lines.push_back(std::to_string(it->seq()) + " " + fb::EnumNameEvent(e->event_type()) + " on " + e->stream()->str() +
-                    ", caused by " + proj::Id::From(e->causation_id()).hex());
+    std::string detail;
+    if (const auto* r = e->event_as_UpgradeRequested()) detail = " (" + r->component()->str() + ")";
+    if (const auto* c = e->event_as_ComponentRegistered()) detail = " (" + c->component()->name()->str() + ")";
+    lines.push_back(std::to_string(it->seq()) + " " + fb::EnumNameEvent(e->event_type()) + detail + " on " +
+                    e->stream()->str() + ", caused by " + proj::Id::From(e->causation_id()).hex());
   }
   return Join(lines);
 }
@@ -96,11 +101,13 @@ engine::Reply Driver::Send(const std::string& bytes, const Principal& who) {
   }
   CatchUp();
   if (who.unauthenticated && !engine::IsQuery(cmd->command_type())) {
-    // Replies the engine keeps are those of decided commands: not a refusal
-    // (authorization comes first), nor a rollback whose target did not resolve.
+    // Replies the engine keeps are those of decided commands whose events
+    // were stored: not a refusal (authorization comes first), a rollback
+    // whose target did not resolve, or events the log would not take.
     const bool resolve_refused = cmd->command_type() == fb::Command::RollBack && !r.accepted &&
                                  (r.code == fb::RejectCode::NotFound || r.code == fb::RejectCode::Invalid);
-    const bool cached = !resolve_refused && r.code != fb::RejectCode::Unauthorized;
+    const bool cached = !resolve_refused && r.code != fb::RejectCode::Unauthorized &&
+                        !r.message.starts_with("events not stored");
     sent_.push_back({bytes, id, r, session_, cached, Caused(id) > 0,
                      cmd->command_type() == fb::Command::RollBack});
     if (sent_.size() > 64) sent_.erase(sent_.begin());
@@ -143,8 +150,9 @@ void Driver::Check() {
   std::vector<std::string> diffs = model_.problems();
   for (auto& d : model_.Diff(live)) diffs.push_back(std::move(d));
   for (auto& d : model_.Diff(stats)) diffs.push_back(std::move(d));
+  const uint64_t tail = std::getenv("NOODLE_PROPERTY_TAIL") != nullptr ? 400 : 12;
   BOOST_REQUIRE_MESSAGE(diffs.empty(),
-                        Where() << "projections differ from the model:" << Join(diffs) << "\nlog tail:" << LogTail(12));
+                        Where() << "projections differ from the model:" << Join(diffs) << "\nlog tail:" << LogTail(tail));
   // Every step shown running has reached the executor; the executor runs no
   // other step but those of upgrades that ended without waiting for them (no
   // rollback), whose results the engine then ignores (FinishSteps).

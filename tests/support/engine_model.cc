@@ -224,6 +224,13 @@ void Model::ApplyLifecycle(const fb::EventEnvelope& e) {
       const auto* v = e.event_as_UpgradeValidated();
       if (UpgradeFacts* u = Live(v->upgrade_id(), "validated")) {
         if (u->phase != "queued") Problem("validated while " + u->phase);
+        // One upgrade at a time acts on a component.
+        for (const auto& [other, o] : upgrades_) {
+          if (&o != u && !o.ended && o.validated && o.component == u->component) {
+            Problem("upgrade " + proj::Id::From(v->upgrade_id()).hex() + " of " + u->component + " started while " +
+                    other.hex() + " of it is " + o.phase);
+          }
+        }
         u->phase = "running";
         u->validated = true;
         u->from_version = Str(v->from_version());

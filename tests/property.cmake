@@ -4,4 +4,4 @@ target_sources(engine_property_test PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/support/engine_model.cc
   ${CMAKE_CURRENT_LIST_DIR}/support/engine_harness.cc
   ${CMAKE_CURRENT_LIST_DIR}/support/engine_driver.cc)
-target_link_libraries(engine_property_test PRIVATE noodle_engine nlohmann_json::nlohmann_json)
+target_link_libraries(engine_property_test PRIVATE noodle_service nlohmann_json::nlohmann_json)

@@ -413,14 +413,11 @@ void Driver::Query() {
 }
 
 void Driver::Retry() {
-  // Not a rollback that wrote events, from before a restart: the engine
-  // carries such a retry out again, a product bug pinned down by
-  // engine_property_test's a_rollback_retried_after_a_restart_writes_nothing.
   std::vector<const Sent*> eligible;
-  // Nor, while a rollback to a point runs, an upgrade request (see RequestUpgrade).
+  // Not, while a rollback to a point runs, an upgrade request (see RequestUpgrade).
   for (const auto& s : sent_) {
     const bool request = engine::cmd::VerifyCommand(s.bytes)->command_type() == fb::Command::RequestUpgrade;
-    if ((s.session == session_ || !s.rollback || !s.wrote) && !(request && !model_.open_rollbacks().empty())) {
+    if (!(request && !model_.open_rollbacks().empty())) {
       eligible.push_back(&s);
     }
   }

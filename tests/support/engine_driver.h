@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 #include "support/engine_harness.h"
 #include "support/engine_model.h"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "noodle/engine/commands.h"
+#include "noodle/protocol/commands.h"
 
 namespace noodle::test {
 
@@ -78,9 +78,11 @@ void EngineRig::Close(int grace_ms, bool late_results) {
 }
 
 // Commands are decided in inbox order, and a round hands the steps it started
-// to the executor after its replies but before the next round begins. So the
-// reply to a query sent after another reply comes after that round's steps.
-void EngineRig::Barrier() { engine_->Execute(engine::cmd::QueryRegistry("barrier")); }
+// to the executor before its replies go out. Queries are answered beside the
+// writer, so the barrier is bytes that are no command: the writer answers
+// them Invalid in its next round, after everything queued before them, and
+// they write nothing.
+void EngineRig::Barrier() { engine_->Execute(std::string("barrier: not a CommandEnvelope")); }
 
 engine::Reply EngineRig::Send(const std::string& command, const Principal& who) {
   engine::Reply r = engine_->Execute(command, who);

@@ -69,9 +69,10 @@ class EngineImpl final : public Engine {
   void DecideOne(InboxItem& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends);
   void Refuse(InboxItem& item, const fb::CommandEnvelope& cmd, const Denial& denial, const std::string& actor,
               Pending& p, std::vector<store::BatchAppend>& appends);
-  // Why the decision cannot be appended (a new stream that already exists in
-  // the log); empty: it can.
-  std::string StreamTaken(const Decision& d);
+  // True when the decision cannot be appended because a stream it creates
+  // exists: *reply is then the original answer when this command created it
+  // (a retry after a restart), else a Conflict.
+  bool AlreadyStored(const Decision& d, const proj::Id& command_id, Reply* reply);
   // Folds the decision's events into the state with the seqs they will get.
   void ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends);
   // After the append: the stored events, in order; the state put back to

@@ -94,12 +94,9 @@ void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::
     resolved = &target;
   }
   Decision d = Decide(*cmd, state_, NewContext(command_id, actor), options_.limits, resolved);
-  if (std::string taken = StreamTaken(d); !taken.empty()) {
-    p.reply = Rejected(fb::RejectCode::Conflict, std::move(taken));
-    return;
-  }
   p.cacheable = true;
   p.command_id = command_id;
+  if (AlreadyStored(d, command_id, &p.reply)) return;
   p.first_append = appends.size();
   ApplySpeculatively(d, appends);
   p.append_count = appends.size() - p.first_append;
@@ -126,17 +123,37 @@ void EngineImpl::Refuse(InboxItem& item, const fb::CommandEnvelope& cmd, const D
   p.reply = Rejected(d.code, d.message);
 }
 
-std::string EngineImpl::StreamTaken(const Decision& d) {
+bool EngineImpl::AlreadyStored(const Decision& d, const proj::Id& command_id, Reply* reply) {
   for (const auto& se : d.appends) {
     if (!se.new_stream) continue;
+    if (created_.count(se.stream) > 0) {
+      *reply = Rejected(fb::RejectCode::Conflict, "stream " + se.stream + " is created twice in one round");
+      return true;
+    }
     // An upgrade that has ended is no longer in the state, but its stream
     // stays in the log: the store would refuse the append.
     auto version = log_->StreamVersion(se.stream);
-    if (created_.count(se.stream) > 0 || (version.ok() && version.value() > 0)) {
-      return "stream " + se.stream + " already exists in the log: an upgrade id is never reused (send a new one)";
+    if (!version.ok() || version.value() == 0) continue;
+    // The same command, retried after a restart (its reply was lost and the
+    // reply cache with it): the original answer, from the log.
+    std::vector<store::StoredEvent> events;
+    if (log_->ReadStream(se.stream, 1, 64, &events).ok() && !events.empty() &&
+        proj::Id::From(events.front().envelope()->causation_id()) == command_id) {
+      *reply = Reply{};
+      reply->accepted = true;
+      reply->code = d.code;
+      reply->message = d.message;
+      reply->ids = d.ids;
+      for (const auto& e : events) {
+        if (proj::Id::From(e.envelope()->causation_id()) == command_id) reply->seqs.push_back(e.seq);
+      }
+      return true;
     }
+    *reply = Rejected(fb::RejectCode::Conflict,
+                      "stream " + se.stream + " already exists in the log: an upgrade id is never reused (send a new one)");
+    return true;
   }
-  return "";
+  return false;
 }
 
 void EngineImpl::ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends) {

@@ -230,10 +230,6 @@ void Driver::Deregister() {
 }
 
 void Driver::RequestUpgrade() {
-  // The engine starts a second upgrade of a component when a rollback to a
-  // point in progress reaches it (a product bug, pinned down by
-  // a_rollback_to_a_point_waits_for_an_upgrade_started_meanwhile): none then.
-  if (!model_.open_rollbacks().empty()) return Note("upgrade: a rollback to a point is in progress");
   UpgradeRequest r;
   const auto reuse = Chance(4) ? SomeUpgrade(false) : std::nullopt;  // an id already used: refused
   r.upgrade_id = reuse ? *reuse : proj::Id{0xAB, next_id_};
@@ -414,13 +410,7 @@ void Driver::Query() {
 
 void Driver::Retry() {
   std::vector<const Sent*> eligible;
-  // Not, while a rollback to a point runs, an upgrade request (see RequestUpgrade).
-  for (const auto& s : sent_) {
-    const bool request = engine::cmd::VerifyCommand(s.bytes)->command_type() == fb::Command::RequestUpgrade;
-    if (!(request && !model_.open_rollbacks().empty())) {
-      eligible.push_back(&s);
-    }
-  }
+  for (const auto& s : sent_) eligible.push_back(&s);
   if (eligible.empty()) return Note("retry: nothing sent");
   const Sent s = *eligible[Pick(eligible.size())];
   const uint64_t before = rig_.log().LastSeq();
@@ -458,7 +448,6 @@ void Driver::Malformed() {
       Note("truncated command");
       break;
     case 2:  // may still verify: then it is some command, and the checks hold all the same
-      if (!model_.open_rollbacks().empty()) bytes = engine::cmd::Point("flipped", Meta());  // see RequestUpgrade
       for (int i = 0; i < 3; ++i) bytes[Pick(bytes.size())] ^= static_cast<char>(1 + Pick(255));
       Note("flipped bytes");
       break;

@@ -50,7 +50,14 @@ std::optional<Decision> AdvanceRollback(const proj::RollbackOp& op, const State&
     if (now == nullptr) missing.push_back(&c);
     else if (!(*now == c)) changed.push_back(&c);
   }
+  bool waiting = false;  // a component to restore has another upgrade running
   for (const proj::Component* c : changed) {
+    // An upgrade requested after the rollback began runs first: the
+    // rollback's own upgrade of the component waits for it to end.
+    if (state.status.busy.count(c->name) > 0) {
+      waiting = true;
+      continue;
+    }
     // Dependents first: skip c while another component still to change depends on it.
     bool has_pending_dependent = false;
     for (const proj::Component* other : changed) {
@@ -74,6 +81,7 @@ std::optional<Decision> AdvanceRollback(const proj::RollbackOp& op, const State&
     StartUpgrade(em, state, child);
     return d;
   }
+  if (waiting) return std::nullopt;
   for (const proj::Component* c : missing) {
     bool deps_ready = true;
     for (const auto& dep : c->dependencies) deps_ready = deps_ready && state.registry.find(dep.name) != nullptr;

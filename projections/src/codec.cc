@@ -150,10 +150,23 @@ void Fields(IO& io, T& s) {
   io("agents", s.agents);
   io("history_count", s.history_count);
 }
+template <typename IO, snapshot::Is<DurationHistogram> T>
+void Fields(IO& io, T& h) {
+  io("count", h.count);
+  io("min_ns", h.min_ns);
+  io("max_ns", h.max_ns);
+  io("buckets", h.buckets);
+}
 template <typename IO, snapshot::Is<Tally> T>
 void Fields(IO& io, T& t) {
   io("outcomes", t.outcomes);
-  io("durations_ns", t.durations_ns);
+  io("durations", t.durations);
+  if constexpr (std::same_as<IO, snapshot::Reader>) {
+    // Formats 1 and 2 kept every duration: each becomes a histogram entry.
+    std::vector<int64_t> old;
+    io("durations_ns", old);
+    for (const int64_t d : old) t.durations.Add(d);
+  }
 }
 template <typename IO, snapshot::Is<Statistics::Open> T>
 void Fields(IO& io, T& o) {
@@ -230,8 +243,25 @@ void CheckUpgrade(const Upgrade& u, snapshot::Errors& e) {
   }
   e.Pop(mark);
 }
+// Percentiles walk the buckets up to a rank of the count: they must agree.
+void CheckHistogram(const std::string& where, const DurationHistogram& h, snapshot::Errors& e) {
+  const size_t mark = e.Push(where);
+  uint64_t sum = 0;
+  for (const auto& [bucket, n] : h.buckets) {
+    if (bucket >= DurationHistogram::kBuckets || n == 0) {
+      e.Fail("bucket " + std::to_string(bucket) + " holding " + std::to_string(n) + " is not a bucket");
+    }
+    sum += n;
+  }
+  if (sum != h.count) e.Fail("buckets hold " + std::to_string(sum) + " durations, count says " + std::to_string(h.count));
+  if (h.min_ns < 0 || h.min_ns > h.max_ns) e.Fail("min_ns and max_ns do not bound anything");
+  e.Pop(mark);
+}
 void Check(const Registry&, snapshot::Errors&) {}
-void Check(const Statistics&, snapshot::Errors&) {}
+void Check(const Statistics& s, snapshot::Errors& e) {
+  CheckHistogram("overall.durations", s.overall.durations, e);
+  for (const auto& [name, t] : s.per_component) CheckHistogram("per_component." + name + ".durations", t.durations, e);
+}
 void Check(const Status& s, snapshot::Errors& e) {
   for (const auto& [id, u] : s.upgrades) CheckUpgrade(u, e);
 }

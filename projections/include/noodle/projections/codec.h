@@ -14,9 +14,12 @@
 // Versions:
 //   1  (0.1.0) enums as their numbers; no "format" key.
 //   2  enums by name; "format": 2.
+//   3  statistics keep durations as a histogram ("durations": {"count",
+//      "min_ns", "max_ns", "buckets": [[bucket, n], ...]}) instead of every
+//      one ("durations_ns"); formats 1 and 2's lists are read into it.
 //
 // Decode:
-//   - reads formats 1 and 2; enums by name or (format 1) by number;
+//   - reads formats 1 to 3; enums by name or (format 1) by number;
 //   - a missing (or null) field, at any depth, keeps the struct's default;
 //     a field it does not know is ignored. So adding a field, or dropping
 //     one, needs no new version;
@@ -53,7 +56,7 @@
 namespace noodle::proj {
 
 // The snapshot format Encode writes, and the newest Decode reads.
-inline constexpr uint64_t kSnapshotFormat = 2;
+inline constexpr uint64_t kSnapshotFormat = 3;
 
 std::string Encode(const Registry& r);
 std::string Encode(const Status& s);

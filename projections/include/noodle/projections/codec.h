@@ -1,4 +1,4 @@
-// Snapshot blobs and JSON views of the projections.
+// Snapshot blobs of the projections.
 //
 // Snapshot blobs are stored in users' data directories and read by later
 // builds, so their format evolves under rules. A blob is MessagePack of one
@@ -38,15 +38,13 @@
 //
 // Encode/Decode round-trip exactly: Decode(Encode(x)) == x.
 //
-// ToJson gives the views queries answer with; clients read them, so their
-// shape does not follow the snapshot format.
+// Queries answer with typed replies (schemas/queries.fbs, built by
+// noodle_protocol), never with this format.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "noodle/projections/registry.h"
 #include "noodle/projections/statistics.h"
@@ -64,12 +62,5 @@ std::string Encode(const Statistics& s);
 noodle::Status Decode(std::string_view blob, Registry* r);
 noodle::Status Decode(std::string_view blob, Status* s);
 noodle::Status Decode(std::string_view blob, Statistics* s);
-
-nlohmann::json ToJson(const Component& c);
-nlohmann::json ToJson(const Registry& r);
-nlohmann::json ToJson(const Upgrade& u);
-nlohmann::json ToJson(const UpgradeSummary& u);
-nlohmann::json ToJson(const Status& s);
-nlohmann::json ToJson(const Statistics& s);
 
 }  // namespace noodle::proj

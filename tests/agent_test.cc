@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "noodle/protocol/reply.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
+#include "support/typed_answers.h"
 
 using namespace noodle;
 
@@ -133,17 +135,27 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   bus::CommandClient::Connect(d.commands, {}, &client);
   auto call = [&](const std::string& command) { return CallAccepted(*client, command); };
   call(engine::cmd::Register(c));
-  auto status = [&] { return call(engine::cmd::QueryStatus()).result_json; };
+  // The status, typed; the reply holds what its answer points into.
+  auto status = [&] { return call(engine::cmd::QueryStatus()); };
   auto wait_ended = [&](int seconds) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
-      if (status().find("\"active\":[]") != std::string::npos) return true;
+      const engine::Reply s = status();
+      if (test::SizeOf(test::Answer<fb::StatusResult>(s).active()) == 0) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
   };
   // The agents announced themselves
-  BOOST_TEST(status().find("\"host-3\":[\"h3-a\",\"h3-b\"]") != std::string::npos);
+  {
+    const engine::Reply s = status();
+    std::vector<std::string> host3;
+    for (const auto* a : *test::Answer<fb::StatusResult>(s).agents()) {
+      if (a->name()->str() != "host-3") continue;
+      for (const auto* i : *a->instances()) host3.push_back(i->str());
+    }
+    BOOST_TEST((host3 == std::vector<std::string>{"h3-a", "h3-b"}));
+  }
 
   // 1. Rolling, max_unavailable 1: completes, one instance at a time
   engine::cmd::UpgradeRequest r;
@@ -154,12 +166,12 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   proj::Id first;
   call(engine::cmd::Upgrade(r, {}, &first));
   BOOST_REQUIRE(wait_ended(60));
-  std::string first_phase;
-  const auto after_first = nlohmann::json::parse(status());  // named: the loop must not outlive it
-  for (const auto& u : after_first["recent"]) {
-    if (u["id"] == first.hex()) first_phase = u["phase"];
+  fb::Phase first_phase = fb::Phase::Queued;
+  const engine::Reply after_first = status();  // named: the loop must not outlive it
+  for (const auto* u : *test::Answer<fb::StatusResult>(after_first).recent()) {
+    if (IdToHex(*u->id()) == first.hex()) first_phase = u->phase();
   }
-  BOOST_TEST(first_phase == "completed");
+  BOOST_TEST((first_phase == fb::Phase::Completed));
   for (const auto& i : c.instances) BOOST_TEST(Read(state + "/" + i) == "1.1.0");
   BOOST_TEST(MostInFlight(AllEvents(d.replay), first, false) == 1);
 
@@ -171,7 +183,11 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   r.upgrade_id = {};
   proj::Id canary;
   call(engine::cmd::Upgrade(r, {}, &canary));
-  BOOST_REQUIRE(test::WaitFor([&] { return status().find("\"phase\":\"paused\"") != std::string::npos; }, 60));
+  BOOST_REQUIRE(test::WaitFor([&] {
+    const engine::Reply s = status();
+    const auto* active = test::Answer<fb::StatusResult>(s).active();
+    return std::any_of(active->begin(), active->end(), [](const auto* u) { return u->phase() == fb::Phase::Paused; });
+  }, 60));
   std::vector<std::string> at_new;
   for (const auto& i : c.instances) {
     if (Read(state + "/" + i) == "1.1.1") at_new.push_back(i);
@@ -281,8 +297,9 @@ BOOST_AUTO_TEST_CASE(an_agent_speaks_curve_with_its_own_key) {
   BOOST_REQUIRE(test::WaitFor([&] {
     engine::Reply r;
     auto bytes = client->Call(engine::cmd::QueryRegistry("edge"));
-    return bytes.ok() && engine::DecodeReply(bytes.value(), &r).ok() &&
-           r.result_json.find("\"1.1.0\"") != std::string::npos;
+    if (!bytes.ok() || !engine::DecodeReply(bytes.value(), &r).ok()) return false;
+    auto c = engine::AnswerOf<fb::ComponentInfo>(r);
+    return c.ok() && c.value()->spec()->version()->str() == "1.1.0";
   }, 60));
   BOOST_TEST(Read(state + "/h1-a") == "1.1.0");
 }

@@ -19,6 +19,7 @@
 #include "noodle/engine/hook_executor.h"
 #include "noodle/protocol/reply.h"
 #include "support/test_support.h"
+#include "support/typed_answers.h"
 #include "noodle/engine/bus_wiring.h"
 
 using namespace noodle;
@@ -150,17 +151,17 @@ BOOST_AUTO_TEST_CASE(command_reply_then_events_at_a_subscriber_in_order) {
   BOOST_TEST((rejected.code == fb::RejectCode::ValidationFailed));
   BOOST_TEST(rejected.errors.size() == 2u);
 
-  // Queries answer from the projections
-  auto reg_q = rig.Call(engine::cmd::QueryRegistry("db"));
-  BOOST_TEST(nlohmann::json::parse(reg_q.result_json)["version"] == "1.5.0");
-  auto status = rig.Call(engine::cmd::QueryStatus());
-  BOOST_TEST(nlohmann::json::parse(status.result_json)["history_count"] == 2);
-  auto stream = rig.Call(engine::cmd::QueryEvents(engine::UpgradeStream(id), 2, 3));
-  const auto events = nlohmann::json::parse(stream.result_json);
-  BOOST_REQUIRE(events.size() == 3u);
-  BOOST_TEST(events[0]["stream_version"] == 2);
-  BOOST_TEST(events[0]["type"] == "UpgradeValidated");
-  BOOST_TEST(events[2]["type"] == "StepStarted");
+  // Queries answer from the projections, typed (queries.fbs)
+  const engine::Reply reg_q = rig.Call(engine::cmd::QueryRegistry("db"));
+  BOOST_TEST(test::Answer<fb::ComponentInfo>(reg_q).spec()->version()->str() == "1.5.0");
+  const engine::Reply status = rig.Call(engine::cmd::QueryStatus());
+  BOOST_TEST(test::Answer<fb::StatusResult>(status).history_count() == 2u);
+  const engine::Reply stream = rig.Call(engine::cmd::QueryEvents(engine::UpgradeStream(id), 2, 3));
+  const auto* events = test::Answer<fb::EventsResult>(stream).events();
+  BOOST_REQUIRE(test::SizeOf(events) == 3u);
+  BOOST_TEST(events->Get(0)->stream_version() == 2u);
+  BOOST_TEST((static_cast<fb::Event>(events->Get(0)->event_type()) == fb::Event::UpgradeValidated));
+  BOOST_TEST((static_cast<fb::Event>(events->Get(2)->event_type()) == fb::Event::StepStarted));
 }
 
 BOOST_AUTO_TEST_CASE(a_subscriber_joining_after_10000_events_gets_every_event_once) {

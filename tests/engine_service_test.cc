@@ -13,12 +13,11 @@
 #include <functional>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
 #include "noodle/engine/hook_executor.h"
 #include "support/test_support.h"
+#include "support/typed_answers.h"
 
 using namespace noodle;
 using engine::cmd::UpgradeRequest;
@@ -348,9 +347,8 @@ BOOST_AUTO_TEST_CASE(bad_commands_get_clear_replies_and_write_nothing) {
   BOOST_REQUIRE(rig.Ended(next.ids.at(0)));
   BOOST_TEST(rig.engine->Current().registry.find("svc")->version == "1.2.0");
 
-  auto q = rig.engine->Execute(engine::cmd::QueryStatus());
-  BOOST_TEST(q.accepted);
-  BOOST_TEST(q.result_json.find("\"history_count\":2") != std::string::npos);
+  const engine::Reply q = rig.engine->Execute(engine::cmd::QueryStatus());
+  BOOST_TEST(test::Answer<fb::StatusResult>(q).history_count() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {
@@ -446,24 +444,36 @@ BOOST_AUTO_TEST_CASE(queries_show_active_upgrades_history_and_statistics) {
     rig.Ok(engine::cmd::Upgrade(r, {}, &id));
     BOOST_REQUIRE(rig.Ended(id));
   }
-  auto status = nlohmann::json::parse(rig.Ok(engine::cmd::QueryStatus()).result_json);
-  BOOST_REQUIRE(status["active"].size() == 1u);
-  BOOST_TEST(status["active"][0]["component"] == "alpha");
-  BOOST_TEST(status["active"][0]["phase"] == "paused");
-  BOOST_TEST(status["active"][0]["weight"] == 10);
-  BOOST_TEST(status["history_count"] == 2);
-  auto one = nlohmann::json::parse(rig.Ok(engine::cmd::QueryStatus(paused)).result_json);
-  BOOST_TEST(one["steps"][0]["state"] == "succeeded");
-  BOOST_TEST(one["steps"][1]["state"] == "pending");
-  auto stats = nlohmann::json::parse(rig.Ok(engine::cmd::QueryStatistics()).result_json);
-  BOOST_TEST(stats["outcomes"]["completed"] == 1);
-  BOOST_TEST(stats["outcomes"]["failed"] == 1);
-  BOOST_TEST(stats["outcomes"]["rolled_back"] == 1);
-  BOOST_TEST(stats["durations"]["count"] == 2);
-  BOOST_TEST(stats["in_flight"] == 1);
-  BOOST_TEST(stats["per_component"]["gamma"]["outcomes"]["failed"] == 1);
-  auto reg = nlohmann::json::parse(rig.Ok(engine::cmd::QueryRegistry("beta")).result_json);
-  BOOST_TEST(reg["version"] == "1.0.1");
+  const engine::Reply status_reply = rig.Ok(engine::cmd::QueryStatus());
+  const auto& status = test::Answer<fb::StatusResult>(status_reply);
+  BOOST_REQUIRE(test::SizeOf(status.active()) == 1u);
+  const fb::UpgradeInfo& active = *status.active()->Get(0);
+  BOOST_TEST(active.component()->str() == "alpha");
+  BOOST_TEST((active.phase() == fb::Phase::Paused));
+  BOOST_TEST((active.strategy() == fb::StrategyKind::Canary));
+  BOOST_TEST(active.weight() == 10);
+  BOOST_TEST(status.history_count() == 2u);
+  BOOST_TEST(test::SizeOf(status.recent()) == 2u);
+  const engine::Reply one_reply = rig.Ok(engine::cmd::QueryStatus(paused));
+  const auto& one = test::Answer<fb::UpgradeInfo>(one_reply);
+  BOOST_REQUIRE(test::SizeOf(one.steps()) == 2u);
+  BOOST_TEST((one.steps()->Get(0)->state() == fb::StepState::Succeeded));
+  BOOST_TEST((one.steps()->Get(1)->state() == fb::StepState::Pending));
+  BOOST_TEST(one.steps()->Get(0)->weight() == 10);
+  const engine::Reply stats_reply = rig.Ok(engine::cmd::QueryStatistics());
+  const auto& stats = test::Answer<fb::StatisticsResult>(stats_reply);
+  BOOST_TEST(test::CountOf(stats.outcomes(), fb::Outcome::Completed) == 1u);
+  BOOST_TEST(test::CountOf(stats.outcomes(), fb::Outcome::Failed) == 1u);
+  BOOST_TEST(test::CountOf(stats.outcomes(), fb::Outcome::RolledBack) == 1u);
+  BOOST_TEST(stats.durations()->count() == 2u);
+  BOOST_TEST(stats.durations()->min_ns() <= stats.durations()->max_ns());
+  BOOST_TEST(stats.in_flight() == 1u);
+  BOOST_REQUIRE(test::SizeOf(stats.per_component()) == 2u);  // beta and gamma ended; alpha has not
+  const fb::ComponentStatistics& gamma = *stats.per_component()->Get(1);
+  BOOST_TEST(gamma.component()->str() == "gamma");
+  BOOST_TEST(test::CountOf(gamma.outcomes(), fb::Outcome::Failed) == 1u);
+  const engine::Reply reg_reply = rig.Ok(engine::cmd::QueryRegistry("beta"));
+  BOOST_TEST(test::Answer<fb::ComponentInfo>(reg_reply).spec()->version()->str() == "1.0.1");
   auto missing = rig.engine->Execute(engine::cmd::QueryRegistry("delta"));
   BOOST_TEST((missing.code == fb::RejectCode::NotFound));
   // Promote finishes the canary

@@ -21,7 +21,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "noodle/bus/client.h"
@@ -31,6 +30,7 @@
 #include "noodle/store/event_log.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
+#include "support/typed_answers.h"
 
 using namespace noodle;
 using Clock = std::chrono::steady_clock;
@@ -346,10 +346,16 @@ struct SlowHook {
   }
 };
 
-nlohmann::json UpgradeStatus(bus::CommandClient& client, const proj::Id& id) {
+// What the daemon says of one upgrade, read from its typed answer; json for messages.
+struct UpgradeState {
+  fb::Phase phase = fb::Phase::Queued;
+  std::string reason;
+  std::string json;
+};
+UpgradeState UpgradeStatus(bus::CommandClient& client, const proj::Id& id) {
   const engine::Reply r = Call(client, engine::cmd::QueryStatus(id));
-  BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
-  return nlohmann::json::parse(r.result_json);
+  const auto& u = test::Answer<fb::UpgradeInfo>(r);
+  return {u.phase(), test::Str(u.reason()), engine::ResultJson(r)};
 }
 
 // Registers the component, starts its upgrade and waits until the hook runs.
@@ -392,9 +398,9 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_long_hook_exits_after_the_grace_and_the_re
   }
   Daemon d = Daemon::Start(UPGRADED_PATH, data, Args(hook, "3"));
   auto client = Client(d);
-  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).value("phase", "") == "rolled_back"; }, 30));
+  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).phase == fb::Phase::RolledBack; }, 30));
   const auto u = UpgradeStatus(*client, id);
-  BOOST_TEST(u.value("reason", "").find("interrupted") != std::string::npos, u.dump());
+  BOOST_TEST(u.reason.find("interrupted") != std::string::npos, u.json);
   BOOST_TEST(hook.Runs().find("1 1.0.0") != std::string::npos);  // the revert ran
 }
 
@@ -413,9 +419,9 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_short_hook_records_its_success_and_reverts
   Daemon d = Daemon::Start(UPGRADED_PATH, data, Args(hook, "5"));
   auto client = Client(d);
   const auto u = UpgradeStatus(*client, id);
-  BOOST_TEST(u.value("phase", "") == "completed", u.dump());
+  BOOST_TEST((u.phase == fb::Phase::Completed), u.json);
   const engine::Reply reg = Call(*client, engine::cmd::QueryRegistry("short"));
-  BOOST_TEST(nlohmann::json::parse(reg.result_json).value("version", "") == "1.1.0", reg.result_json);
+  BOOST_TEST(test::Answer<fb::ComponentInfo>(reg).spec()->version()->str() == "1.1.0", engine::ResultJson(reg));
   BOOST_TEST(hook.Runs().find("1 ") == std::string::npos, hook.Runs());  // no revert ever ran
 }
 
@@ -433,11 +439,11 @@ BOOST_AUTO_TEST_CASE(a_step_that_ends_while_the_disk_is_full_is_recorded_once_th
   // The hook ends while nothing can be recorded: its result waits in memory.
   BOOST_REQUIRE(test::WaitFor([&] { return hook.Runs().find("done 1.1.0") != std::string::npos; }, 30));
   auto client = Client(d);
-  BOOST_TEST(UpgradeStatus(*client, id).value("phase", "") == "running");
+  BOOST_TEST((UpgradeStatus(*client, id).phase == fb::Phase::Running));
   const engine::Reply refused = Call(*client, engine::cmd::Register(Plain("while-full")));
   BOOST_TEST(refused.message.find("disk full") != std::string::npos, refused.message);
   BOOST_REQUIRE(::unlink(filler.c_str()) == 0);
-  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).value("phase", "") == "completed"; }, 30));
+  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).phase == fb::Phase::Completed; }, 30));
   BOOST_TEST(hook.Runs().find("1 ") == std::string::npos, hook.Runs());  // nothing reverted
   const int status = d.Stop(SIGTERM);
   BOOST_TEST(WIFEXITED(status));
@@ -469,7 +475,7 @@ BOOST_AUTO_TEST_CASE(below_min_free_new_upgrades_are_refused_and_the_running_one
   BOOST_TEST(refused.code == fb::RejectCode::Unavailable);
   BOOST_TEST(refused.message.find("low disk") != std::string::npos, refused.message);
   // The upgrade in flight records its step and completes.
-  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).value("phase", "") == "completed"; }, 30));
+  BOOST_REQUIRE(test::WaitFor([&] { return UpgradeStatus(*client, id).phase == fb::Phase::Completed; }, 30));
   ::unlink(filler.c_str());
   BOOST_REQUIRE(test::WaitFor([&] { return Call(*client, engine::cmd::Register(Plain("later"))).accepted; }, 10));
   BOOST_TEST(WEXITSTATUS(d.Stop(SIGTERM)) == 0);

@@ -1,9 +1,14 @@
-// Projection folds and their summaries, event by event.
+// Projection folds and their summaries, event by event; their snapshot codec.
 #define BOOST_TEST_MODULE projections
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <limits>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -137,7 +142,8 @@ proj::Statistics RichStatistics() {
   proj::Statistics s;
   s.seq = 41;
   s.overall.outcomes = {{"completed", 1}, {"failed", 1}, {"rolled_back", 1}};
-  s.overall.durations_ns = {10, 20};
+  s.overall.durations.Add(10);  // 0.1.0 kept them as durations_ns: [10, 20]
+  s.overall.durations.Add(20);
   s.per_component["shop"] = s.overall;
   s.open[{0xc0de, 1}] = {"db", 1'700'000'000'000'000'001};
   s.open[{0xc0de, 2}] = {"shop", 7};
@@ -168,7 +174,7 @@ json& UpgradeIn(json& status, const proj::Id& id) {
 
 BOOST_AUTO_TEST_CASE(duration_summary_uses_nearest_rank) {
   proj::Tally t;
-  for (int i = 100; i >= 1; --i) t.durations_ns.push_back(i);
+  for (int i = 100; i >= 1; --i) t.durations.Add(i);  // below 128 ns every value has a bucket
   const auto d = proj::Summarize(t);
   BOOST_TEST(d.count == 100u);
   BOOST_TEST(d.min_ns == 1);
@@ -204,7 +210,11 @@ BOOST_AUTO_TEST_CASE(statistics_count_outcomes_and_durations_per_component) {
   BOOST_TEST(s.overall.outcomes.at("completed") == 1u);
   BOOST_TEST(s.overall.outcomes.at("failed") == 1u);
   BOOST_TEST(s.overall.outcomes.at("rolled_back") == 1u);
-  BOOST_TEST((s.per_component.at("db").durations_ns == std::vector<int64_t>{3000, 8000}));
+  const proj::DurationHistogram& db = s.per_component.at("db").durations;
+  BOOST_TEST(db.count == 2u);
+  BOOST_TEST(db.min_ns == 3000);
+  BOOST_TEST(db.max_ns == 8000);
+  BOOST_TEST((s.overall.durations == db));
   proj::Statistics decoded;
   BOOST_TEST(proj::Decode(proj::Encode(s), &decoded).ok());
   BOOST_TEST((decoded == s));
@@ -265,7 +275,7 @@ BOOST_AUTO_TEST_CASE(snapshots_carry_their_format_and_enums_by_name) {
   const json s = Json(proj::Encode(RichStatus()));
   BOOST_TEST(s["projection"] == "status");
   BOOST_TEST(s["format"] == proj::kSnapshotFormat);
-  BOOST_TEST(proj::kSnapshotFormat == 2u);
+  BOOST_TEST(proj::kSnapshotFormat == 3u);
   json status = s;
   const json& u = UpgradeIn(status, {0xc0de, 1});
   BOOST_TEST(u["phase"] == "rolling_back");
@@ -278,7 +288,13 @@ BOOST_AUTO_TEST_CASE(snapshots_carry_their_format_and_enums_by_name) {
   const json r = Json(proj::Encode(RichRegistry()));
   BOOST_TEST(r["format"] == proj::kSnapshotFormat);
   BOOST_TEST(r["components"]["db"]["spec"]["type"] == "Service");
-  BOOST_TEST(Json(proj::Encode(RichStatistics()))["projection"] == "statistics");
+  const json st = Json(proj::Encode(RichStatistics()));
+  BOOST_TEST(st["projection"] == "statistics");
+  BOOST_TEST(st["format"] == proj::kSnapshotFormat);
+  // Format 3: durations as a histogram, [bucket, count] pairs; no list of every one.
+  BOOST_TEST(st["overall"]["durations"] == json::parse(R"({"count": 2, "min_ns": 10, "max_ns": 20,
+                                                            "buckets": [[10, 1], [20, 1]]})"));
+  BOOST_TEST(!st["overall"].contains("durations_ns"));
 }
 
 // Blobs written by 0.1.0 (format 1: no version, enums as numbers) from the
@@ -375,8 +391,8 @@ BOOST_AUTO_TEST_CASE(a_newer_format_is_not_supported) {
   s.seq = 7;
   const Status st = proj::Decode(Blob(j), &s);
   BOOST_TEST(st.IsNotSupported(), st.ToString());
-  BOOST_TEST(st.message().find("format 3") != std::string::npos, st.message());
-  BOOST_TEST(st.message().find("formats 1 to 2") != std::string::npos, st.message());
+  BOOST_TEST(st.message().find("format 4") != std::string::npos, st.message());
+  BOOST_TEST(st.message().find("formats 1 to 3") != std::string::npos, st.message());
   BOOST_TEST(s.seq == 7u);
   proj::Registry r;
   BOOST_TEST(proj::Decode(Blob({{"projection", "registry"}, {"format", 1000}}), &r).IsNotSupported());
@@ -429,50 +445,101 @@ BOOST_AUTO_TEST_CASE(damaged_blobs_are_corruption_never_a_throw) {
   BOOST_TEST(st.message().find("upgrades[000000000000c0de0000000000000001].phase: unknown value \"exploded\"") != std::string::npos, st.message());
 }
 
-// Queries answer with these views; clients read them, so their shape is fixed.
-BOOST_AUTO_TEST_CASE(json_views_keep_their_shape) {
-  const json c = proj::ToJson(RichComponent("db"));
-  const json expected_component = json::parse(R"({
-    "name": "db", "version": "1.4.0", "type": "Service", "hot_swappable": false, "critical": true,
-    "dependencies": [{"name": "db", "range": "^1.4"}, {"name": "cache", "range": ">=2.0.0"}],
-    "artifact_location": "/srv/db.tar", "artifact_sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-    "artifact_require_signature": true, "metadata": {"owner": "data-team", "tier": "1"}, "executor": "Agent",
-    "hooks": {"swap": {"argv": ["/opt/hooks/swap.sh", "--fast"], "shell": false, "timeout_ms": 5000},
-              "health": {"argv": ["test -f healthy"], "shell": true, "timeout_ms": 30000}},
-    "instances": ["web-1", "web-2"]})");
-  BOOST_TEST(c == expected_component, c.dump());
+// Format 2 kept every duration (durations_ns); each becomes a histogram entry.
+BOOST_AUTO_TEST_CASE(format_2_duration_lists_become_histogram_entries) {
+  json j = Json(proj::Encode(RichStatistics()));
+  j["format"] = 2;
+  j["overall"].erase("durations");
+  j["overall"]["durations_ns"] = json::array({5, 7, 9000, 9000});
+  j["per_component"]["shop"].erase("durations");
+  j["per_component"]["shop"]["durations_ns"] = json::array();
+  proj::Statistics st;
+  const Status decoded = proj::Decode(Blob(j), &st);
+  BOOST_REQUIRE_MESSAGE(decoded.ok(), decoded.ToString());
+  const proj::DurationHistogram& h = st.overall.durations;
+  BOOST_TEST(h.count == 4u);
+  BOOST_TEST(h.min_ns == 5);
+  BOOST_TEST(h.max_ns == 9000);
+  BOOST_TEST(h.buckets.at(proj::DurationHistogram::BucketOf(9000)) == 2u);
+  BOOST_TEST(st.per_component.at("shop").durations.count == 0u);
+  // And it is written back as format 3.
+  proj::Statistics again;
+  BOOST_TEST(proj::Decode(proj::Encode(st), &again).ok());
+  BOOST_TEST((again == st));
+}
 
-  const json r = proj::ToJson(RichRegistry());
-  BOOST_TEST(r["seq"] == 41);
-  BOOST_TEST(r["components"].size() == 2u);
-  BOOST_TEST(r["components"][0]["name"] == "db");
-  BOOST_TEST(r["components"][1]["registered_seq"] == 3);
-  BOOST_TEST(r["components"][1]["updated_seq"] == 40);
+// A histogram whose parts disagree would answer percentiles for values it
+// does not hold: Corruption, naming where.
+BOOST_AUTO_TEST_CASE(inconsistent_histograms_do_not_decode) {
+  const std::vector<std::pair<std::string, std::function<void(json&)>>> cases = {
+      {"count beyond the buckets", [](json& j) { j["overall"]["durations"]["count"] = 3; }},
+      {"bucket past the last", [](json& j) { j["overall"]["durations"]["buckets"][0][0] = 100'000; }},
+      {"empty bucket", [](json& j) { j["per_component"]["shop"]["durations"]["buckets"][0][1] = 0; }},
+      {"bucket twice", [](json& j) { j["overall"]["durations"]["buckets"][1][0] = 10; }},
+      {"not a pair", [](json& j) { j["overall"]["durations"]["buckets"][0] = json::array({10}); }},
+      {"min above max", [](json& j) { j["overall"]["durations"]["min_ns"] = 50; }},
+  };
+  for (const auto& [name, edit] : cases) {
+    json j = Json(proj::Encode(RichStatistics()));
+    edit(j);
+    proj::Statistics st;
+    const Status s = proj::Decode(Blob(j), &st);
+    BOOST_TEST(s.IsCorruption(), name << ": " << s.ToString());
+    BOOST_TEST(s.message().find("durations") != std::string::npos, name << ": " << s.message());
+  }
+}
 
-  const json s = proj::ToJson(RichStatus());
-  const json expected_upgrade = json::parse(R"({
-    "id": "000000000000c0de0000000000000001", "component": "db", "from": "1.4.0", "to": "1.5.0",
-    "phase": "rolling_back", "strategy": "Canary", "priority": -7, "weight": 50,
-    "steps": [{"step": 0, "action": "shift", "instance": "", "weight": 25, "state": "succeeded"},
-              {"step": 1, "action": "shift", "instance": "web-1", "weight": 50, "state": "failed"},
-              {"step": 2, "action": "shift", "instance": "web-2", "weight": 100, "state": "pending"}],
-    "reverts_left": 2, "reason": "aborted by alice", "requested_seq": 30,
-    "parent": "000000000000beef0000000000000002"})");
-  BOOST_TEST(s["active"][0] == expected_upgrade, s["active"][0].dump());
-  BOOST_TEST(s["recent"][1] == json::parse(R"({"id": "000000000000c0de0000000000000003", "component": "shop",
-    "from": "1.1.0", "to": "1.2.0", "phase": "rolled_back", "reason": "health check failed", "duration_ms": 2e-05})"),
-             s["recent"][1].dump());
-  BOOST_TEST(s["rollbacks"] == json::parse(R"([{"id": "000000000000beef0000000000000002", "point": "before-release",
-    "to_seq": 5, "failed": "upgrade of db to 1.4.0 ended failed"}])"));
-  BOOST_TEST(s["points"]["after-release"] == 20);
-  BOOST_TEST(s["agents"]["host-1"] == json({"web-1", "web-2"}));
-  BOOST_TEST(s["history_count"] == 2);
-  BOOST_TEST(s["seq"] == 41);
+// The bound statistics.h states: a percentile read from the histogram is
+// within 1/128 of the exact nearest-rank value, over durations from
+// nanoseconds to days.
+BOOST_AUTO_TEST_CASE(histogram_percentiles_stay_within_the_stated_bound) {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<int64_t> values;
+    proj::DurationHistogram h;
+    const int n = 1 + static_cast<int>(rng() % 5000);
+    for (int i = 0; i < n; ++i) {
+      // Log-uniform over 1 ns .. about 3 days: every scale of bucket.
+      const double exponent = std::uniform_real_distribution<double>(0, 48)(rng);
+      values.push_back(static_cast<int64_t>(std::exp2(exponent)));
+      h.Add(values.back());
+    }
+    std::sort(values.begin(), values.end());
+    BOOST_TEST(h.count == values.size());
+    BOOST_TEST(h.min_ns == values.front());
+    BOOST_TEST(h.max_ns == values.back());
+    for (const double p : {0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0}) {
+      const size_t rank = std::max<size_t>(1, static_cast<size_t>(p * values.size() + 0.999999));
+      const double exact = static_cast<double>(values[rank - 1]);
+      const double got = static_cast<double>(h.Percentile(p));
+      BOOST_TEST(std::abs(got - exact) <= exact / 128, "p" << p << " of " << n << ": " << got << " for " << exact);
+    }
+  }
+  // Every value lands in the bucket whose bounds hold it.
+  for (const int64_t v : {int64_t{0}, int64_t{127}, int64_t{128}, int64_t{129}, int64_t{1} << 40,
+                          std::numeric_limits<int64_t>::max()}) {
+    const uint32_t b = proj::DurationHistogram::BucketOf(v);
+    BOOST_TEST(b < proj::DurationHistogram::kBuckets);
+    BOOST_TEST(proj::DurationHistogram::LowerBound(b) <= v);
+    BOOST_TEST(v - proj::DurationHistogram::LowerBound(b) < proj::DurationHistogram::Width(b));
+  }
+}
 
-  const json st = proj::ToJson(RichStatistics());
-  BOOST_TEST(st["in_flight"] == 2);
-  BOOST_TEST(st["outcomes"]["rolled_back"] == 1);
-  BOOST_TEST(st["durations"]["count"] == 2);
-  BOOST_TEST(st["per_component"]["shop"]["outcomes"]["completed"] == 1);
-  BOOST_TEST(st["per_component"]["shop"]["durations"].contains("p95_ms"));
+// However many upgrades end, a tally (and so its snapshot) stays the same size.
+BOOST_AUTO_TEST_CASE(statistics_snapshots_stay_small_however_long_the_log) {
+  proj::Statistics s;
+  std::mt19937_64 rng(5);
+  size_t after_10k = 0;
+  for (int i = 1; i <= 1'000'000; ++i) {
+    // 1 ms .. 1 hour
+    const auto d = static_cast<int64_t>(std::exp2(std::uniform_real_distribution<double>(20, 41.7)(rng)));
+    s.overall.durations.Add(d);
+    if (i == 10'000) after_10k = proj::Encode(s).size();
+  }
+  const size_t after_1m = proj::Encode(s).size();
+  BOOST_TEST_MESSAGE("statistics snapshot: " << after_10k << " bytes after 10,000 durations, " << after_1m
+                                             << " after 1,000,000");
+  BOOST_TEST(s.overall.durations.buckets.size() <= 22u * 64u);  // 64 per power of two
+  BOOST_TEST(after_1m < 16u * 1024u);                            // 8 bytes a duration would be 8 MB
+  BOOST_TEST(after_1m < after_10k + 8192);  // counts grow a few bytes wider, no more
 }

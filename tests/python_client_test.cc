@@ -92,12 +92,28 @@ BOOST_AUTO_TEST_CASE(python_client_subscribes_and_requests_an_upgrade) {
                                   "", &out, &err);
   BOOST_TEST_MESSAGE("request-upgrade: " << out << err);
   BOOST_TEST(rc == 0);
-  BOOST_TEST(out.find("accepted ids=") != std::string::npos);
+  const size_t ids_at = out.find("accepted ids=");
+  BOOST_REQUIRE(ids_at != std::string::npos);
+  const std::string id = out.substr(ids_at + 13, 32);
   const std::string events = FinishSubscriber(sub, sub_out);
   BOOST_TEST_MESSAGE(events);
   BOOST_TEST(events.find("UpgradeRequested") != std::string::npos);
   BOOST_TEST(events.find("#UpgradeCompleted): db 1.4.0 -> 1.5.0") != std::string::npos);
   BOOST_TEST(events.find("ComponentRegistered") == std::string::npos);  // filtered by topic
+
+  // Queries answer typed: the client reads the phase as the schema's enum and the registry's tables.
+  BOOST_REQUIRE(test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "upgrade-status", "--json", "--commands", d.commands, id},
+                                 "", &out, &err) == 0);
+  BOOST_TEST(out.find("\"phase\": \"Completed\"") != std::string::npos, out);
+  BOOST_TEST(out.find("\"to_version\": \"1.5.0\"") != std::string::npos, out);
+  BOOST_REQUIRE(test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "list-components", "--commands", d.commands}, "", &out,
+                                 &err) == 0);
+  BOOST_TEST(out == "db 1.5.0\n");
+  // An upgrade the daemon does not know: refused (NotFound), exit 1.
+  BOOST_TEST(test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "upgrade-status", "--commands", d.commands,
+                               std::string(32, '0')},
+                              "", &out, &err) == 1);
+  BOOST_TEST(out.find("NotFound") != std::string::npos, out);
 
   // A refused request prints the reasons and exits non-zero
   const int bad = test::RunProgram({PYTHON_PATH, PYTHON_CLIENT, "request-upgrade", "--commands", d.commands, "db", "9.0.0"},

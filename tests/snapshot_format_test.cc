@@ -247,6 +247,39 @@ BOOST_AUTO_TEST_CASE(a_snapshot_with_unknown_fields_is_used) {
   for (const auto& [name, s] : decoded) BOOST_TEST(s.ok(), name << ": " << s.ToString());
 }
 
+// Statistics as the previous format wrote them (format 2: every duration in
+// a list, durations_ns): used, the durations becoming histogram entries.
+BOOST_AUTO_TEST_CASE(a_format_2_statistics_snapshot_is_used) {
+  auto decoded = ReopenAfter([](const std::string& name, const std::string& blob) {
+    if (name != proj::Statistics::kName) return blob;
+    json j = Json(blob);
+    BOOST_REQUIRE(j["format"] == 3);
+    j["format"] = 2;
+    // The same durations as a list: each bucket's values by its lower bound,
+    // the smallest and the largest exact (they are kept exact).
+    const auto to_list = [](json& tally) {
+      const json h = tally["durations"];
+      json list = json::array();
+      for (const auto& pair : h["buckets"]) {
+        for (uint64_t i = 0; i < pair[1].get<uint64_t>(); ++i) {
+          list.push_back(proj::DurationHistogram::LowerBound(pair[0].get<uint32_t>()));
+        }
+      }
+      if (!list.empty()) {
+        list.front() = h["min_ns"];
+        list.back() = h["max_ns"];
+      }
+      tally.erase("durations");
+      tally["durations_ns"] = list;
+    };
+    BOOST_REQUIRE(j["overall"]["durations"]["count"] == 2);
+    to_list(j["overall"]);
+    for (auto& [component, tally] : j["per_component"].items()) to_list(tally);
+    return Blob(j);
+  });
+  BOOST_TEST(decoded[proj::Statistics::kName].ok(), decoded[proj::Statistics::kName].ToString());
+}
+
 BOOST_AUTO_TEST_CASE(a_garbage_snapshot_is_skipped) {
   for (const char* damaged : kProjections) {
     BOOST_TEST_CONTEXT("garbage " << damaged) {
@@ -262,7 +295,7 @@ BOOST_AUTO_TEST_CASE(a_snapshot_of_a_newer_format_is_skipped) {
   auto decoded = ReopenAfter([](const std::string&, const std::string& blob) {
     json j = Json(blob);
     j["format"] = proj::kSnapshotFormat + 1;
-    j["renamed_in_format_3"] = j["seq"];
+    j["renamed_in_a_later_format"] = j["seq"];
     j.erase("seq");
     return Blob(j);
   });

@@ -8,10 +8,13 @@ in build/python; put that directory on PYTHONPATH).
     noodle_client.py subscribe --events tcp://127.0.0.1:7602 [--topic upgrade/] [--count N]
     noodle_client.py request-upgrade --commands tcp://127.0.0.1:7601 COMPONENT VERSION
     noodle_client.py list-components --commands tcp://127.0.0.1:7601 [--json]
+    noodle_client.py upgrade-status --commands tcp://127.0.0.1:7601 UPGRADE_ID [--json]
 
-Listings come in pages (each reply holds what fits the daemon's reply
-budget; Accepted.next names where the next page starts); list-components
-asks page after page until next is empty.
+Queries answer with typed FlatBuffers (schemas/queries.fbs): Accepted.result
+holds a QueryResult, read here with the generated classes, never parsed
+from text. Listings come in pages (each reply holds what fits the daemon's
+reply budget; Accepted.next names where the next page starts);
+list-components asks page after page until next is empty.
 
 Against a daemon with a keys file, give its public key and this client's key
 pair (upgradectl keys generate): --server-key KEY|FILE --key FILE, or
@@ -23,16 +26,26 @@ import argparse
 import json
 import os
 import stat
+import struct
 import sys
 
 import flatbuffers
 import zmq
 
-from noodle.fb import (Accepted, Command, CommandEnvelope, Event, EventEnvelope, Id128, QueryRegistry, Rejected,
-                       RejectCode, Reply, ReplyBody, RequestUpgrade, UpgradeCompleted)
+from noodle.fb import (Accepted, Command, CommandEnvelope, ComponentType, Event, EventEnvelope, Id128, Phase,
+                       QueryAnswer, QueryRegistry, QueryStatus, RegistryResult, Rejected, RejectCode, Reply, ReplyBody,
+                       RequestUpgrade, UpgradeCompleted, UpgradeInfo)
 
-EVENT_NAMES = {v: k for k, v in vars(Event.Event).items() if not k.startswith("_")}
-REJECT_NAMES = {v: k for k, v in vars(RejectCode.RejectCode).items() if not k.startswith("_")}
+
+def enum_names(enum_class):
+    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_")}
+
+
+EVENT_NAMES = enum_names(Event.Event)
+REJECT_NAMES = enum_names(RejectCode.RejectCode)
+COMPONENT_TYPE_NAMES = enum_names(ComponentType.ComponentType)
+PHASE_NAMES = enum_names(Phase.Phase)
+ANSWER_NAMES = enum_names(QueryAnswer.QueryAnswer)
 
 
 def hex_id(struct):
@@ -130,6 +143,36 @@ def query_registry_page(after, actor):
     return finish_envelope(b, Command.Command.QueryRegistry, QueryRegistry.End(b), actor)
 
 
+def query_status(upgrade_id, actor):
+    """A QueryStatus of one upgrade (32 hex digits)."""
+    if len(upgrade_id) != 32:
+        raise SystemExit("%s is not an upgrade id (32 hex digits)" % upgrade_id)
+    hi, lo = int(upgrade_id[:16], 16), int(upgrade_id[16:], 16)
+    b = flatbuffers.Builder(128)
+    QueryStatus.Start(b)
+    QueryStatus.AddUpgradeId(b, Id128.CreateId128(b, hi, lo))
+    return finish_envelope(b, Command.Command.QueryStatus, QueryStatus.End(b), actor)
+
+
+def answer_of(a, kind, table_class):
+    """The typed answer an Accepted reply carries (Accepted.result, a QueryResult), as table_class.
+
+    ValueError when it carries none or another kind of answer."""
+    if a.ResultLength() == 0:
+        raise ValueError("the reply carries no query answer")
+    result = a.ResultNestedRoot()
+    if result.AnswerType() != kind:
+        raise ValueError("the reply answers with %s, not %s" % (ANSWER_NAMES.get(result.AnswerType(), "?"),
+                                                               ANSWER_NAMES[kind]))
+    table = table_class()
+    table.Init(result.Answer().Bytes, result.Answer().Pos)
+    return table
+
+
+def text(b):
+    return b.decode() if b else ""
+
+
 def print_reply(data):
     reply = Reply.Reply.GetRootAs(data, 0)
     if reply.BodyType() == ReplyBody.ReplyBody.Accepted:
@@ -175,6 +218,16 @@ def cmd_request_upgrade(args):
     return data if isinstance(data, int) else print_reply(data)
 
 
+def component_dict(info):
+    """A ComponentInfo as JSON-ready data, in the shape flatc gives it (the fields this client shows)."""
+    spec = info.Spec()
+    metadata = [spec.Metadata(i) for i in range(spec.MetadataLength())]
+    return {"spec": {"name": spec.Name().decode(), "version": spec.Version().decode(),
+                     "type": COMPONENT_TYPE_NAMES.get(spec.Type(), str(spec.Type())),
+                     "metadata": [{"key": kv.Key().decode(), "value": (kv.Value() or b"").decode()} for kv in metadata]},
+            "registered_seq": info.RegisteredSeq(), "updated_seq": info.UpdatedSeq()}
+
+
 def cmd_list_components(args):
     s = command_socket(args)
     whole = {"components": []}
@@ -188,9 +241,13 @@ def cmd_list_components(args):
             return print_reply(data)
         a = Accepted.Accepted()
         a.Init(reply.Body().Bytes, reply.Body().Pos)
-        page = json.loads(a.ResultJson().decode())
-        whole["components"] += page["components"]
-        whole["seq"] = page["seq"]
+        try:
+            page = answer_of(a, QueryAnswer.QueryAnswer.RegistryResult, RegistryResult.RegistryResult)
+            whole["components"] += [component_dict(page.Components(i)) for i in range(page.ComponentsLength())]
+        except (ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
+            print("garbled reply: %s" % e, file=sys.stderr)
+            return 4
+        whole["seq"] = page.Seq()
         nxt = a.Next()
         if not nxt:
             break
@@ -202,7 +259,31 @@ def cmd_list_components(args):
         print(json.dumps(whole))
     else:
         for c in whole["components"]:
-            print("%s %s" % (c["name"], c["version"]))
+            print("%s %s" % (c["spec"]["name"], c["spec"]["version"]))
+    return 0
+
+
+def cmd_upgrade_status(args):
+    data = call(command_socket(args), args, query_status(args.upgrade_id, args.actor))
+    if isinstance(data, int):
+        return data
+    reply = Reply.Reply.GetRootAs(data, 0)
+    if reply.BodyType() != ReplyBody.ReplyBody.Accepted:
+        return print_reply(data)
+    a = Accepted.Accepted()
+    a.Init(reply.Body().Bytes, reply.Body().Pos)
+    try:
+        u = answer_of(a, QueryAnswer.QueryAnswer.UpgradeInfo, UpgradeInfo.UpgradeInfo)
+        status = {"id": hex_id(u.Id()), "component": text(u.Component()), "from_version": text(u.FromVersion()),
+                  "to_version": text(u.ToVersion()), "phase": PHASE_NAMES.get(u.Phase(), str(u.Phase())),
+                  "weight": u.Weight(), "reason": text(u.Reason())}
+    except (ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
+        print("garbled reply: %s" % e, file=sys.stderr)
+        return 4
+    if args.json:
+        print(json.dumps(status))
+    else:
+        print("%(id)s %(component)s %(from_version)s -> %(to_version)s %(phase)s weight %(weight)d%% %(reason)s" % status)
     return 0
 
 
@@ -256,7 +337,14 @@ def main():
     ls.add_argument("--timeout-ms", type=int, default=5000)
     ls.add_argument("--json", action="store_true", help="print the whole registry as JSON")
     ls.set_defaults(run=cmd_list_components)
-    for parser in (s, r, ls):
+    us = sub.add_parser("upgrade-status", help="print one upgrade's phase, read from the typed answer")
+    us.add_argument("--commands", default="tcp://127.0.0.1:7601")
+    us.add_argument("--actor", default="python-client")
+    us.add_argument("--timeout-ms", type=int, default=5000)
+    us.add_argument("--json", action="store_true", help="print it as JSON")
+    us.add_argument("upgrade_id")
+    us.set_defaults(run=cmd_upgrade_status)
+    for parser in (s, r, ls, us):
         parser.add_argument("--server-key", help="the daemon's CURVE public key (Z85, or its .pub file)")
         parser.add_argument("--key", help="this client's CURVE key pair file")
     args = p.parse_args()

@@ -150,10 +150,23 @@ void Fields(IO& io, T& s) {
   io("agents", s.agents);
   io("history_count", s.history_count);
 }
+template <typename IO, snapshot::Is<DurationHistogram> T>
+void Fields(IO& io, T& h) {
+  io("count", h.count);
+  io("min_ns", h.min_ns);
+  io("max_ns", h.max_ns);
+  io("buckets", h.buckets);
+}
 template <typename IO, snapshot::Is<Tally> T>
 void Fields(IO& io, T& t) {
   io("outcomes", t.outcomes);
-  io("durations_ns", t.durations_ns);
+  io("durations", t.durations);
+  if constexpr (std::same_as<IO, snapshot::Reader>) {
+    // Formats 1 and 2 kept every duration: each becomes a histogram entry.
+    std::vector<int64_t> old;
+    io("durations_ns", old);
+    for (const int64_t d : old) t.durations.Add(d);
+  }
 }
 template <typename IO, snapshot::Is<Statistics::Open> T>
 void Fields(IO& io, T& o) {
@@ -230,8 +243,25 @@ void CheckUpgrade(const Upgrade& u, snapshot::Errors& e) {
   }
   e.Pop(mark);
 }
+// Percentiles walk the buckets up to a rank of the count: they must agree.
+void CheckHistogram(const std::string& where, const DurationHistogram& h, snapshot::Errors& e) {
+  const size_t mark = e.Push(where);
+  uint64_t sum = 0;
+  for (const auto& [bucket, n] : h.buckets) {
+    if (bucket >= DurationHistogram::kBuckets || n == 0) {
+      e.Fail("bucket " + std::to_string(bucket) + " holding " + std::to_string(n) + " is not a bucket");
+    }
+    sum += n;
+  }
+  if (sum != h.count) e.Fail("buckets hold " + std::to_string(sum) + " durations, count says " + std::to_string(h.count));
+  if (h.min_ns < 0 || h.min_ns > h.max_ns) e.Fail("min_ns and max_ns do not bound anything");
+  e.Pop(mark);
+}
 void Check(const Registry&, snapshot::Errors&) {}
-void Check(const Statistics&, snapshot::Errors&) {}
+void Check(const Statistics& s, snapshot::Errors& e) {
+  CheckHistogram("overall.durations", s.overall.durations, e);
+  for (const auto& [name, t] : s.per_component) CheckHistogram("per_component." + name + ".durations", t.durations, e);
+}
 void Check(const Status& s, snapshot::Errors& e) {
   for (const auto& [id, u] : s.upgrades) CheckUpgrade(u, e);
 }
@@ -281,12 +311,6 @@ noodle::Status DecodeAny(std::string_view blob, T* out) {
   }
 }
 
-json Durations(const Tally& t) {
-  const DurationSummary d = Summarize(t);
-  return {{"count", d.count}, {"min_ms", d.min_ns / 1e6}, {"median_ms", d.median_ns / 1e6},
-          {"p95_ms", d.p95_ns / 1e6}, {"max_ms", d.max_ns / 1e6}};
-}
-
 }  // namespace
 
 std::string Encode(const Registry& r) { return EncodeAny(r); }
@@ -295,61 +319,5 @@ std::string Encode(const Statistics& s) { return EncodeAny(s); }
 noodle::Status Decode(std::string_view blob, Registry* r) { return DecodeAny(blob, r); }
 noodle::Status Decode(std::string_view blob, Status* s) { return DecodeAny(blob, s); }
 noodle::Status Decode(std::string_view blob, Statistics* s) { return DecodeAny(blob, s); }
-
-// The views below are what queries answer; clients read them, so their shape
-// stays put whatever the snapshot format does.
-
-json ToJson(const Component& c) { return snapshot::Write(c); }
-
-json ToJson(const Registry& r) {
-  json components = json::array();
-  for (const auto& [name, entry] : r.components) {
-    json c = ToJson(entry.spec);
-    c["registered_seq"] = entry.registered_seq;
-    c["updated_seq"] = entry.updated_seq;
-    components.push_back(std::move(c));
-  }
-  return {{"seq", r.seq}, {"components", std::move(components)}};
-}
-
-json ToJson(const Upgrade& u) {
-  json steps = json::array();
-  for (size_t i = 0; i < u.plan.size(); ++i) {
-    steps.push_back({{"step", i}, {"action", u.plan[i].action}, {"instance", u.plan[i].instance},
-                     {"weight", u.plan[i].weight},
-                     {"state", i < u.steps.size() ? StepStateName(u.steps[i]) : "unknown"}});
-  }
-  return {{"id", u.id.hex()}, {"component", u.component}, {"from", u.from_version}, {"to", u.to_version},
-          {"phase", PhaseName(u.phase)}, {"strategy", fb::EnumNameStrategyKind(u.strategy.kind)},
-          {"priority", u.priority}, {"weight", u.weight}, {"steps", std::move(steps)},
-          {"reverts_left", u.reverts.size()}, {"reason", u.reason}, {"requested_seq", u.requested_seq},
-          {"parent", u.parent.zero() ? json() : json(u.parent.hex())}};
-}
-
-json ToJson(const UpgradeSummary& r) {
-  return {{"id", r.id.hex()}, {"component", r.component}, {"from", r.from_version}, {"to", r.to_version},
-          {"phase", PhaseName(r.phase)}, {"reason", r.reason}, {"duration_ms", (r.finished_ns - r.requested_ns) / 1e6}};
-}
-
-json ToJson(const Status& s) {
-  json active = json::array();
-  for (const auto& [id, u] : s.upgrades) active.push_back(ToJson(u));
-  json recent = json::array();
-  for (const auto& r : s.recent) recent.push_back(ToJson(r));
-  json rollbacks = json::array();
-  for (const auto& [id, op] : s.rollbacks) {
-    rollbacks.push_back({{"id", id.hex()}, {"point", op.point}, {"to_seq", op.to_seq}, {"failed", op.failed}});
-  }
-  return {{"seq", s.seq}, {"active", std::move(active)}, {"recent", std::move(recent)},
-          {"history_count", s.history_count}, {"points", s.points}, {"rollbacks", std::move(rollbacks)},
-          {"agents", s.agents}};
-}
-
-json ToJson(const Statistics& s) {
-  json per = json::object();
-  for (const auto& [name, t] : s.per_component) per[name] = {{"outcomes", t.outcomes}, {"durations", Durations(t)}};
-  return {{"seq", s.seq}, {"outcomes", s.overall.outcomes}, {"durations", Durations(s.overall)},
-          {"in_flight", s.open.size()}, {"per_component", std::move(per)}};
-}
 
 }  // namespace noodle::proj

@@ -95,6 +95,8 @@ template <typename T>
 json Write(const std::map<std::string, T>& v);
 template <typename T>
 json Write(const std::map<Id, T>& v);
+template <std::integral K, typename T>
+json Write(const std::map<K, T>& v);
 template <Record T>
 json Write(const T& v);
 
@@ -125,6 +127,14 @@ json Write(const std::map<std::string, T>& v) {
 // Id keys are not strings to JSON: [[id, value], ...], as format 1 had them.
 template <typename T>
 json Write(const std::map<Id, T>& v) {
+  json a = json::array();
+  for (const auto& [k, e] : v) a.push_back(json::array({Write(k), Write(e)}));
+  return a;
+}
+
+// Integer keys likewise: [[key, value], ...].
+template <std::integral K, typename T>
+json Write(const std::map<K, T>& v) {
   json a = json::array();
   for (const auto& [k, e] : v) a.push_back(json::array({Write(k), Write(e)}));
   return a;
@@ -217,6 +227,8 @@ template <typename T>
 bool Read(const json& j, std::map<std::string, T>& v, Errors& e);
 template <typename T>
 bool Read(const json& j, std::map<Id, T>& v, Errors& e);
+template <std::integral K, typename T>
+bool Read(const json& j, std::map<K, T>& v, Errors& e);
 template <Record T>
 bool Read(const json& j, T& v, Errors& e);
 
@@ -296,6 +308,19 @@ bool Read(const json& j, std::map<Id, T>& v, Errors& e) {
     v.emplace(key, std::move(t));
   }
   return true;
+}
+
+template <std::integral K, typename T>
+bool Read(const json& j, std::map<K, T>& v, Errors& e) {
+  v.clear();
+  return ReadArray(j, e, [&](const json& pair) {
+    K key{};
+    T t{};
+    if (!pair.is_array() || pair.size() != 2) return e.Fail("expected a [key, value] pair"), false;
+    if (!Read(pair[0], key, e) || !Read(pair[1], t, e)) return false;
+    if (!v.emplace(key, std::move(t)).second) return e.Fail("key " + pair[0].dump() + " twice"), false;
+    return true;
+  });
 }
 
 class Reader {

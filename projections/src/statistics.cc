@@ -1,6 +1,7 @@
 #include "noodle/projections/statistics.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace noodle::proj {
 namespace {
@@ -15,25 +16,67 @@ void Count(Statistics& s, const Id& id, const char* outcome) {
 void Finish(Statistics& s, const Id& id, int64_t now) {
   auto it = s.open.find(id);
   if (it == s.open.end()) return;
-  const int64_t d = std::max<int64_t>(0, now - it->second.requested_ns);
-  s.overall.durations_ns.push_back(d);
-  s.per_component[it->second.component].durations_ns.push_back(d);
+  const int64_t d = now - it->second.requested_ns;
+  s.overall.durations.Add(d);
+  s.per_component[it->second.component].durations.Add(d);
   s.open.erase(it);
 }
 
 }  // namespace
 
+uint32_t DurationHistogram::BucketOf(int64_t ns) {
+  constexpr uint64_t kSub = uint64_t{1} << kSubBits;
+  const uint64_t v = ns < 0 ? 0 : static_cast<uint64_t>(ns);
+  if (v < 2 * kSub) return static_cast<uint32_t>(v);  // buckets of width 1
+  const int shift = std::bit_width(v) - 1 - kSubBits;  // v is in [2^(shift+6), 2^(shift+7))
+  return static_cast<uint32_t>((static_cast<uint64_t>(shift + 1) << kSubBits) + (v >> shift) - kSub);
+}
+
+int64_t DurationHistogram::LowerBound(uint32_t bucket) {
+  constexpr uint32_t kSub = 1u << kSubBits;
+  if (bucket < 2 * kSub) return bucket;
+  const int shift = static_cast<int>(bucket >> kSubBits) - 1;
+  return static_cast<int64_t>(static_cast<uint64_t>(kSub + (bucket & (kSub - 1))) << shift);
+}
+
+int64_t DurationHistogram::Width(uint32_t bucket) {
+  if (bucket < (2u << kSubBits)) return 1;
+  return int64_t{1} << ((bucket >> kSubBits) - 1);
+}
+
+void DurationHistogram::Add(int64_t ns) {
+  ns = std::max<int64_t>(0, ns);
+  min_ns = count == 0 ? ns : std::min(min_ns, ns);
+  max_ns = count == 0 ? ns : std::max(max_ns, ns);
+  ++count;
+  ++buckets[BucketOf(ns)];
+}
+
+int64_t DurationHistogram::Percentile(double p) const {
+  if (count == 0) return 0;
+  // The rank as Summarize always took it: ceil(p * count), at least 1.
+  const uint64_t rank = std::clamp<uint64_t>(static_cast<uint64_t>(p * static_cast<double>(count) + 0.999999), 1, count);
+  uint64_t seen = 0;
+  for (const auto& [bucket, n] : buckets) {
+    seen += n;
+    if (seen >= rank) {
+      // The midpoint is within half a width of every value in the bucket.
+      const int64_t mid = LowerBound(bucket) + Width(bucket) / 2;
+      return std::clamp(mid, min_ns, max_ns);
+    }
+  }
+  return max_ns;  // only when the buckets hold fewer than count (Decode refuses that)
+}
+
 DurationSummary Summarize(const Tally& t) {
+  const DurationHistogram& h = t.durations;
   DurationSummary d;
-  d.count = t.durations_ns.size();
+  d.count = h.count;
   if (d.count == 0) return d;
-  std::vector<int64_t> v = t.durations_ns;
-  std::sort(v.begin(), v.end());
-  auto rank = [&v](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size() + 0.999999) - 1)]; };
-  d.min_ns = v.front();
-  d.median_ns = rank(0.5);
-  d.p95_ns = rank(0.95);
-  d.max_ns = v.back();
+  d.min_ns = h.min_ns;
+  d.median_ns = h.Percentile(0.5);
+  d.p95_ns = h.Percentile(0.95);
+  d.max_ns = h.max_ns;
   return d;
 }
 

@@ -72,6 +72,60 @@ Result<fb::Id128> OptionalId(const json& in, const char* key) {
   return *id;
 }
 
+// The envelope's own fields: stream and type present, nothing unknown.
+Status CheckEnvelopeKeys(const json& in) {
+  if (!in.is_object()) return Status::InvalidArgument("an event must be a JSON object");
+  for (const char* key : {"stream", "type"}) {
+    if (!in.contains(key) || !in[key].is_string() || in[key].get<std::string>().empty()) {
+      return Status::InvalidArgument(std::string("missing field '") + key + "' (a non-empty string)");
+    }
+  }
+  static const char* const kKnown[] = {"stream", "type", "data", "actor", "event_id", "correlation_id",
+                                       "causation_id", "time_ns", "expected_version"};
+  for (const auto& item : in.items()) {
+    const std::string& key = item.key();
+    if (std::find_if(std::begin(kKnown), std::end(kKnown), [&key](const char* k) { return key == k; }) ==
+        std::end(kKnown)) {
+      return Status::InvalidArgument("unknown field '" + key + "'");
+    }
+  }
+  return Status::OK();
+}
+
+Status ReadExpectedVersion(const json& in, DraftEvent* draft) {
+  draft->expected_version = store::kAnyVersion;
+  if (!in.contains("expected_version")) return Status::OK();
+  const auto& ev = in["expected_version"];
+  draft->has_expected_version = true;
+  if (ev.is_number_unsigned()) draft->expected_version = ev.get<uint64_t>();
+  else if (ev == "any") draft->expected_version = store::kAnyVersion;
+  else if (ev == "none") draft->expected_version = store::kNoStream;
+  else return Status::InvalidArgument("expected_version: a version number, \"any\" or \"none\"");
+  return Status::OK();
+}
+
+// Ids, time and actor (held in *actor: meta only points at it); a fresh
+// event id when the input names none.
+Status ReadMeta(const json& in, int64_t now_ns, std::string_view default_actor, EventMeta* meta, std::string* actor) {
+  auto event_id = OptionalId(in, "event_id");
+  auto correlation = OptionalId(in, "correlation_id");
+  auto causation = OptionalId(in, "causation_id");
+  for (const auto* r : {&event_id, &correlation, &causation}) {
+    if (!r->ok()) return r->status();
+  }
+  meta->event_id = IsZero(event_id.value()) ? NewId() : event_id.value();
+  meta->correlation_id = correlation.value();
+  meta->causation_id = causation.value();
+  if (in.contains("time_ns") && !in["time_ns"].is_number_integer()) {
+    return Status::InvalidArgument("time_ns: expected an integer");
+  }
+  if (in.contains("actor") && !in["actor"].is_string()) return Status::InvalidArgument("actor: expected a string");
+  meta->time_ns = in.value("time_ns", now_ns);
+  *actor = in.value("actor", std::string(default_actor));
+  meta->actor = *actor;
+  return Status::OK();
+}
+
 }  // namespace
 
 EventJson::EventJson() : parser_(std::make_unique<flatbuffers::Parser>()) {
@@ -133,22 +187,27 @@ Result<DraftEvent> EventJson::FromJson(const json& in, int64_t now_ns, std::stri
   }
 }
 
+Status EventJson::ParsePayload(const json& in, const flatbuffers::StructDef& def, const std::string& type_name,
+                               flatbuffers::Parser* parser) const {
+  json data = in.value("data", json::object());
+  if (!data.is_object()) return Status::InvalidArgument("data: expected a JSON object");
+  if (Status s = NormalizeIds(data, def, "data"); !s.ok()) return s;
+  const auto bfbs = EventsSchemaBinary();
+  if (!parser->Deserialize(reinterpret_cast<const uint8_t*>(bfbs.data()), bfbs.size()) ||
+      !parser->SetRootType((kNamespace + type_name).c_str())) {
+    return Status::Corruption("embedded event schema does not load");
+  }
+  if (!parser->ParseJson(data.dump().c_str())) {
+    std::string err = parser->error_;
+    if (auto pos = err.find("error: "); pos != std::string::npos) err = err.substr(pos + 7);
+    return Status::InvalidArgument("data of " + type_name + ": " + err);
+  }
+  return CheckVersions(def, flatbuffers::GetRoot<flatbuffers::Table>(parser->builder_.GetBufferPointer()), "data");
+}
+
 Result<DraftEvent> EventJson::FromJsonUnchecked(const json& in, int64_t now_ns, std::string_view default_actor) const {
   if (!status_.ok()) return status_;
-  if (!in.is_object()) return Status::InvalidArgument("an event must be a JSON object");
-  for (const char* key : {"stream", "type"}) {
-    if (!in.contains(key) || !in[key].is_string() || in[key].get<std::string>().empty()) {
-      return Status::InvalidArgument(std::string("missing field '") + key + "' (a non-empty string)");
-    }
-  }
-  static const char* const kKnown[] = {"stream", "type", "data", "actor", "event_id", "correlation_id",
-                                       "causation_id", "time_ns", "expected_version"};
-  for (const auto& [key, value] : in.items()) {
-    if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) ==
-        std::end(kKnown)) {
-      return Status::InvalidArgument("unknown field '" + key + "'");
-    }
-  }
+  if (Status s = CheckEnvelopeKeys(in); !s.ok()) return s;
   const std::string type_name = in["type"].get<std::string>();
   const auto type = EventTypeByName(type_name);
   if (!type) return Status::InvalidArgument("unknown event type '" + type_name + "'");
@@ -157,59 +216,22 @@ Result<DraftEvent> EventJson::FromJsonUnchecked(const json& in, int64_t now_ns, 
 
   DraftEvent draft;
   draft.stream = in["stream"].get<std::string>();
-  draft.expected_version = store::kAnyVersion;
-  if (in.contains("expected_version")) {
-    const auto& ev = in["expected_version"];
-    draft.has_expected_version = true;
-    if (ev.is_number_unsigned()) draft.expected_version = ev.get<uint64_t>();
-    else if (ev == "any") draft.expected_version = store::kAnyVersion;
-    else if (ev == "none") draft.expected_version = store::kNoStream;
-    else return Status::InvalidArgument("expected_version: a version number, \"any\" or \"none\"");
-  }
-
-  json data = in.value("data", json::object());
-  if (!data.is_object()) return Status::InvalidArgument("data: expected a JSON object");
-  if (Status s = NormalizeIds(data, *def, "data"); !s.ok()) return s;
-
+  if (Status s = ReadExpectedVersion(in, &draft); !s.ok()) return s;
   // The parser holds per-parse state; a copy keeps this method const and
   // reentrant for callers that share one EventJson.
   flatbuffers::Parser parser(parser_->opts);
-  const auto bfbs = EventsSchemaBinary();
-  if (!parser.Deserialize(reinterpret_cast<const uint8_t*>(bfbs.data()), bfbs.size()) ||
-      !parser.SetRootType((kNamespace + type_name).c_str())) {
-    return Status::Corruption("embedded event schema does not load");
-  }
-  if (!parser.ParseJson(data.dump().c_str())) {
-    std::string err = parser.error_;
-    if (auto pos = err.find("error: "); pos != std::string::npos) err = err.substr(pos + 7);
-    return Status::InvalidArgument("data of " + type_name + ": " + err);
-  }
-  const auto* payload_root = flatbuffers::GetRoot<flatbuffers::Table>(parser.builder_.GetBufferPointer());
-  if (Status s = CheckVersions(*def, payload_root, "data"); !s.ok()) return s;
-
+  if (Status s = ParsePayload(in, *def, type_name, &parser); !s.ok()) return s;
   EventMeta meta;
-  auto event_id = OptionalId(in, "event_id");
-  auto correlation = OptionalId(in, "correlation_id");
-  auto causation = OptionalId(in, "causation_id");
-  for (const auto* r : {&event_id, &correlation, &causation}) {
-    if (!r->ok()) return r->status();
-  }
-  meta.event_id = IsZero(event_id.value()) ? NewId() : event_id.value();
-  meta.correlation_id = correlation.value();
-  meta.causation_id = causation.value();
+  std::string actor;
+  if (Status s = ReadMeta(in, now_ns, default_actor, &meta, &actor); !s.ok()) return s;
   meta.stream = draft.stream;
-  if (in.contains("time_ns") && !in["time_ns"].is_number_integer()) {
-    return Status::InvalidArgument("time_ns: expected an integer");
-  }
-  if (in.contains("actor") && !in["actor"].is_string()) return Status::InvalidArgument("actor: expected a string");
-  meta.time_ns = in.value("time_ns", now_ns);
-  std::string actor = in.value("actor", std::string(default_actor));
-  meta.actor = actor;
 
   // Re-encode the payload into the envelope's builder via the reflection schema.
+  const auto bfbs = EventsSchemaBinary();
   const auto bfbs_schema = reflection::GetSchema(bfbs.data());
   const auto* object = bfbs_schema->objects()->LookupByKey((kNamespace + type_name).c_str());
   if (object == nullptr) return Status::Corruption("schema has no object " + type_name);
+  const auto* payload_root = flatbuffers::GetRoot<flatbuffers::Table>(parser.builder_.GetBufferPointer());
   flatbuffers::FlatBufferBuilder fbb(512);
   auto payload = flatbuffers::CopyTable(fbb, *bfbs_schema, *object, *payload_root);
   draft.bytes = FinishEvent(fbb, meta, *type, payload.Union());

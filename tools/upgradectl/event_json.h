@@ -44,6 +44,9 @@ class EventJson {
  private:
   Result<DraftEvent> FromJsonUnchecked(const nlohmann::json& in, int64_t now_ns, std::string_view default_actor) const;
   Status CheckVersions(const flatbuffers::StructDef& def, const void* table, const std::string& path) const;
+  // in["data"] parsed by *parser as the table def (type_name), versions checked.
+  Status ParsePayload(const nlohmann::json& in, const flatbuffers::StructDef& def, const std::string& type_name,
+                      flatbuffers::Parser* parser) const;
   std::unique_ptr<flatbuffers::Parser> parser_;
   Status status_;
 };

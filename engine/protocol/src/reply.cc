@@ -8,11 +8,20 @@ std::string EncodeReply(const proj::Id& command_id, const Reply& r) {
   flatbuffers::Offset<void> body;
   fb::ReplyBody type;
   if (r.accepted) {
+    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> result;
+    if (!r.result.empty()) {
+      // A nested buffer keeps its own alignment only if it starts on its
+      // largest scalar's (8: the int64 times).
+      fbb.ForceVectorAlignment(r.result.size(), 1, 8);
+      result = fbb.CreateVector(reinterpret_cast<const uint8_t*>(r.result.data()), r.result.size());
+    }
     std::vector<fb::Id128> ids;
     for (const auto& id : r.ids) ids.push_back(id.fb());
-    body = fb::CreateAcceptedDirect(fbb, &ids, &r.seqs, r.result_json.empty() ? nullptr : r.result_json.c_str(),
-                                    r.next.empty() ? nullptr : r.next.c_str())
-               .Union();
+    const auto id_vector = fbb.CreateVectorOfStructs(ids);
+    const auto seq_vector = fbb.CreateVector(r.seqs);
+    const auto result_json = r.result_json.empty() ? 0 : fbb.CreateString(r.result_json);
+    const auto next = r.next.empty() ? 0 : fbb.CreateString(r.next);
+    body = fb::CreateAccepted(fbb, id_vector, seq_vector, result_json, next, result).Union();
     type = fb::ReplyBody::Accepted;
   } else {
     std::vector<flatbuffers::Offset<fb::ValidationError>> errors;
@@ -27,7 +36,8 @@ std::string EncodeReply(const proj::Id& command_id, const Reply& r) {
 }
 
 Status DecodeReply(std::string_view bytes, Reply* out, proj::Id* command_id) {
-  // Copy into aligned memory: wire buffers carry no alignment promise.
+  // Copy into aligned memory: wire buffers carry no alignment promise. The
+  // Verifier checks the nested query answer too (Accepted.result).
   std::string aligned(bytes);
   flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(aligned.data()), aligned.size());
   if (!v.VerifyBuffer<fb::Reply>(nullptr)) return Status::Corruption("reply does not verify as a Reply");
@@ -42,6 +52,7 @@ Status DecodeReply(std::string_view bytes, Reply* out, proj::Id* command_id) {
     if (a->seqs() != nullptr) out->seqs.assign(a->seqs()->begin(), a->seqs()->end());
     if (a->result_json() != nullptr) out->result_json = a->result_json()->str();
     if (a->next() != nullptr) out->next = a->next()->str();
+    if (a->result() != nullptr) out->result.assign(reinterpret_cast<const char*>(a->result()->data()), a->result()->size());
   } else if (const auto* rj = reply->body_as_Rejected()) {
     out->code = rj->code();
     out->message = rj->message()->str();

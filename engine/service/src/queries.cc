@@ -1,113 +1,80 @@
 #include "queries.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <limits>
-#include <map>
 #include <optional>
 
 #include "noodle/envelope.h"
-#include "noodle/projections/codec.h"
+#include "noodle/protocol/query_result.h"
 #include "snapshot_loader.h"
 
 namespace noodle::engine {
 namespace {
 
-using nlohmann::json;
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
 
-// What an encoded Reply takes besides its result_json and next: the root,
-// the command id, two vtables, the empty ids and seqs, string lengths and
-// padding (about 120 bytes; the rest is margin).
+// What an encoded Reply takes besides its result and next: the root, the
+// command id, two vtables, the empty ids and seqs, the result's length and
+// alignment, padding (about 130 bytes; the rest is margin).
 constexpr size_t kReplyOverhead = 256;
 constexpr size_t kMinReplyBytes = 4096;
 
-// Invalid UTF-8 (which validation should never let in) is replaced, not
-// thrown: an exception must not leave the writer thread.
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// A page's JSON text, written member by member and its listed members item
-// by item, so that its size is known as it grows: an item that would take
-// the page past its budget is refused before it is added, and nothing
-// larger than a page is ever built. Members come out in name order, as
-// nlohmann::json writes an object, so a page that holds everything is the
-// same text the whole answer's dump() was.
+// A page of a typed answer (a QueryResult buffer), built entry by entry so
+// that its size is known as it grows: an entry that would take the page past
+// its budget is refused before it is added, and nothing larger than a page
+// is ever built. FlatBuffers cannot take back what a builder holds, so each
+// entry is measured first, built alone in a scratch builder.
 class Page {
  public:
   explicit Page(size_t budget) : budget_(budget) {}
-  // A page that is one JSON array (a stream's events), not an object.
-  static Page Array(size_t budget) {
-    Page p(budget);
-    p.bare_ = true;
-    p.List("", '[');
-    return p;
-  }
+  FlatBufferBuilder& fbb() { return fbb_; }
+  size_t items() const { return items_; }
+  // The size of the entry Add refused last.
+  size_t refused_bytes() const { return refused_bytes_; }
 
-  // A member every page carries (counters, totals: small).
-  void Fixed(const std::string& key, const json& value) { members_[key] = {Dump(value), 0, 0}; }
-  // A listed member, '[' for an array or '{' for an object; empty at first.
-  void List(const std::string& key, char open) { members_[key] = {std::string(1, open), open == '[' ? ']' : '}', 0}; }
-
-  // Adds item (for an object member: Keyed(key, value)) to member when the
-  // page then still has room for it and `reserve` bytes more (the cursor
-  // the reply names if the page stops after it); false when it has not.
-  bool Add(const std::string& member, const std::string& item, size_t reserve) {
-    Member& m = members_.at(member);
-    const size_t grows = item.size() + (m.count > 0 ? 1 : 0);
-    if (Size() + grows + reserve > budget_) return false;
-    if (m.count > 0) m.text += ',';
-    m.text += item;
-    ++m.count;
+  // Adds build(fbb) to list when the page then still has room for it, for
+  // closing the page and for `reserve` bytes more (the cursor the reply
+  // names if the page stops after it); false, adding nothing, when not.
+  template <typename T, typename Build>
+  bool Add(std::vector<Offset<T>>* list, const Build& build, size_t reserve) {
+    scratch_.Clear();
+    scratch_.Finish(build(scratch_));
+    const size_t bytes = scratch_.GetSize() + kEntrySlack;
+    if (fbb_.GetSize() + slots_ + bytes + kClosing + reserve > budget_) {
+      refused_bytes_ = bytes;
+      return false;
+    }
+    list->push_back(build(fbb_));
+    slots_ += sizeof(flatbuffers::uoffset_t);
     ++items_;
     return true;
   }
-  static std::string Keyed(const std::string& key, const std::string& value) {
-    std::string out = Dump(json(key));
-    out += ':';
-    out += value;
-    return out;
-  }
 
-  size_t items() const { return items_; }
-  size_t Size() const {
-    if (bare_) return members_.begin()->second.text.size() + 1;
-    size_t n = 2 + (members_.empty() ? 0 : members_.size() - 1);
-    for (const auto& [key, m] : members_) n += key.size() + 3 + m.text.size() + (m.close != 0 ? 1 : 0);
-    return n;
-  }
-  std::string Text() const {
-    std::string out;
-    out.reserve(Size());
-    if (!bare_) out += '{';
-    for (const auto& [key, m] : members_) {
-      if (!bare_) {
-        if (out.size() > 1) out += ',';
-        out += Dump(json(key));
-        out += ':';
-      }
-      out += m.text;
-      if (m.close != 0) out += m.close;
-    }
-    if (!bare_) out += '}';
-    return out;
+  template <typename T>
+  std::string Finish(Offset<T> answer) {
+    return query::FinishResult(fbb_, answer);
   }
 
  private:
-  struct Member {
-    std::string text;  // without the closing bracket
-    char close = 0;    // 0: a fixed member
-    size_t count = 0;
-  };
+  // Built in place, an entry takes at most what it took alone (its root
+  // offset included) plus the alignment it lands on (< 8 bytes).
+  static constexpr size_t kEntrySlack = 8;
+  // What closes a page: the lists' lengths and alignment, the answer's table
+  // and vtable, the QueryResult around it, the root offset.
+  static constexpr size_t kClosing = 256;
   size_t budget_;
-  bool bare_ = false;
+  FlatBufferBuilder fbb_{4096};
+  FlatBufferBuilder scratch_{1024};
+  size_t slots_ = 0;  // the offsets the lists' vectors will hold
   size_t items_ = 0;
-  std::map<std::string, Member> members_;  // keys are plain names: "key": takes key.size() + 3
+  size_t refused_bytes_ = 0;
 };
 
-Reply Answer(std::string text, std::string next = "") {
+Reply Answer(std::string result, std::string next = "") {
   Reply r;
   r.accepted = true;
-  r.result_json = std::move(text);
+  r.result = std::move(result);
   r.next = std::move(next);
   return r;
 }
@@ -118,17 +85,19 @@ Reply TooLarge(const std::string& what, size_t bytes, size_t budget) {
   std::string m = what;
   m += " alone takes ";
   m += std::to_string(bytes);
-  m += " bytes of JSON, more than a reply holds (";
+  m += " bytes, more than a reply holds (";
   m += std::to_string(budget);
   m += " bytes, from EngineOptions::max_reply_bytes)";
   return Rejected(fb::RejectCode::Unavailable, std::move(m));
 }
 
 // An answer that is one entry (a component, an upgrade): whole, or refused.
-Reply Single(const std::string& what, const json& j, size_t budget) {
-  std::string text = Dump(j);
-  if (text.size() > budget) return TooLarge(what, text.size(), budget);
-  return Answer(std::move(text));
+template <typename Build>
+Reply Single(const std::string& what, const Build& build, size_t budget) {
+  FlatBufferBuilder fbb(1024);
+  std::string result = query::FinishResult(fbb, build(fbb));
+  if (result.size() > budget) return TooLarge(what, result.size(), budget);
+  return Answer(std::move(result));
 }
 
 std::string Str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
@@ -136,195 +105,245 @@ std::string Str(const flatbuffers::String* s) { return s != nullptr ? s->str() :
 // Whole-registry pages: components in name order, after q.after.
 Reply RegistryPage(const proj::Registry& reg, const fb::QueryRegistry& q, size_t budget) {
   Page page(budget);
-  page.Fixed("seq", reg.seq);
-  page.List("components", '[');
   const std::string after = Str(q.after());
   const size_t limit = q.limit() == 0 ? std::numeric_limits<size_t>::max() : q.limit();
   // A name that is not registered (any more) still places the page: the names after it.
   auto it = after.empty() ? reg.components.begin() : reg.components.upper_bound(after);
+  std::vector<Offset<fb::ComponentInfo>> components;
   std::string last;
   for (; it != reg.components.end() && page.items() < limit; ++it) {
-    const auto& [name, entry] = *it;
-    json c = proj::ToJson(entry.spec);  // as proj::ToJson(Registry) writes each one
-    c["registered_seq"] = entry.registered_seq;
-    c["updated_seq"] = entry.updated_seq;
-    const std::string text = Dump(c);
-    if (!page.Add("components", text, name.size())) {
-      if (page.items() == 0) {
-        std::string what = "component ";
-        what += name;
-        return TooLarge(what, text.size(), budget);
-      }
+    const std::string& name = it->first;
+    const proj::RegistryEntry& entry = it->second;
+    const auto build = [&entry](FlatBufferBuilder& fbb) { return query::BuildComponent(fbb, entry); };
+    if (!page.Add(&components, build, name.size())) {
+      if (page.items() == 0) return TooLarge("component " + name, page.refused_bytes(), budget);
       break;
     }
     last = name;
   }
-  return Answer(page.Text(), it == reg.components.end() ? "" : last);
+  auto& fbb = page.fbb();
+  const auto list = fbb.CreateVector(components);
+  return Answer(page.Finish(fb::CreateRegistryResult(fbb, reg.seq, list)),
+                it == reg.components.end() ? "" : last);
 }
 
-// Status sections in page order. A status page holds every member of the
-// whole status; its cursor is "<section>:<key of the last item sent>".
+// Status pages go through the lists in this order, each from where the
+// cursor "<list>:<key of the last item sent>" says.
 constexpr const char* kStatusSections[] = {"active", "recent", "points", "rollbacks", "agents"};
+enum StatusSection : size_t { kActive, kRecent, kPoints, kRollbacks, kAgents };
 
-std::optional<proj::Id> IdKey(const std::string& hex) {
-  auto id = IdFromHex(hex);
-  if (!id) return std::nullopt;
-  return proj::Id::From(&*id);
+struct StatusCursor {
+  size_t section = kActive;   // where the page starts,
+  std::string key;            // after this item of it ("": from its start)
+  std::optional<proj::Id> id;  // the key, in the lists keyed by id
+};
+
+// False when `after` is not a position a status page named.
+bool ParseStatusAfter(const std::string& after, StatusCursor* c) {
+  if (after.empty()) return true;
+  const size_t colon = after.find(':');
+  const auto* end = std::end(kStatusSections);
+  const auto* sec = std::find(std::begin(kStatusSections), end, after.substr(0, colon));
+  if (colon == std::string::npos || sec == end) return false;
+  c->section = static_cast<size_t>(sec - std::begin(kStatusSections));
+  c->key = after.substr(colon + 1);
+  if (c->section == kPoints || c->section == kAgents || c->key.empty()) return true;
+  auto id = IdFromHex(c->key);
+  if (!id) return false;
+  c->id = proj::Id::From(&*id);
+  return true;
 }
 
-Reply BadAfter(const std::string& after) {
-  std::string m = "after: '";
-  m += after;
-  m += "' is not a position a status page named";
-  return Rejected(fb::RejectCode::Invalid, std::move(m));
-}
+// One status page: every list of the whole status, each holding its part.
+class StatusPager {
+ public:
+  StatusPager(const proj::Status& s, const StatusCursor& c, size_t budget) : s_(s), c_(c), page_(budget) {}
 
-Reply StatusPage(const proj::Status& s, const std::string& after, size_t budget) {
-  size_t from = 0;  // the section the page starts in, after `key` in it ("": from its start)
-  std::string key;
-  if (!after.empty()) {
-    const size_t colon = after.find(':');
-    const auto* end = std::end(kStatusSections);
-    const auto* sec = std::find(std::begin(kStatusSections), end, after.substr(0, colon));
-    if (colon == std::string::npos || sec == end) return BadAfter(after);
-    from = static_cast<size_t>(sec - std::begin(kStatusSections));
-    key = after.substr(colon + 1);
+  Reply Answer(size_t budget) {
+    const bool complete = Active() && Recent() && Points() && Rollbacks() && Agents();
+    if (!complete && page_.items() == 0) return TooLarge("status entry " + refused_, page_.refused_bytes(), budget);
+    auto& fbb = page_.fbb();
+    const auto active = fbb.CreateVector(active_), recent = fbb.CreateVector(recent_);
+    const auto points = fbb.CreateVector(points_);
+    const auto rollbacks = fbb.CreateVector(rollbacks_);
+    const auto agents = fbb.CreateVector(agents_);
+    const auto result = fb::CreateStatusResult(fbb, s_.seq, s_.history_count, active, recent, points, rollbacks, agents);
+    return engine::Answer(page_.Finish(result), complete ? "" : last_);
   }
-  std::optional<proj::Id> key_id;
-  if (from != 2 && from != 4 && !key.empty() && !(key_id = IdKey(key))) return BadAfter(after);
 
-  Page page(budget);
-  page.Fixed("seq", s.seq);
-  page.Fixed("history_count", s.history_count);
-  for (const char* section : kStatusSections) {
-    page.List(section, std::string_view(section) == "points" || std::string_view(section) == "agents" ? '{' : '[');
-  }
-  std::string last, refused;
-  size_t refused_bytes = 0;
+ private:
+  // Whether the page starts in section or before it, and where in it.
+  bool From(size_t section) const { return c_.section <= section; }
+  bool At(size_t section) const { return c_.section == section && !c_.key.empty(); }
+
   // Adds one item of a section; false when the page is full.
-  auto add = [&](size_t section, const std::string& item_key, const std::string& text) {
+  template <typename T, typename Build>
+  bool Add(size_t section, std::vector<Offset<T>>* list, const std::string& key, const Build& build) {
     std::string cursor = kStatusSections[section];
     cursor += ':';
-    cursor += item_key;
-    if (!page.Add(kStatusSections[section], text, cursor.size())) {
-      refused = std::move(cursor);
-      refused_bytes = text.size();
+    cursor += key;
+    if (!page_.Add(list, build, cursor.size())) {
+      refused_ = std::move(cursor);
       return false;
     }
-    last = std::move(cursor);
+    last_ = std::move(cursor);
     return true;
-  };
-  auto fill = [&]() {
-    if (from <= 0) {
-      auto it = from == 0 && key_id ? s.upgrades.upper_bound(*key_id) : s.upgrades.begin();
-      for (; it != s.upgrades.end(); ++it) {
-        if (!add(0, it->first.hex(), Dump(proj::ToJson(it->second)))) return false;
-      }
-    }
-    if (from <= 1) {
-      size_t i = 0;
-      if (from == 1 && key_id) {
-        // Gone from recent: so is everything older, and what is left is newer.
-        for (size_t k = 0; k < s.recent.size(); ++k) {
-          if (s.recent[k].id == *key_id) i = k + 1;
-        }
-      }
-      for (; i < s.recent.size(); ++i) {
-        if (!add(1, s.recent[i].id.hex(), Dump(proj::ToJson(s.recent[i])))) return false;
-      }
-    }
-    if (from <= 2) {
-      auto it = from == 2 && !key.empty() ? s.points.upper_bound(key) : s.points.begin();
-      for (; it != s.points.end(); ++it) {
-        if (!add(2, it->first, Page::Keyed(it->first, Dump(json(it->second))))) return false;
-      }
-    }
-    if (from <= 3) {
-      auto it = from == 3 && key_id ? s.rollbacks.upper_bound(*key_id) : s.rollbacks.begin();
-      for (; it != s.rollbacks.end(); ++it) {
-        const auto& op = it->second;  // as proj::ToJson(Status) writes each one
-        const json j = {{"id", it->first.hex()}, {"point", op.point}, {"to_seq", op.to_seq}, {"failed", op.failed}};
-        if (!add(3, it->first.hex(), Dump(j))) return false;
-      }
-    }
-    auto it = from == 4 && !key.empty() ? s.agents.upper_bound(key) : s.agents.begin();
-    for (; it != s.agents.end(); ++it) {
-      if (!add(4, it->first, Page::Keyed(it->first, Dump(json(it->second))))) return false;
-    }
-    return true;
-  };
-  if (fill()) return Answer(page.Text());
-  if (page.items() == 0) {
-    std::string what = "status entry ";
-    what += refused;
-    return TooLarge(what, refused_bytes, budget);
   }
-  return Answer(page.Text(), last);
+
+  bool Active() {
+    if (!From(kActive)) return true;
+    for (auto it = At(kActive) ? s_.upgrades.upper_bound(*c_.id) : s_.upgrades.begin(); it != s_.upgrades.end(); ++it) {
+      const proj::Upgrade& u = it->second;
+      if (!Add(kActive, &active_, it->first.hex(), [&u](FlatBufferBuilder& b) { return query::BuildUpgrade(b, u); })) {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool Recent() {
+    if (!From(kRecent)) return true;
+    size_t i = 0;
+    if (At(kRecent)) {
+      // Gone from recent: so is everything older, and what is left is newer.
+      for (size_t k = 0; k < s_.recent.size(); ++k) {
+        if (s_.recent[k].id == *c_.id) i = k + 1;
+      }
+    }
+    for (; i < s_.recent.size(); ++i) {
+      const proj::UpgradeSummary& r = s_.recent[i];
+      if (!Add(kRecent, &recent_, r.id.hex(), [&r](FlatBufferBuilder& b) { return query::BuildUpgrade(b, r); })) {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool Points() {
+    if (!From(kPoints)) return true;
+    for (auto it = At(kPoints) ? s_.points.upper_bound(c_.key) : s_.points.begin(); it != s_.points.end(); ++it) {
+      const std::string& name = it->first;
+      const uint64_t seq = it->second;
+      if (!Add(kPoints, &points_, name, [&](FlatBufferBuilder& b) { return query::BuildPoint(b, name, seq); })) {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool Rollbacks() {
+    if (!From(kRollbacks)) return true;
+    const auto& ops = s_.rollbacks;
+    for (auto it = At(kRollbacks) ? ops.upper_bound(*c_.id) : ops.begin(); it != ops.end(); ++it) {
+      const proj::Id& id = it->first;
+      const proj::RollbackOp& op = it->second;
+      if (!Add(kRollbacks, &rollbacks_, id.hex(), [&](FlatBufferBuilder& b) { return query::BuildRollback(b, id, op); })) {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool Agents() {
+    for (auto it = At(kAgents) ? s_.agents.upper_bound(c_.key) : s_.agents.begin(); it != s_.agents.end(); ++it) {
+      const std::string& name = it->first;
+      const std::vector<std::string>& instances = it->second;
+      if (!Add(kAgents, &agents_, name, [&](FlatBufferBuilder& b) { return query::BuildAgent(b, name, instances); })) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const proj::Status& s_;
+  const StatusCursor& c_;
+  Page page_;
+  std::vector<Offset<fb::UpgradeInfo>> active_, recent_;
+  std::vector<Offset<fb::PointInfo>> points_;
+  std::vector<Offset<fb::RollbackInfo>> rollbacks_;
+  std::vector<Offset<fb::AgentInfo>> agents_;
+  std::string last_, refused_;
+};
+
+Reply StatusPage(const proj::Status& s, const std::string& after, size_t budget) {
+  StatusCursor cursor;
+  if (!ParseStatusAfter(after, &cursor)) {
+    return Rejected(fb::RejectCode::Invalid, "after: '" + after + "' is not a position a status page named");
+  }
+  return StatusPager(s, cursor, budget).Answer(budget);
 }
 
 // Statistics pages: the totals in every page, per_component in name order after `after`.
 Reply StatisticsPage(const proj::Statistics& s, const std::string& after, size_t budget) {
-  proj::Statistics totals;  // no per_component: its JSON is every other member
-  totals.seq = s.seq;
-  totals.overall = s.overall;
-  json top = proj::ToJson(totals);
-  top["in_flight"] = s.open.size();
   Page page(budget);
-  for (const auto& [k, v] : top.items()) {
-    if (k != "per_component") page.Fixed(k, v);
-  }
-  page.List("per_component", '{');
+  auto& fbb = page.fbb();
+  const auto outcomes = query::BuildOutcomes(fbb, s.overall);
+  const auto durations = query::BuildDurations(fbb, s.overall);
+  std::vector<Offset<fb::ComponentStatistics>> per_component;
   auto it = after.empty() ? s.per_component.begin() : s.per_component.upper_bound(after);
   std::string last;
   for (; it != s.per_component.end(); ++it) {
-    proj::Statistics one;  // its JSON writes the component's tally as the whole one does
-    one.per_component.emplace(it->first, it->second);
-    const std::string text = Page::Keyed(it->first, Dump(proj::ToJson(one)["per_component"][it->first]));
-    if (!page.Add("per_component", text, it->first.size())) {
-      if (page.items() == 0) {
-        std::string what = "statistics of ";
-        what += it->first;
-        return TooLarge(what, text.size(), budget);
-      }
-      return Answer(page.Text(), last);
+    const std::string& name = it->first;
+    const proj::Tally& tally = it->second;
+    const auto build = [&](FlatBufferBuilder& b) { return query::BuildComponentStatistics(b, name, tally); };
+    if (!page.Add(&per_component, build, name.size())) {
+      if (page.items() == 0) return TooLarge("statistics of " + name, page.refused_bytes(), budget);
+      break;
     }
-    last = it->first;
+    last = name;
   }
-  return Answer(page.Text());
+  const auto list = fbb.CreateVector(per_component);
+  const auto result = fb::CreateStatisticsResult(fbb, s.seq, s.open.size(), outcomes, durations, list);
+  return Answer(page.Finish(result), it == s.per_component.end() ? "" : last);
 }
 
 // A stream's events, summarized (their bodies come from the replay endpoint
 // by seq), read a chunk at a time; next is the from_version to go on with.
 Reply EventsPage(const store::EventLog& log, const fb::QueryEvents& q, size_t budget) {
-  constexpr size_t kChunk = 256;       // events held at once besides the page's text
+  constexpr size_t kChunk = 256;       // events held at once besides the page
   constexpr size_t kCursorBytes = 20;  // a uint64 in decimal
   const std::string_view stream = q.stream()->string_view();
   const size_t limit = std::min<uint32_t>(std::max<uint32_t>(1, q.limit()), 10'000);
   uint64_t from = std::max<uint64_t>(1, q.from_version());
-  Page page = Page::Array(budget);
+  Page page(budget);
+  std::vector<Offset<fb::EventSummary>> events;
+  const auto finish = [&](std::string next) {
+    auto& fbb = page.fbb();
+    const auto list = fbb.CreateVector(events);
+    return Answer(page.Finish(fb::CreateEventsResult(fbb, list)), std::move(next));
+  };
   while (page.items() < limit) {  // bounded: each round adds a whole chunk or returns
-    std::vector<store::StoredEvent> events;
+    std::vector<store::StoredEvent> chunk;
     const size_t want = std::min(kChunk, limit - page.items());
-    if (Status st = log.ReadStream(stream, from, want, &events); !st.ok()) {
+    if (Status st = log.ReadStream(stream, from, want, &chunk); !st.ok()) {
       return Rejected(st.IsCorruption() ? fb::RejectCode::Internal : fb::RejectCode::Invalid, st.ToString());
     }
-    for (const auto& e : events) {
+    for (const auto& e : chunk) {
       const auto* env = e.envelope();
-      const json j = {{"seq", e.seq}, {"stream_version", env->stream_version()},
-                      {"type", fb::EnumNameEvent(env->event_type())}, {"time_ns", env->time_ns()},
-                      {"actor", env->actor() ? env->actor()->str() : ""}, {"event_id", IdToHex(*env->event_id())}};
-      const std::string text = Dump(j);
-      if (!page.Add("", text, kCursorBytes)) {
-        if (page.items() == 0) return TooLarge("an event summary", text.size(), budget);
-        return Answer(page.Text(), std::to_string(env->stream_version()));
+      const auto build = [&](FlatBufferBuilder& b) {
+        const auto actor = env->actor() != nullptr ? b.CreateString(env->actor()->string_view()) : 0;
+        return fb::CreateEventSummary(b, e.seq, env->stream_version(), static_cast<uint8_t>(env->event_type()),
+                                      env->time_ns(), actor, env->event_id());
+      };
+      if (!page.Add(&events, build, kCursorBytes)) {
+        if (page.items() == 0) return TooLarge("an event summary", page.refused_bytes(), budget);
+        return finish(std::to_string(env->stream_version()));
       }
       from = env->stream_version() + 1;
     }
-    if (events.size() < want) return Answer(page.Text());  // the stream's end
+    if (chunk.size() < want) return finish("");  // the stream's end
   }
   auto version = log.StreamVersion(stream);
   if (!version.ok()) return Rejected(fb::RejectCode::Internal, version.status().ToString());
-  return Answer(page.Text(), version.value() >= from ? std::to_string(from) : "");
+  return finish(version.value() >= from ? std::to_string(from) : "");
+}
+
+// QueryStatus of one upgrade: in progress, or among the recent ended ones.
+Reply OneUpgrade(const proj::Status& status, const proj::Id& id, size_t budget) {
+  const std::string what = "upgrade " + id.hex();
+  if (const auto* u = status.find(id)) {
+    return Single(what, [u](FlatBufferBuilder& fbb) { return query::BuildUpgrade(fbb, *u); }, budget);
+  }
+  const auto& recent = status.recent;
+  const auto ended = std::find_if(recent.rbegin(), recent.rend(), [&id](const auto& r) { return r.id == id; });
+  if (ended == recent.rend()) return Rejected(fb::RejectCode::NotFound, "no upgrade " + id.hex() + " in the recent status");
+  return Single(what, [&ended](FlatBufferBuilder& fbb) { return query::BuildUpgrade(fbb, *ended); }, budget);
 }
 
 }  // namespace
@@ -387,20 +406,17 @@ Reply AnswerQuery(const fb::CommandEnvelope& cmd, const State& state, const proj
   const size_t budget = std::max(max_reply_bytes, kMinReplyBytes) - kReplyOverhead;
   if (const auto* q = cmd.command_as_QueryStatus()) {
     if (q->upgrade_id() == nullptr) return StatusPage(state.status, Str(q->after()), budget);
-    const proj::Id id = proj::Id::From(q->upgrade_id());
-    std::string what = "upgrade ";
-    what += id.hex();
-    if (const auto* u = state.status.find(id)) return Single(what, proj::ToJson(*u), budget);
-    const auto& recent = state.status.recent;
-    const auto ended = std::find_if(recent.rbegin(), recent.rend(), [&id](const auto& r) { return r.id == id; });
-    if (ended != recent.rend()) return Single(what, proj::ToJson(*ended), budget);
-    return Rejected(fb::RejectCode::NotFound, "no upgrade " + id.hex() + " in the recent status");
+    return OneUpgrade(state.status, proj::Id::From(q->upgrade_id()), budget);
   }
   if (const auto* q = cmd.command_as_QueryRegistry()) {
     if (q->component() == nullptr || q->component()->size() == 0) return RegistryPage(state.registry, *q, budget);
-    const proj::Component* c = state.registry.find(q->component()->str());
-    if (c == nullptr) return Rejected(fb::RejectCode::NotFound, "component " + q->component()->str() + " is not registered");
-    return Single("component " + c->name, proj::ToJson(*c), budget);
+    const auto it = state.registry.components.find(q->component()->str());
+    if (it == state.registry.components.end()) {
+      return Rejected(fb::RejectCode::NotFound, "component " + q->component()->str() + " is not registered");
+    }
+    const proj::RegistryEntry& entry = it->second;
+    return Single("component " + it->first,
+                  [&entry](FlatBufferBuilder& fbb) { return query::BuildComponent(fbb, entry); }, budget);
   }
   if (const auto* q = cmd.command_as_QueryStatistics()) return StatisticsPage(stats, Str(q->after()), budget);
   if (const auto* q = cmd.command_as_QueryEvents()) return EventsPage(log, *q, budget);

@@ -18,11 +18,13 @@ inline Reply Rejected(fb::RejectCode code, std::string message) {
   return r;
 }
 
-// The answer to a Query* command over the current state and the log; its
-// encoded reply (EncodeReply) is at most max_reply_bytes (at least 4 KiB).
-// Listings are built a page at a time, item by item, and stop before the
-// budget; Reply::next says where the next page starts (commands.fbs). One
-// entry that alone exceeds the budget is refused Unavailable.
+// The answer to a Query* command over the current state and the log: a
+// typed QueryResult (schemas/queries.fbs) in Reply::result. Its encoded
+// reply (EncodeReply) is at most max_reply_bytes (at least 4 KiB). Listings
+// are built a page at a time, entry by entry, and stop before the budget;
+// Reply::next says where the next page starts (commands.fbs). One entry that
+// alone exceeds the budget is refused Unavailable. Reads its arguments only:
+// callers may run it on several threads at once.
 Reply AnswerQuery(const fb::CommandEnvelope& cmd, const State& state, const proj::Statistics& stats,
                   const store::EventLog& log, size_t max_reply_bytes);
 

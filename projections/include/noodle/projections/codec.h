@@ -1,4 +1,4 @@
-// Snapshot blobs and JSON views of the projections.
+// Snapshot blobs of the projections.
 //
 // Snapshot blobs are stored in users' data directories and read by later
 // builds, so their format evolves under rules. A blob is MessagePack of one
@@ -14,9 +14,12 @@
 // Versions:
 //   1  (0.1.0) enums as their numbers; no "format" key.
 //   2  enums by name; "format": 2.
+//   3  statistics keep durations as a histogram ("durations": {"count",
+//      "min_ns", "max_ns", "buckets": [[bucket, n], ...]}) instead of every
+//      one ("durations_ns"); formats 1 and 2's lists are read into it.
 //
 // Decode:
-//   - reads formats 1 and 2; enums by name or (format 1) by number;
+//   - reads formats 1 to 3; enums by name or (format 1) by number;
 //   - a missing (or null) field, at any depth, keeps the struct's default;
 //     a field it does not know is ignored. So adding a field, or dropping
 //     one, needs no new version;
@@ -35,15 +38,13 @@
 //
 // Encode/Decode round-trip exactly: Decode(Encode(x)) == x.
 //
-// ToJson gives the views queries answer with; clients read them, so their
-// shape does not follow the snapshot format.
+// Queries answer with typed replies (schemas/queries.fbs, built by
+// noodle_protocol), never with this format.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "noodle/projections/registry.h"
 #include "noodle/projections/statistics.h"
@@ -53,7 +54,7 @@
 namespace noodle::proj {
 
 // The snapshot format Encode writes, and the newest Decode reads.
-inline constexpr uint64_t kSnapshotFormat = 2;
+inline constexpr uint64_t kSnapshotFormat = 3;
 
 std::string Encode(const Registry& r);
 std::string Encode(const Status& s);
@@ -61,12 +62,5 @@ std::string Encode(const Statistics& s);
 noodle::Status Decode(std::string_view blob, Registry* r);
 noodle::Status Decode(std::string_view blob, Status* s);
 noodle::Status Decode(std::string_view blob, Statistics* s);
-
-nlohmann::json ToJson(const Component& c);
-nlohmann::json ToJson(const Registry& r);
-nlohmann::json ToJson(const Upgrade& u);
-nlohmann::json ToJson(const UpgradeSummary& u);
-nlohmann::json ToJson(const Status& s);
-nlohmann::json ToJson(const Statistics& s);
 
 }  // namespace noodle::proj

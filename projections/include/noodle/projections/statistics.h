@@ -5,19 +5,42 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <vector>
 
 #include "noodle/fb/events_generated.h"
 #include "noodle/projections/component.h"
 
 namespace noodle::proj {
 
+// Durations in bounded form: a log-linear histogram, so a tally (and its
+// snapshot) stays the same size however many upgrades end. Values below 128
+// ns have a bucket each; from there each power of two [2^e, 2^(e+1)) is cut
+// into 64 equal buckets, so a bucket is at most 1/64 of its lower bound wide.
+// A percentile is read as its bucket's midpoint, clamped to the exact min
+// and max: within 1/128 (0.79 %) of the exact nearest-rank value. At most 64
+// buckets per power of two are held: about 1,400 for anything from 1 ms to
+// an hour, typically a few dozen.
+struct DurationHistogram {
+  static constexpr int kSubBits = 6;                        // 64 buckets per power of two
+  static constexpr uint32_t kBuckets = (63 - kSubBits + 1) << kSubBits;  // up to INT64_MAX
+  uint64_t count = 0;
+  int64_t min_ns = 0, max_ns = 0;        // exact; 0 while empty
+  std::map<uint32_t, uint64_t> buckets;  // bucket -> values in it (none empty)
+  bool operator==(const DurationHistogram&) const = default;
+
+  void Add(int64_t ns);  // a negative duration counts as 0
+  // The nearest-rank p-quantile (0 < p <= 1) within the bound above; 0 while empty.
+  int64_t Percentile(double p) const;
+  static uint32_t BucketOf(int64_t ns);
+  static int64_t LowerBound(uint32_t bucket);
+  static int64_t Width(uint32_t bucket);
+};
+
 // Outcome names: completed, rejected, failed, cancelled, aborted (how the
 // upgrade ended or what started its rollback), and rolled_back,
 // rollback_failed (how that rollback went).
 struct Tally {
   std::map<std::string, uint64_t> outcomes;
-  std::vector<int64_t> durations_ns;  // request to end, in the order they ended
+  DurationHistogram durations;  // request to end
   bool operator==(const Tally&) const = default;
 };
 
@@ -25,7 +48,7 @@ struct DurationSummary {
   uint64_t count = 0;
   int64_t min_ns = 0, median_ns = 0, p95_ns = 0, max_ns = 0;
 };
-// Nearest-rank percentiles over the tally's durations.
+// min and max exact; median and p95 by nearest rank, within the histogram's bound.
 DurationSummary Summarize(const Tally& t);
 
 struct Statistics {

@@ -2,11 +2,13 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cctype>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
 #include "noodle/engine/authorize.h"
+#include "noodle/protocol/query_result.h"
 #include "support/world.h"
 
 namespace noodle::test {
@@ -367,8 +369,21 @@ void Driver::RollBack() {
 }
 
 
+namespace {
+
+// "RolledBack" -> "rolled_back": the schema's enum name as the model spells it.
+std::string Snake(const char* pascal) {
+  std::string out;
+  for (const char* c = pascal; *c != '\0'; ++c) {
+    if (std::isupper(static_cast<unsigned char>(*c)) && c != pascal) out += '_';
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+  }
+  return out;
+}
+
+}  // namespace
+
 void Driver::Query() {
-  using nlohmann::json;
   switch (Pick(4)) {
     case 0: {  // one upgrade: its phase as the model has it, while status keeps it
       auto id = SomeUpgrade(false);
@@ -376,8 +391,10 @@ void Driver::Query() {
       Note("query upgrade " + id->hex().substr(24));
       const engine::Reply r = Send(engine::cmd::QueryStatus(*id));
       if (!r.accepted) break;  // ended and gone from the recent list
-      BOOST_REQUIRE_MESSAGE(json::parse(r.result_json)["phase"] == model_.upgrade(*id)->phase,
-                            Where() << "queried phase " << r.result_json);
+      auto u = engine::AnswerOf<fb::UpgradeInfo>(r);
+      BOOST_REQUIRE_MESSAGE(u.ok(), Where() << u.status().ToString());
+      const std::string phase = Snake(fb::EnumNamePhase(u.value()->phase()));
+      BOOST_REQUIRE_MESSAGE(phase == model_.upgrade(*id)->phase, Where() << "queried phase " << phase);
       break;
     }
     case 1: {
@@ -386,15 +403,22 @@ void Driver::Query() {
       const engine::Reply r = Send(engine::cmd::QueryRegistry(name));
       const auto it = model_.components().find(name);
       BOOST_REQUIRE_MESSAGE(r.accepted == (it != model_.components().end()), Where() << "registry query " << r.message);
-      if (r.accepted) BOOST_REQUIRE(json::parse(r.result_json)["version"] == it->second.version);
+      if (!r.accepted) break;
+      auto c = engine::AnswerOf<fb::ComponentInfo>(r);
+      BOOST_REQUIRE_MESSAGE(c.ok(), Where() << c.status().ToString());
+      BOOST_REQUIRE(c.value()->spec()->version()->str() == it->second.version);
       break;
     }
     case 2: {
       Note("query statistics");
-      const json j = json::parse(Send(engine::cmd::QueryStatistics()).result_json);
-      BOOST_REQUIRE_MESSAGE(j["in_flight"] == model_.order().size() - model_.ended(), Where() << j.dump());
-      BOOST_REQUIRE_MESSAGE(j["outcomes"].value("completed", 0u) == model_.count(fb::Event::UpgradeCompleted),
-                            Where() << j.dump());
+      auto st = engine::AnswerOf<fb::StatisticsResult>(Send(engine::cmd::QueryStatistics()));
+      BOOST_REQUIRE_MESSAGE(st.ok(), Where() << st.status().ToString());
+      BOOST_REQUIRE_MESSAGE(st.value()->in_flight() == model_.order().size() - model_.ended(), Where() << "in flight");
+      uint64_t completed = 0;
+      if (const auto* outcomes = st.value()->outcomes()) {
+        for (const auto* o : *outcomes) completed += o->outcome() == fb::Outcome::Completed ? o->count() : 0;
+      }
+      BOOST_REQUIRE_MESSAGE(completed == model_.count(fb::Event::UpgradeCompleted), Where() << "completed " << completed);
       break;
     }
     default: {  // a stream's events: as many as the model counted for it
@@ -403,7 +427,10 @@ void Driver::Query() {
       const std::string stream = engine::UpgradeStream(*id);
       Note("query events of " + id->hex().substr(24));
       const engine::Reply r = Send(engine::cmd::QueryEvents(stream));
-      BOOST_REQUIRE_MESSAGE(json::parse(r.result_json).size() == model_.stream_events(stream), Where() << r.message);
+      auto ev = engine::AnswerOf<fb::EventsResult>(r);
+      BOOST_REQUIRE_MESSAGE(ev.ok(), Where() << r.message << " " << ev.status().ToString());
+      const size_t n = ev.value()->events() == nullptr ? 0 : ev.value()->events()->size();
+      BOOST_REQUIRE_MESSAGE(n == model_.stream_events(stream), Where() << r.message);
     }
   }
 }

@@ -443,15 +443,36 @@ std::vector<std::string> Model::Diff(const proj::Statistics& st) const {
   if (upgrade_rollbacks_completed_ > 0) outcomes["rolled_back"] = upgrade_rollbacks_completed_;
   if (upgrade_rollbacks_failed_ > 0) outcomes["rollback_failed"] = upgrade_rollbacks_failed_;
   Expect(out, "outcomes", st.overall.outcomes, outcomes);
-  Expect(out, "durations", st.overall.durations_ns, durations_);
+  // The engine keeps durations in a histogram: the model's exact ones, put
+  // in the same buckets, must give the same one.
+  auto histogram = [](const std::vector<int64_t>& ds) {
+    proj::DurationHistogram h;
+    for (int64_t d : ds) h.Add(d);
+    return h;
+  };
+  auto counts = [](const proj::DurationHistogram& h) {
+    return std::to_string(h.count) + " durations, " + std::to_string(h.min_ns) + ".." + std::to_string(h.max_ns);
+  };
+  if (!(st.overall.durations == histogram(durations_))) {
+    out.push_back("durations: engine " + counts(st.overall.durations) + ", model " + counts(histogram(durations_)));
+  }
   std::map<std::string, std::map<std::string, uint64_t>> per_outcomes;
-  std::map<std::string, std::vector<int64_t>> per_durations;
+  std::set<std::string> with_durations, model_with_durations;
   for (const auto& [name, t] : st.per_component) {
     if (!t.outcomes.empty()) per_outcomes[name] = t.outcomes;
-    if (!t.durations_ns.empty()) per_durations[name] = t.durations_ns;
+    if (t.durations.count == 0) continue;
+    with_durations.insert(name);
+    auto it = durations_by_component_.find(name);
+    const auto model = histogram(it == durations_by_component_.end() ? std::vector<int64_t>{} : it->second);
+    if (!(t.durations == model)) {
+      out.push_back("durations of " + name + ": engine " + counts(t.durations) + ", model " + counts(model));
+    }
+  }
+  for (const auto& [name, ds] : durations_by_component_) {
+    if (!ds.empty()) model_with_durations.insert(name);
   }
   Expect(out, "outcomes per component", per_outcomes, outcomes_by_component_);
-  Expect(out, "durations per component", per_durations, durations_by_component_);
+  Expect(out, "components with durations", with_durations, model_with_durations);
   std::map<proj::Id, std::pair<std::string, int64_t>> open, engine_open;
   for (const auto& [id, u] : upgrades_) {
     if (!u.ended) open[id] = {u.component, u.requested_ns};

@@ -93,7 +93,7 @@ step "canary: db 1.4.0 -> 1.5.0 at 25%, then promoted"
 canary=0000000000000000000000000000c0de
 "$ctl" upgrade start db 1.5.0 --strategy canary --weights 25,100 --id $canary
 for _ in $(seq 100); do
-  "$ctl" upgrade status $canary --json | grep -q '"phase":"paused"' && break
+  "$ctl" upgrade status $canary --json | grep -q '"phase":"Paused"' && break
   sleep 0.1
 done
 "$ctl" status

@@ -78,10 +78,10 @@ ctl upgrade start shop 1.2.0 --id $rolled_back --wait 30 && { echo "shop 1.2.0 s
 ctl rollback point after-release >/dev/null
 ctl upgrade start db 1.5.0 --strategy canary --weights 25,100 --id $canary >/dev/null
 for _ in $(seq 300); do
-  ctl upgrade status $canary --json | grep -q '"phase":"paused"' && break
+  ctl upgrade status $canary --json | grep -q '"phase":"Paused"' && break
   sleep 0.1
 done
-ctl upgrade status $canary --json | grep -q '"phase":"paused"' || { echo "the canary did not pause" >&2; exit 1; }
+ctl upgrade status $canary --json | grep -q '"phase":"Paused"' || { echo "the canary did not pause" >&2; exit 1; }
 
 ctl component list --json >"$work/registry.json"
 ctl status --json >"$work/status.json"

@@ -120,7 +120,9 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       u->parallel = v->parallel();
       u->plan.clear();
       if (v->plan() != nullptr) {
-        for (const auto* p : *v->plan()) u->plan.push_back({p->action()->str(), Str(p->instance()), p->weight(), p->pause()});
+        for (const auto* p : *v->plan()) {
+          u->plan.push_back({ResolveStepAction(p->action_kind(), p->action()), Str(p->instance()), p->weight(), p->pause()});
+        }
       }
       u->steps.assign(u->plan.size(), StepState::kPending);
       s.busy[u->component] = u->id;

@@ -103,7 +103,7 @@ class Agent {
       if (const proj::Component* now = registry_.find(u->component)) req.from = *now;
       req.to = u->target;
       spdlog::info("agent {}: {} step {} ({} on {}) of upgrade {}", name_, revert ? "reverting" : "running", step + 1,
-                   req.action, req.instance, id.hex());
+                   proj::StepActionName(req.action), req.instance, id.hex());
       hooks_->Start(req, [this, req](engine::StepOutcome o) { Report(req, o); });
     }
     candidates_.clear();

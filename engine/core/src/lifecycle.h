@@ -27,4 +27,7 @@ void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succe
                       const std::string& reason, const std::string& output_tail, int64_t duration_ns,
                       const std::string& signer = "");
 
+// Starts plan step k of the upgrade, or (revert) the revert of plan step k.
+void EmitStepStarted(Emitter& em, const proj::Id& id, uint32_t k, bool revert);
+
 }  // namespace noodle::engine

@@ -97,10 +97,27 @@ std::string Health(const proj::Id& upgrade, const std::string& instance, bool he
                 fb::CreateReportHealthDirect(fbb, &fid, instance.c_str(), healthy, detail.c_str()).Union());
 }
 
-std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m) {
+std::string Timer(const proj::Id& upgrade, fb::TimerKind timer, const Meta& m) {
   FlatBufferBuilder fbb;
   const fb::Id128 fid = upgrade.fb();
-  return Finish(fbb, m, fb::Command::TimerFired, fb::CreateTimerFiredDirect(fbb, &fid, timer.c_str()).Union());
+  return Finish(fbb, m, fb::Command::TimerFired, fb::CreateTimerFired(fbb, &fid, timer).Union());
+}
+
+std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m) {
+  fb::TimerKind kind = fb::TimerKind::Unspecified;
+  for (fb::TimerKind k : fb::EnumValuesTimerKind()) {
+    if (k != fb::TimerKind::Unspecified && timer == TimerName(k)) kind = k;
+  }
+  return Timer(upgrade, kind, m);
+}
+
+const char* TimerName(fb::TimerKind k) {
+  switch (k) {
+    case fb::TimerKind::Deadline: return "deadline";
+    case fb::TimerKind::Pause: return "pause";
+    case fb::TimerKind::Unspecified: break;
+  }
+  return "";
 }
 
 std::string QueryStatus(const proj::Id& upgrade, const Meta& m) {

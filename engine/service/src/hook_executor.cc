@@ -3,6 +3,7 @@
 
 #include "noodle/protocol/file_hash.h"
 #include "noodle/engine/names.h"
+#include "noodle/projections/status.h"
 #include "step_workers.h"
 
 #include <fcntl.h>
@@ -192,7 +193,7 @@ StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options,
       "NOODLE_TO=" + (revert ? step.from.version : step.to.version),
       "NOODLE_INSTANCE=" + step.instance,
       "NOODLE_WEIGHT=" + std::to_string(revert ? 0 : step.weight),
-      "NOODLE_ACTION=" + step.action,
+      "NOODLE_ACTION=" + std::string(proj::StepActionName(step.action)),
       "NOODLE_STEP=" + std::to_string(step.step),
       "NOODLE_UPGRADE_ID=" + step.upgrade_id.hex(),
       std::string("NOODLE_REVERT=") + (revert ? "1" : "0"),
@@ -230,27 +231,33 @@ StepOutcome RunStep(const StepRequest& step, const HookExecutorOptions& options,
     if (spec.hook("revert") != nullptr) add("revert");
     else add("swap");
     add("health");
-  } else if (step.action == "swap" || step.action == "switch") {
-    if (step.action == "swap") add("prepare");
+  } else if (step.action == fb::StepAction::Swap || step.action == fb::StepAction::Switch) {
+    if (step.action == fb::StepAction::Swap) add("prepare");
     add("swap");
     add("health");
-  } else if (step.action == "restart") {
+  } else if (step.action == fb::StepAction::Restart) {
     add("stop");
     add("swap");
     add("start");
     add("health");
-  } else if (step.action == "shift") {
+  } else if (step.action == fb::StepAction::Shift) {
     add("swap");
     add("health");
-  } else if (step.action == "deploy") {
+  } else if (step.action == fb::StepAction::Deploy) {
     add("prepare");
-  } else if (step.action == "verify") {
+  } else if (step.action == fb::StepAction::Verify) {
     add("health");
   }
-  if ((step.action != "deploy" && step.action != "verify") && spec.hook("swap") == nullptr &&
+  if ((step.action != fb::StepAction::Deploy && step.action != fb::StepAction::Verify) && spec.hook("swap") == nullptr &&
       (!revert || spec.hook("revert") == nullptr)) {
     o.exit_code = -1;
     o.reason = spec.name + " declares no swap hook";
+    return finish(o);
+  }
+  if (!revert && sequence.empty()) {  // an action a newer engine planned: run nothing rather than guess
+    o.exit_code = -1;
+    o.reason = "step " + std::to_string(step.step + 1) +
+               " has an action this executor does not know (planned by a newer engine?)";
     return finish(o);
   }
   // Every hook of the step passes confinement before the first one runs.

@@ -23,15 +23,20 @@ StepOutcome Run(Host* host, const StepRequest& step) {
     s = host->Start(name, step.from.version, step.from.artifact_sha256, {},
                     plugin == step.from.metadata.end() ? "" : plugin->second, step.from.artifact_require_signature);
   }
-  if (s.ok()) {
+  if (s.ok() && !step.revert && step.action == fb::StepAction::Unspecified) {
+    s = Status::InvalidArgument("step " + std::to_string(step.step + 1) +
+                                " has an action this executor does not know (planned by a newer engine?)");
+  } else if (s.ok()) {
     if (step.revert) {
       s = host->Revert(name);
-    } else if (step.action == "verify") {
+    } else if (step.action == fb::StepAction::Verify) {
       s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256, &unhealthy,
                                       step.to.artifact_require_signature, &signer);
       health_checked = true;
     } else {
-      const uint32_t weight = step.action == "deploy" ? 0 : step.action == "switch" ? 100 : step.weight;
+      const uint32_t weight = step.action == fb::StepAction::Deploy   ? 0
+                              : step.action == fb::StepAction::Switch ? 100
+                                                                      : step.weight;
       auto swap = host->SwapOf(name);
       const bool staged = swap.ok() && swap->staged == step.to.version;
       if (!staged) {

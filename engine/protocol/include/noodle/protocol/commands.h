@@ -65,7 +65,12 @@ std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_
 std::string StepResult(const StepReport& r, const Meta& m = {});
 std::string Health(const proj::Id& upgrade, const std::string& instance, bool healthy, const std::string& detail,
                    const Meta& m = {});
+std::string Timer(const proj::Id& upgrade, fb::TimerKind timer, const Meta& m = {});
+// By name ("deadline", "pause"); a name this build does not know becomes
+// Unspecified, which the decider refuses.
 std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m = {});
+// A timer kind's name ("deadline"); "" for Unspecified and unknown values.
+const char* TimerName(fb::TimerKind k);
 // Queries (answered by the engine, not the decider).
 std::string QueryStatus(const proj::Id& upgrade = {}, const Meta& m = {});
 std::string QueryRegistry(const std::string& component = "", const Meta& m = {});

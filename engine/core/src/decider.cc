@@ -118,11 +118,7 @@ Decision RequestUpgrade(const fb::RequestUpgrade& cmd, const State& state, const
   const fb::Id128 fid = id.fb();
   em.Emit(UpgradeStream(id), id, fb::Event::UpgradeRequested, [&](FlatBufferBuilder& fbb) {
     Offset<fb::Strategy> strategy;
-    if (const auto* st = cmd.strategy()) {
-      Offset<flatbuffers::Vector<uint8_t>> weights;
-      if (st->weights() != nullptr) weights = fbb.CreateVector(st->weights()->data(), st->weights()->size());
-      strategy = fb::CreateStrategy(fbb, st->kind(), st->steps(), weights, st->pause_ms(), st->max_unavailable());
-    }
+    if (cmd.strategy() != nullptr) strategy = proj::ToStrategy(fbb, proj::FromStrategy(cmd.strategy()));
     Offset<fb::ComponentSpec> target;
     if (cmd.target() != nullptr) target = proj::ToSpec(fbb, proj::FromSpec(*cmd.target()));
     std::vector<Offset<fb::KeyValue>> metadata;
@@ -203,6 +199,18 @@ Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Contex
   return d;
 }
 
+StepOutcome OutcomeOf(const fb::ReportStepResult& cmd) {
+  StepOutcome o;
+  o.succeeded = cmd.succeeded();
+  o.timed_out = cmd.timed_out();
+  o.exit_code = cmd.exit_code();
+  o.reason = S(cmd.reason());
+  o.output_tail = S(cmd.output_tail());
+  o.duration_ns = cmd.duration_ns();
+  o.signer = S(cmd.signer());
+  return o;
+}
+
 Decision StepResult(const fb::ReportStepResult& cmd, const State& state, const Context& ctx) {
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
@@ -216,8 +224,7 @@ Decision StepResult(const fb::ReportStepResult& cmd, const State& state, const C
   Decision d;
   Emitter em(ctx, &d);
   em.Track(*u);
-  RecordStepResult(em, u->id, step, cmd.succeeded(), cmd.timed_out(), cmd.exit_code(), S(cmd.reason()),
-                   S(cmd.output_tail()), cmd.duration_ns(), S(cmd.signer()));
+  RecordStepResult(em, u->id, step, OutcomeOf(cmd));
   return d;
 }
 

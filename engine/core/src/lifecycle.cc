@@ -241,9 +241,38 @@ void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& rea
   Advance(em, id);
 }
 
-void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succeeded, bool timed_out, int32_t exit_code,
-                      const std::string& reason, const std::string& output_tail, int64_t duration_ns,
-                      const std::string& signer) {
+namespace {
+
+Offset<void> StepSucceededEvent(FlatBufferBuilder& fbb, const fb::Id128& fid, uint32_t step, const StepOutcome& o) {
+  const auto tail = Str(fbb, o.output_tail), signer = Str(fbb, o.signer);
+  fb::StepSucceededBuilder b(fbb);
+  b.add_upgrade_id(&fid);
+  b.add_step(step);
+  b.add_exit_code(o.exit_code);
+  b.add_output_tail(tail);
+  b.add_duration_ns(o.duration_ns);
+  b.add_signer(signer);
+  return b.Finish().Union();
+}
+
+Offset<void> StepFailedEvent(FlatBufferBuilder& fbb, const fb::Id128& fid, uint32_t step, const StepOutcome& o,
+                             const std::string& why) {
+  const auto reason = Str(fbb, why), tail = Str(fbb, o.output_tail), signer = Str(fbb, o.signer);
+  fb::StepFailedBuilder b(fbb);
+  b.add_upgrade_id(&fid);
+  b.add_step(step);
+  b.add_outcome(o.timed_out ? fb::StepOutcome::TimedOut : fb::StepOutcome::Failed);
+  b.add_exit_code(o.exit_code);
+  b.add_reason(reason);
+  b.add_output_tail(tail);
+  b.add_duration_ns(o.duration_ns);
+  b.add_signer(signer);
+  return b.Finish().Union();
+}
+
+}  // namespace
+
+void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, const StepOutcome& outcome) {
   proj::Upgrade* u = em.upgrade(id);
   if (u == nullptr) return;
   const std::string stream = UpgradeStream(id);
@@ -251,22 +280,17 @@ void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succe
   const auto n = static_cast<uint32_t>(u->plan.size());
   const bool is_revert = step >= n;
   const uint32_t k = is_revert ? step - n : step;
+  const bool succeeded = outcome.succeeded;
   const std::string name = (is_revert ? "revert of " : "") + StepName(*u, k);
-  const std::string why = !reason.empty() ? reason
-                          : timed_out     ? "timed out"
-                                          : "exit code " + std::to_string(exit_code);
-
+  const std::string why = !outcome.reason.empty() ? outcome.reason
+                          : outcome.timed_out     ? "timed out"
+                                                  : "exit code " + std::to_string(outcome.exit_code);
   if (succeeded) {
-    em.Emit(stream, id, fb::Event::StepSucceeded, [&](FlatBufferBuilder& fbb) {
-      return fb::CreateStepSucceeded(fbb, &fid, step, exit_code, Str(fbb, output_tail), duration_ns, Str(fbb, signer))
-          .Union();
-    });
+    em.Emit(stream, id, fb::Event::StepSucceeded,
+            [&](FlatBufferBuilder& fbb) { return StepSucceededEvent(fbb, fid, step, outcome); });
   } else {
-    em.Emit(stream, id, fb::Event::StepFailed, [&](FlatBufferBuilder& fbb) {
-      return fb::CreateStepFailed(fbb, &fid, step, timed_out ? fb::StepOutcome::TimedOut : fb::StepOutcome::Failed,
-                                  exit_code, Str(fbb, why), Str(fbb, output_tail), duration_ns, Str(fbb, signer))
-          .Union();
-    });
+    em.Emit(stream, id, fb::Event::StepFailed,
+            [&](FlatBufferBuilder& fbb) { return StepFailedEvent(fbb, fid, step, outcome, why); });
   }
   u = em.upgrade(id);
   const uint8_t weight_now = u->weight;

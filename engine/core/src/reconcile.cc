@@ -123,9 +123,11 @@ std::vector<Decision> Recover(const State& state, const Context& ctx) {
     Decision& d = out.emplace_back();
     Emitter em(c, &d);
     em.Track(u);
-    const std::string reason = "interrupted: the engine stopped while this step ran";
+    StepOutcome interrupted;
+    interrupted.exit_code = -1;
+    interrupted.reason = "interrupted: the engine stopped while this step ran";
     for (uint32_t i = 0; i < u.steps.size(); ++i) {
-      if (u.steps[i] == proj::StepState::kRunning) RecordStepResult(em, id, i, false, false, -1, reason, "", 0);
+      if (u.steps[i] == proj::StepState::kRunning) RecordStepResult(em, id, i, interrupted);
     }
     const proj::Upgrade* now = em.upgrade(id);
     // Run the interrupted revert again: reverts are idempotent by contract.

@@ -60,6 +60,11 @@ struct StrategySpec {
   uint32_t max_unavailable = 1;  // rolling
   bool operator==(const StrategySpec&) const = default;
 };
+// The one conversion between the schema's Strategy and StrategySpec (null:
+// the defaults).
+StrategySpec FromStrategy(const fb::Strategy* st);
+flatbuffers::Offset<fb::Strategy> ToStrategy(flatbuffers::FlatBufferBuilder& fbb, const StrategySpec& s);
+
 struct Upgrade {
   Id id;
   Id parent;  // the rollback-to-point operation this belongs to, if any
@@ -173,6 +178,22 @@ inline fb::StepAction StepActionFromName(std::string_view name) {
 inline fb::StepAction ResolveStepAction(fb::StepAction kind, const flatbuffers::String* name) {
   if (*StepActionName(kind) != '\0') return kind;
   return name == nullptr ? fb::StepAction::Unspecified : StepActionFromName(name->string_view());
+}
+
+inline StrategySpec FromStrategy(const fb::Strategy* st) {
+  StrategySpec s;
+  if (st == nullptr) return s;
+  s.kind = st->kind();
+  s.steps = st->steps();
+  if (st->weights() != nullptr) s.weights.assign(st->weights()->begin(), st->weights()->end());
+  s.pause_ms = st->pause_ms();
+  s.max_unavailable = st->max_unavailable();
+  return s;
+}
+
+inline flatbuffers::Offset<fb::Strategy> ToStrategy(flatbuffers::FlatBufferBuilder& fbb, const StrategySpec& s) {
+  const auto weights = s.weights.empty() ? 0 : fbb.CreateVector(s.weights);
+  return fb::CreateStrategy(fbb, s.kind, s.steps, weights, s.pause_ms, s.max_unavailable);
 }
 
 // Snapshots store an action by its wire name, as format 1 stored the string

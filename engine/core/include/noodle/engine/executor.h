@@ -46,6 +46,8 @@ struct StepRequest {
   proj::Component to;     // the component as it will be after the upgrade
 };
 
+// How a step ended, as an executor saw it. Carried whole from the executor
+// through the ReportStepResult command to the decider (RecordStepResult).
 struct StepOutcome {
   bool succeeded = false;
   bool timed_out = false;

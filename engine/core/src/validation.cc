@@ -337,6 +337,98 @@ bool HasDependencyCycle(const proj::Registry& registry, const proj::Component& c
   return true;
 }
 
+namespace {
+
+// The SemVer move: the same version is refused, a breaking one unless
+// allowed (or at basic level); downgrades and pre-releases are warned about.
+void CheckVersionMove(const proj::Upgrade& u, const semver::Version& from, const semver::Version& to,
+                      ValidationResult& v) {
+  const auto compat = semver::CheckCompatibility(from, to);
+  v.breaking = compat.breaking;
+  if (compat.change == semver::Change::kSame) {
+    Add(v.errors, Code::SameVersion, "target_version", compat.reason);
+  } else if (compat.breaking && !u.allow_breaking && u.level != fb::ValidationLevel::Basic) {
+    proj::Upgrade described = u;
+    described.from_version = v.from_version;
+    Add(v.errors, Code::BreakingChange, "target_version",
+        Describe(described) + ": " + compat.reason + " (set allow_breaking to proceed)");
+  } else if (compat.breaking || compat.change == semver::Change::kDowngrade || compat.prerelease) {
+    v.warnings.push_back(compat.reason);
+  }
+}
+
+// The strategy against the component: traffic shifts need a hot-swappable
+// one; rolling and agents need instances; agents have no second slot.
+void CheckStrategyFits(const proj::Upgrade& u, const State& state, ValidationResult& v) {
+  auto& out = v.errors;
+  const fb::StrategyKind kind = u.strategy.kind;
+  const bool shifts_traffic = kind == fb::StrategyKind::Canary || kind == fb::StrategyKind::Gradual;
+  if (!v.target.hot_swappable && shifts_traffic) {
+    Add(out, Code::NotHotSwappable, "strategy",
+        u.component + " is not hot-swappable: it is restarted, never swapped live, so " +
+            fb::EnumNameStrategyKind(kind) + " cannot shift traffic to it (use Immediate, Rolling or BlueGreen)");
+  }
+  const bool by_agents = v.target.executor == fb::ExecutorKind::Agent;
+  if ((kind == fb::StrategyKind::Rolling || by_agents) && v.target.instances.empty()) {
+    Add(out, Code::NoInstances, "target.instances",
+        (by_agents ? "agent-run " : "rolling upgrade of ") + u.component + " needs at least one instance");
+  }
+  if (!by_agents) return;
+  if (kind == fb::StrategyKind::BlueGreen) {
+    Add(out, Code::StrategyUnsupported, "strategy",
+        u.component + " is run by agents: blue-green needs a second slot they do not have");
+  }
+  for (const auto& instance : v.target.instances) {
+    bool announced = false;
+    for (const auto& [agent, instances] : state.status.agents) {
+      announced = announced || std::find(instances.begin(), instances.end(), instance) != instances.end();
+    }
+    if (!announced) {
+      Add(out, Code::InstanceWithoutAgent, "target.instances",
+          "no announced agent runs instance " + instance + " of " + u.component);
+    }
+  }
+}
+
+// The new version's dependencies are met, and its dependents still accept it.
+void CheckDependencies(const proj::Upgrade& u, const State& state, const semver::Version& to, ValidationResult& v) {
+  auto& out = v.errors;
+  for (const auto& d : v.target.dependencies) {
+    const proj::Component* dep = state.registry.find(d.name);
+    auto range = semver::Range::Parse(d.range);
+    if (dep == nullptr) {
+      Add(out, Code::DependencyMissing, "target.dependencies." + d.name,
+          u.component + " " + u.to_version + " needs " + d.name + " " + d.range + ", which is not registered");
+    } else if (auto dv = semver::Parse(dep->version); range.ok() && dv.ok() && !range->Matches(dv.value())) {
+      Add(out, Code::DependencyUnmet, "target.dependencies." + d.name,
+          u.component + " " + u.to_version + " needs " + d.name + " " + d.range + " but " + d.name + " is at " +
+              dep->version);
+    }
+  }
+  for (const auto& name : state.registry.DependentsOf(u.component)) {
+    for (const auto& d : state.registry.find(name)->dependencies) {
+      if (d.name != u.component) continue;
+      auto range = semver::Range::Parse(d.range);
+      if (range.ok() && !range->Matches(to)) {
+        Add(out, Code::DependentBroken, "target_version",
+            name + " needs " + u.component + " " + d.range + ", which " + u.to_version + " does not satisfy");
+      }
+    }
+  }
+}
+
+// Strict: a new build, declared by its SHA-256.
+void CheckArtifact(const proj::Component& current, ValidationResult& v) {
+  if (v.target.artifact_sha256.empty()) {
+    Add(v.errors, Code::ArtifactHashMissing, "target.artifact", "strict validation needs the new artifact's SHA-256");
+  } else if (v.target.artifact_sha256 == current.artifact_sha256) {
+    Add(v.errors, Code::ArtifactUnchanged, "target.artifact",
+        "the new version declares the same artifact SHA-256 as " + current.version + ": not a new build");
+  }
+}
+
+}  // namespace
+
 ValidationResult ValidateUpgrade(const proj::Upgrade& u, const State& state) {
   ValidationResult v;
   auto& out = v.errors;
@@ -352,8 +444,6 @@ ValidationResult ValidateUpgrade(const proj::Upgrade& u, const State& state) {
     v.target = *current;
     v.target.version = u.to_version;
   }
-  proj::Upgrade described = u;
-  described.from_version = v.from_version;
   if (!u.parent.zero()) return v;  // restoring a recorded state
 
   if (!u.expected_version.empty() && u.expected_version != current->version) {
@@ -362,78 +452,18 @@ ValidationResult ValidateUpgrade(const proj::Upgrade& u, const State& state) {
   }
   auto from = semver::Parse(current->version);
   auto to = semver::Parse(u.to_version);
-  if (from.ok() && to.ok()) {
-    const auto compat = semver::CheckCompatibility(from.value(), to.value());
-    v.breaking = compat.breaking;
-    if (compat.change == semver::Change::kSame) {
-      Add(out, Code::SameVersion, "target_version", compat.reason);
-    } else if (compat.breaking && !u.allow_breaking && u.level != fb::ValidationLevel::Basic) {
-      Add(out, Code::BreakingChange, "target_version", Describe(described) + ": " + compat.reason + " (set allow_breaking to proceed)");
-    } else if (compat.breaking || compat.change == semver::Change::kDowngrade || compat.prerelease) {
-      v.warnings.push_back(compat.reason);
-    }
-  }
+  if (from.ok() && to.ok()) CheckVersionMove(u, from.value(), to.value(), v);
   if (current->critical && u.level != fb::ValidationLevel::Strict) {
-    Add(out, Code::CriticalNeedsStrict, "validation_level", u.component + " is critical: only strict validation may upgrade it");
+    Add(out, Code::CriticalNeedsStrict, "validation_level",
+        u.component + " is critical: only strict validation may upgrade it");
   }
-  const bool shifts_traffic = u.strategy.kind == fb::StrategyKind::Canary || u.strategy.kind == fb::StrategyKind::Gradual;
-  if (!v.target.hot_swappable && shifts_traffic) {
-    Add(out, Code::NotHotSwappable, "strategy",
-        u.component + " is not hot-swappable: it is restarted, never swapped live, so " +
-            fb::EnumNameStrategyKind(u.strategy.kind) + " cannot shift traffic to it (use Immediate, Rolling or BlueGreen)");
-  }
-  const bool by_agents = v.target.executor == fb::ExecutorKind::Agent;
-  if ((u.strategy.kind == fb::StrategyKind::Rolling || by_agents) && v.target.instances.empty()) {
-    Add(out, Code::NoInstances, "target.instances",
-        (by_agents ? "agent-run " : "rolling upgrade of ") + u.component + " needs at least one instance");
-  }
-  if (by_agents) {
-    if (u.strategy.kind == fb::StrategyKind::BlueGreen) {
-      Add(out, Code::StrategyUnsupported, "strategy", u.component + " is run by agents: blue-green needs a second slot they do not have");
-    }
-    for (const auto& instance : v.target.instances) {
-      bool announced = false;
-      for (const auto& [agent, instances] : state.status.agents) {
-        announced = announced || std::find(instances.begin(), instances.end(), instance) != instances.end();
-      }
-      if (!announced) {
-        Add(out, Code::InstanceWithoutAgent, "target.instances", "no announced agent runs instance " + instance + " of " + u.component);
-      }
-    }
-  }
+  CheckStrategyFits(u, state, v);
   std::string cycle;
-  if (HasDependencyCycle(state.registry, v.target, &cycle)) Add(out, Code::DependencyCycle, "target.dependencies", "dependency cycle: " + cycle);
-
-  if (u.level != fb::ValidationLevel::Basic && to.ok()) {
-    for (const auto& d : v.target.dependencies) {
-      const proj::Component* dep = state.registry.find(d.name);
-      auto range = semver::Range::Parse(d.range);
-      if (dep == nullptr) {
-        Add(out, Code::DependencyMissing, "target.dependencies." + d.name, u.component + " " + u.to_version + " needs " + d.name + " " + d.range + ", which is not registered");
-      } else if (auto dv = semver::Parse(dep->version); range.ok() && dv.ok() && !range->Matches(dv.value())) {
-        Add(out, Code::DependencyUnmet, "target.dependencies." + d.name,
-            u.component + " " + u.to_version + " needs " + d.name + " " + d.range + " but " + d.name + " is at " + dep->version);
-      }
-    }
-    for (const auto& name : state.registry.DependentsOf(u.component)) {
-      for (const auto& d : state.registry.find(name)->dependencies) {
-        if (d.name != u.component) continue;
-        auto range = semver::Range::Parse(d.range);
-        if (range.ok() && !range->Matches(to.value())) {
-          Add(out, Code::DependentBroken, "target_version",
-              name + " needs " + u.component + " " + d.range + ", which " + u.to_version + " does not satisfy");
-        }
-      }
-    }
+  if (HasDependencyCycle(state.registry, v.target, &cycle)) {
+    Add(out, Code::DependencyCycle, "target.dependencies", "dependency cycle: " + cycle);
   }
-  if (u.level == fb::ValidationLevel::Strict) {
-    if (v.target.artifact_sha256.empty()) {
-      Add(out, Code::ArtifactHashMissing, "target.artifact", "strict validation needs the new artifact's SHA-256");
-    } else if (v.target.artifact_sha256 == current->artifact_sha256) {
-      Add(out, Code::ArtifactUnchanged, "target.artifact",
-          "the new version declares the same artifact SHA-256 as " + current->version + ": not a new build");
-    }
-  }
+  if (u.level != fb::ValidationLevel::Basic && to.ok()) CheckDependencies(u, state, to.value(), v);
+  if (u.level == fb::ValidationLevel::Strict) CheckArtifact(*current, v);
   return v;
 }
 

@@ -55,7 +55,7 @@ struct HookRig {
 engine::StepRequest SwapStep(const std::map<std::string, proj::Hook>& hooks) {
   engine::StepRequest s;
   s.upgrade_id = {1, 2};
-  s.action = "swap";
+  s.action = fb::StepAction::Swap;
   s.from.name = s.to.name = "shop";
   s.from.version = "1.0.0";
   s.to.version = "1.1.0";
@@ -302,7 +302,7 @@ BOOST_AUTO_TEST_CASE(the_plugin_executor_refuses_metadata_plugin_outside_the_dir
   auto executor = plugin::NewPluginExecutor(&host, 1);
   engine::StepRequest step;
   step.upgrade_id = {3, 4};
-  step.action = "swap";
+  step.action = fb::StepAction::Swap;
   step.from.name = step.to.name = "c";
   step.from.version = "1.0.0";
   step.to.version = "1.1.0";

@@ -434,7 +434,7 @@ BOOST_AUTO_TEST_CASE(strategy_must_fit_the_component) {
   target.artifact_sha256 = std::string(64, 'a');
   ok.target = target;
   const proj::Id id = w.Upgrade(ok);
-  BOOST_TEST(w.Find(id)->plan.front().action == "restart");
+  BOOST_TEST((w.Find(id)->plan.front().action == fb::StepAction::Restart));
 }
 
 BOOST_AUTO_TEST_CASE(recover_fails_interrupted_steps_and_reruns_interrupted_reverts) {

@@ -103,7 +103,9 @@ proj::Status RichStatus() {
   u.started_ns = 1'700'000'000'000'000'002;
   u.finished_ns = 1'700'000'000'000'000'003;
   u.pause_until_ns = 1'700'000'000'000'000'004;
-  u.plan = {{"shift", "", 25, true}, {"shift", "web-1", 50, true}, {"shift", "web-2", 100, false}};
+  u.plan = {{fb::StepAction::Shift, "", 25, true},
+            {fb::StepAction::Shift, "web-1", 50, true},
+            {fb::StepAction::Shift, "web-2", 100, false}};
   u.parallel = 2;
   u.steps = {proj::StepState::kSucceeded, proj::StepState::kFailed, proj::StepState::kPending};
   u.weight = 50;

@@ -85,13 +85,7 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       u.component = r->component()->str();
       u.expected_version = Str(r->expected_version());
       u.to_version = r->target_version()->str();
-      if (const auto* st = r->strategy(); st != nullptr) {
-        u.strategy.kind = st->kind();
-        u.strategy.steps = st->steps();
-        if (st->weights() != nullptr) u.strategy.weights.assign(st->weights()->begin(), st->weights()->end());
-        u.strategy.pause_ms = st->pause_ms();
-        u.strategy.max_unavailable = st->max_unavailable();
-      }
+      u.strategy = FromStrategy(r->strategy());
       if (r->target() != nullptr) {
         u.requested_target = FromSpec(*r->target());
         u.has_requested_target = true;
@@ -120,7 +114,9 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
       u->parallel = v->parallel();
       u->plan.clear();
       if (v->plan() != nullptr) {
-        for (const auto* p : *v->plan()) u->plan.push_back({p->action()->str(), Str(p->instance()), p->weight(), p->pause()});
+        for (const auto* p : *v->plan()) {
+          u->plan.push_back({ResolveStepAction(p->action_kind(), p->action()), Str(p->instance()), p->weight(), p->pause()});
+        }
       }
       u->steps.assign(u->plan.size(), StepState::kPending);
       s.busy[u->component] = u->id;

@@ -103,7 +103,7 @@ class Agent {
       if (const proj::Component* now = registry_.find(u->component)) req.from = *now;
       req.to = u->target;
       spdlog::info("agent {}: {} step {} ({} on {}) of upgrade {}", name_, revert ? "reverting" : "running", step + 1,
-                   req.action, req.instance, id.hex());
+                   proj::StepActionName(req.action), req.instance, id.hex());
       hooks_->Start(req, [this, req](engine::StepOutcome o) { Report(req, o); });
     }
     candidates_.clear();
@@ -151,26 +151,31 @@ class Agent {
   std::set<std::pair<proj::Id, uint32_t>> started_;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line, after the environment and the client config filled in
+// what it left out.
+struct Flags {
   std::string name, commands, events, replay, server_key, key, config, trusted_signers;
   std::vector<std::string> instances;
   std::string log_level = "info";
+};
+
+// Parses the command line into *f and g_hook_options. Returns -1 to go on,
+// else the exit code.
+int ParseFlags(int argc, char** argv, Flags* f, std::set<std::string>* given) {
   CLI::App app{"upgrade-agent: runs upgrade steps for the instances on this host"};
-  app.add_option("--name", name, "This agent's name")->required();
-  app.add_option("--instances", instances, "Instances it runs, e.g. web-1,web-2")->delimiter(',')->required();
-  auto* o_commands = app.add_option("--commands", commands, "Command endpoint of upgraded");
-  auto* o_events = app.add_option("--events", events, "Event endpoint of upgraded");
-  auto* o_replay = app.add_option("--replay", replay, "Replay endpoint of upgraded");
-  auto* o_server_key = app.add_option("--server-key", server_key, "upgraded's CURVE public key (Z85 or its .pub file)");
-  auto* o_key = app.add_option("--key", key, "this agent's CURVE key pair file (its keys-file line: agent <name> <key>)");
-  app.add_option("--trusted-signers", trusted_signers,
+  app.add_option("--name", f->name, "This agent's name")->required();
+  app.add_option("--instances", f->instances, "Instances it runs, e.g. web-1,web-2")->delimiter(',')->required();
+  app.add_option("--commands", f->commands, "Command endpoint of upgraded");
+  app.add_option("--events", f->events, "Event endpoint of upgraded");
+  app.add_option("--replay", f->replay, "Replay endpoint of upgraded");
+  app.add_option("--server-key", f->server_key, "upgraded's CURVE public key (Z85 or its .pub file)");
+  app.add_option("--key", f->key, "this agent's CURVE key pair file (its keys-file line: agent <name> <key>)");
+  app.add_option("--trusted-signers", f->trusted_signers,
                  "signers whose artifact signatures this agent accepts (<name> <public key hex> per line)");
   app.add_flag("--require-signatures", g_hook_options.require_signatures,
                "run no step whose artifact lacks a trusted signature (components can also ask for it)");
-  app.add_option("--config", config, "client config file (JSON: commands, events, replay, server_public_key, client_key)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--config", f->config, "client config file (JSON: commands, events, replay, server_public_key, client_key)");
+  app.add_option("--log-level", f->log_level, "trace, debug, info, warn, error");
   app.add_option("--hook-root", g_hook_options.hook_roots,
                  "directory hook programs must lie in (repeatable); without one no hook program runs")
       ->expected(1)
@@ -183,63 +188,72 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  signal(SIGTERM, [](int) { g_stop = true; });
-  signal(SIGINT, [](int) { g_stop = true; });
+  for (const char* o : {"--commands", "--events", "--replay", "--server-key", "--key"}) {
+    if (app.get_option(o)->count() > 0) given->insert(o);
+  }
+  return -1;
+}
 
-  if (!trusted_signers.empty()) {
-    auto trusted = engine::signing::LoadTrustedSigners(trusted_signers);
+// Trusted signers, then endpoints and keys: flags over the environment over
+// the config file. Returns -1 to go on, else the exit code.
+int Configure(Flags* f, const std::set<std::string>& given, bus::CurveClientKeys* curve) {
+  if (!f->trusted_signers.empty()) {
+    auto trusted = engine::signing::LoadTrustedSigners(f->trusted_signers);
     if (!trusted.ok()) {
       std::cerr << "upgrade-agent: --trusted-signers: " << trusted.status().message() << "\n";
       return 2;
     }
     g_hook_options.trusted_signers = trusted.value();
   }
-  // Flags over the environment over the config file.
-  if (!config.empty()) setenv("NOODLE_CLIENT_CONFIG", config.c_str(), 1);
+  if (!f->config.empty()) setenv("NOODLE_CLIENT_CONFIG", f->config.c_str(), 1);
   tools::ClientConfig cc;
   if (Status s = tools::LoadClientConfig(&cc); !s.ok()) {
     std::cerr << "upgrade-agent: " << s.message() << "\n";
     return 2;
   }
-  if (*o_commands) cc.commands = commands;
-  if (*o_events) cc.events = events;
-  if (*o_replay) cc.replay = replay;
-  if (*o_server_key) cc.server_public_key = server_key;
-  if (*o_key) cc.client_key = key;
-  commands = cc.commands;
-  events = cc.events;
-  replay = cc.replay;
-  auto curve = tools::CurveKeysOf(cc);
-  if (!curve.ok()) {
-    std::cerr << "upgrade-agent: " << curve.status().message() << "\n";
+  if (given.count("--commands")) cc.commands = f->commands;
+  if (given.count("--events")) cc.events = f->events;
+  if (given.count("--replay")) cc.replay = f->replay;
+  if (given.count("--server-key")) cc.server_public_key = f->server_key;
+  if (given.count("--key")) cc.client_key = f->key;
+  f->commands = cc.commands;
+  f->events = cc.events;
+  f->replay = cc.replay;
+  auto keys = tools::CurveKeysOf(cc);
+  if (!keys.ok()) {
+    std::cerr << "upgrade-agent: " << keys.status().message() << "\n";
     return 2;
   }
+  *curve = *keys;
+  return -1;
+}
 
-  Agent agent(name, instances, commands, *curve);
+// Announces the agent, then follows the log until SIGTERM/SIGINT. Returns
+// the exit code.
+int Follow(Agent& agent, const Flags& f, const bus::CurveClientKeys& curve) {
   engine::Reply reply;
-  if (!agent.Send(AnnounceCommand(name, instances), &reply) || !reply.accepted) {
-    std::cerr << "upgrade-agent: cannot announce to " << commands << (reply.message.empty() ? "" : ": " + reply.message) << "\n";
+  if (!agent.Send(AnnounceCommand(f.name, f.instances), &reply) || !reply.accepted) {
+    std::cerr << "upgrade-agent: cannot announce to " << f.commands
+              << (reply.message.empty() ? "" : ": " + reply.message) << "\n";
     return 3;
   }
   // Where "live" starts: everything up to here is history.
   std::vector<std::string> probe;
   uint64_t caught_up_at = 0;
-  if (Status s = bus::FetchReplay(replay, 1, 1, 1, &probe, &caught_up_at, 5000, *curve); !s.ok()) {
+  if (Status s = bus::FetchReplay(f.replay, 1, 1, 1, &probe, &caught_up_at, 5000, curve); !s.ok()) {
     std::cerr << "upgrade-agent: " << s.ToString() << "\n";
     return 3;
   }
   bus::SubscriberOptions so;
-  so.event_endpoint = events;
-  so.replay_endpoint = replay;
-  so.curve = *curve;
+  so.event_endpoint = f.events;
+  so.replay_endpoint = f.replay;
+  so.curve = curve;
   std::unique_ptr<bus::EventSubscriber> sub;
   if (Status s = bus::EventSubscriber::Open(so, &sub); !s.ok()) {
     std::cerr << "upgrade-agent: " << s.ToString() << "\n";
     return 3;
   }
-  spdlog::info("agent {}: announced {} instance(s); following the log", name, instances.size());
+  spdlog::info("agent {}: announced {} instance(s); following the log", f.name, f.instances.size());
   std::cout << "ready" << std::endl;
   bool live = caught_up_at == 0;
   while (!agent.Stopping()) {
@@ -256,13 +270,30 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    spdlog::trace("agent {}: event seq {}", name, ev.seq);
+    spdlog::trace("agent {}: event seq {}", f.name, ev.seq);
     agent.OnEvent(*fb::GetEventEnvelope(ev.bytes.data()), live);
     if (!live && ev.seq >= caught_up_at) {
       live = true;
       agent.RunCandidates();
     }
   }
-  agent.Shutdown();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  std::set<std::string> given;
+  if (int rc = ParseFlags(argc, argv, &f, &given); rc >= 0) return rc;
+  spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  signal(SIGTERM, [](int) { g_stop = true; });
+  signal(SIGINT, [](int) { g_stop = true; });
+  bus::CurveClientKeys curve;
+  if (int rc = Configure(&f, given, &curve); rc >= 0) return rc;
+  Agent agent(f.name, f.instances, f.commands, curve);
+  const int rc = Follow(agent, f, curve);
+  if (rc == 0) agent.Shutdown();
+  return rc;
 }

@@ -11,6 +11,7 @@ namespace {
 
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
+using Code = fb::ValidationCode;
 
 Decision Reject(fb::RejectCode code, std::string message, std::vector<Issue> errors = {}) {
   Decision d;
@@ -63,10 +64,10 @@ Decision DeregisterComponent(const fb::DeregisterComponent& cmd, const State& st
   {
     std::vector<Issue> issues;
     if (const std::string why = names::NameProblem(name); !why.empty()) {
-      issues.push_back({"invalid_name", "name", "component name '" + names::Printable(name) + "' " + why});
+      issues.push_back({Code::InvalidName, "name", "component name '" + names::Printable(name) + "' " + why});
     }
     if (const std::string why = names::TextProblem(S(cmd.reason()), names::kMaxTextBytes); !why.empty()) {
-      issues.push_back({"invalid_text", "reason", "reason " + why});
+      issues.push_back({Code::InvalidText, "reason", "reason " + why});
     }
     if (!issues.empty()) return Invalid("deregistration is malformed", std::move(issues));
   }
@@ -92,7 +93,8 @@ nlohmann::json PlanJson(const proj::Upgrade& u, const ValidationResult& v, bool 
   for (const auto& e : v.errors) errors.push_back({{"code", e.code}, {"field", e.field}, {"message", e.message}});
   nlohmann::json plan = nlohmann::json::array();
   for (const auto& p : u.plan) {
-    plan.push_back({{"action", p.action}, {"instance", p.instance}, {"weight", p.weight}, {"pause", p.pause}});
+    plan.push_back({{"action", proj::StepActionName(p.action)}, {"instance", p.instance}, {"weight", p.weight},
+                    {"pause", p.pause}});
   }
   return {{"dry_run", true}, {"valid", v.errors.empty()}, {"component", u.component}, {"from", v.from_version},
           {"to", u.to_version}, {"breaking", v.breaking}, {"warnings", v.warnings}, {"errors", std::move(errors)},
@@ -108,7 +110,7 @@ Decision RequestUpgrade(const fb::RequestUpgrade& cmd, const State& state, const
   const std::string component = cmd.component()->str();
   if (state.registry.find(component) == nullptr) {
     return Reject(fb::RejectCode::NotFound, "component " + component + " is not registered",
-                  {{"component_not_found", "component", "component " + component + " is not registered"}});
+                  {{Code::ComponentNotFound, "component", "component " + component + " is not registered"}});
   }
 
   Decision d;
@@ -116,11 +118,7 @@ Decision RequestUpgrade(const fb::RequestUpgrade& cmd, const State& state, const
   const fb::Id128 fid = id.fb();
   em.Emit(UpgradeStream(id), id, fb::Event::UpgradeRequested, [&](FlatBufferBuilder& fbb) {
     Offset<fb::Strategy> strategy;
-    if (const auto* st = cmd.strategy()) {
-      Offset<flatbuffers::Vector<uint8_t>> weights;
-      if (st->weights() != nullptr) weights = fbb.CreateVector(st->weights()->data(), st->weights()->size());
-      strategy = fb::CreateStrategy(fbb, st->kind(), st->steps(), weights, st->pause_ms(), st->max_unavailable());
-    }
+    if (cmd.strategy() != nullptr) strategy = proj::ToStrategy(fbb, proj::FromStrategy(cmd.strategy()));
     Offset<fb::ComponentSpec> target;
     if (cmd.target() != nullptr) target = proj::ToSpec(fbb, proj::FromSpec(*cmd.target()));
     std::vector<Offset<fb::KeyValue>> metadata;
@@ -201,6 +199,18 @@ Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Contex
   return d;
 }
 
+StepOutcome OutcomeOf(const fb::ReportStepResult& cmd) {
+  StepOutcome o;
+  o.succeeded = cmd.succeeded();
+  o.timed_out = cmd.timed_out();
+  o.exit_code = cmd.exit_code();
+  o.reason = S(cmd.reason());
+  o.output_tail = S(cmd.output_tail());
+  o.duration_ns = cmd.duration_ns();
+  o.signer = S(cmd.signer());
+  return o;
+}
+
 Decision StepResult(const fb::ReportStepResult& cmd, const State& state, const Context& ctx) {
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
@@ -214,8 +224,7 @@ Decision StepResult(const fb::ReportStepResult& cmd, const State& state, const C
   Decision d;
   Emitter em(ctx, &d);
   em.Track(*u);
-  RecordStepResult(em, u->id, step, cmd.succeeded(), cmd.timed_out(), cmd.exit_code(), S(cmd.reason()),
-                   S(cmd.output_tail()), cmd.duration_ns(), S(cmd.signer()));
+  RecordStepResult(em, u->id, step, OutcomeOf(cmd));
   return d;
 }
 
@@ -241,17 +250,19 @@ Decision Health(const fb::ReportHealth& cmd, const State& state, const Context& 
 }
 
 Decision Timer(const fb::TimerFired& cmd, const State& state, const Context& ctx) {
-  const std::string timer = S(cmd.timer());
-  if (timer != "deadline" && timer != "pause") return Reject(fb::RejectCode::Invalid, "unknown timer '" + timer + "'");
+  const fb::TimerKind timer = cmd.kind();
+  if (timer != fb::TimerKind::Deadline && timer != fb::TimerKind::Pause) {
+    return Reject(fb::RejectCode::Invalid, "unknown timer kind " + std::to_string(static_cast<int>(timer)));
+  }
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Decision{};  // the upgrade ended before its timer
   Decision d;
   Emitter em(ctx, &d);
   em.Track(*u);
   const bool active = u->phase == proj::Phase::kRunning || u->phase == proj::Phase::kPaused;
-  if (timer == "deadline" && active && ctx.now_ns >= u->deadline_ns()) {
+  if (timer == fb::TimerKind::Deadline && active && ctx.now_ns >= u->deadline_ns()) {
     Stop(em, u->id, fb::Event::UpgradeFailed, "timed out after " + std::to_string(u->timeout_ms) + " ms", "");
-  } else if (timer == "pause" && u->phase == proj::Phase::kPaused && u->pause_until_ns > 0 &&
+  } else if (timer == fb::TimerKind::Pause && u->phase == proj::Phase::kPaused && u->pause_until_ns > 0 &&
              ctx.now_ns >= u->pause_until_ns) {
     const fb::Id128 fid = u->id.fb();
     em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
@@ -266,7 +277,7 @@ Decision CreatePoint(const fb::CreateRollbackPoint& cmd, const State& state, con
   const std::string name = cmd.name()->str();
   if (const std::string why = names::NameProblem(name); !why.empty()) {
     return Invalid("rollback point is malformed",
-                   {{"invalid_name", "name", "rollback point name '" + names::Printable(name) + "' " + why}});
+                   {{Code::InvalidName, "name", "rollback point name '" + names::Printable(name) + "' " + why}});
   }
   if (state.status.points.count(name)) {
     return Reject(fb::RejectCode::Conflict, "rollback point '" + name + "' already exists (at seq " +
@@ -300,7 +311,7 @@ Decision RollBack(const fb::RollBack& cmd, const State& state, const Context& ct
   std::vector<Issue> busy;
   auto check = [&](const std::string& name) {
     if (state.status.busy.count(name) || HasQueued(state, name)) {
-      busy.push_back({"component_busy", name, "component " + name + " has an upgrade in progress"});
+      busy.push_back({Code::ComponentBusy, name, "component " + name + " has an upgrade in progress"});
     }
   };
   for (const auto& c : restore) check(c.name);
@@ -328,17 +339,17 @@ Decision Announce(const fb::AnnounceAgent& cmd, const State& state, const Contex
   const std::string agent = cmd.agent()->str();
   std::vector<Issue> issues;
   if (const std::string why = names::NameProblem(agent); !why.empty()) {
-    issues.push_back({"invalid_name", "agent", "agent name '" + names::Printable(agent) + "' " + why});
+    issues.push_back({Code::InvalidName, "agent", "agent name '" + names::Printable(agent) + "' " + why});
   }
   std::vector<std::string> instances;
   if (cmd.instances() != nullptr && cmd.instances()->size() > names::kMaxInstances) {
-    issues.push_back({"limit_exceeded", "instances",
+    issues.push_back({Code::LimitExceeded, "instances",
                       "instances has " + std::to_string(cmd.instances()->size()) + " entries; at most " +
                           std::to_string(names::kMaxInstances) + " are accepted"});
   } else if (cmd.instances() != nullptr) {
     for (const auto* i : *cmd.instances()) {
       if (const std::string why = names::NameProblem(i->string_view()); !why.empty()) {
-        issues.push_back({"invalid_name", "instances", "instance '" + names::Printable(i->string_view()) + "' " + why});
+        issues.push_back({Code::InvalidName, "instances", "instance '" + names::Printable(i->string_view()) + "' " + why});
         if (issues.size() >= 10) break;  // enough to say what is wrong
       }
       instances.push_back(i->str());

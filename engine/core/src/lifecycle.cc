@@ -12,7 +12,7 @@ using flatbuffers::Offset;
 // one after the other.
 std::vector<proj::PlanStep> BuildInstancePlan(const proj::Upgrade& u, const proj::Component& target, uint32_t* parallel) {
   std::vector<proj::PlanStep> plan;
-  const std::string swap = target.hot_swappable ? "swap" : "restart";
+  const fb::StepAction swap = target.hot_swappable ? fb::StepAction::Swap : fb::StepAction::Restart;
   const size_t n = target.instances.size();
   auto step = [&](size_t i) {
     return proj::PlanStep{swap, target.instances[i], static_cast<uint8_t>(100 * (i + 1) / n), false};
@@ -42,7 +42,7 @@ std::vector<proj::PlanStep> BuildInstancePlan(const proj::Upgrade& u, const proj
 std::vector<proj::PlanStep> BuildPlan(const proj::Upgrade& u, const proj::Component& target, uint32_t* parallel) {
   if (target.executor == fb::ExecutorKind::Agent) return BuildInstancePlan(u, target, parallel);
   std::vector<proj::PlanStep> plan;
-  const std::string swap = target.hot_swappable ? "swap" : "restart";
+  const fb::StepAction swap = target.hot_swappable ? fb::StepAction::Swap : fb::StepAction::Restart;
   const auto& st = u.strategy;
   *parallel = 1;
   switch (st.kind) {
@@ -50,17 +50,17 @@ std::vector<proj::PlanStep> BuildPlan(const proj::Upgrade& u, const proj::Compon
       plan.push_back({swap, "", 100, false});
       break;
     case fb::StrategyKind::Gradual:
-      for (uint32_t k = 1; k <= st.steps; ++k) plan.push_back({"shift", "", static_cast<uint8_t>(100 * k / st.steps), false});
+      for (uint32_t k = 1; k <= st.steps; ++k) plan.push_back({fb::StepAction::Shift, "", static_cast<uint8_t>(100 * k / st.steps), false});
       break;
     case fb::StrategyKind::Canary:
       for (size_t i = 0; i < st.weights.size(); ++i) {
-        plan.push_back({"shift", "", st.weights[i], i + 1 < st.weights.size()});
+        plan.push_back({fb::StepAction::Shift, "", st.weights[i], i + 1 < st.weights.size()});
       }
       break;
     case fb::StrategyKind::BlueGreen:
-      plan.push_back({"deploy", "", 0, false});
-      plan.push_back({"verify", "", 0, false});
-      plan.push_back({"switch", "", 100, false});
+      plan.push_back({fb::StepAction::Deploy, "", 0, false});
+      plan.push_back({fb::StepAction::Verify, "", 0, false});
+      plan.push_back({fb::StepAction::Switch, "", 100, false});
       break;
     case fb::StrategyKind::Rolling: {
       const size_t n = target.instances.size();
@@ -98,7 +98,8 @@ std::vector<uint32_t> BuildReverts(const proj::Upgrade& u) {
 
 std::string StepName(const proj::Upgrade& u, uint32_t k) {
   const auto& p = u.plan[k];
-  return "step " + std::to_string(k + 1) + " (" + p.action + (p.instance.empty() ? "" : " on " + p.instance) + ")";
+  return "step " + std::to_string(k + 1) + " (" + proj::StepActionName(p.action) +
+         (p.instance.empty() ? "" : " on " + p.instance) + ")";
 }
 
 }  // namespace
@@ -112,7 +113,8 @@ ValidationResult StartUpgrade(Emitter& em, const State& state, const proj::Id& i
     em.Emit(stream, id, fb::Event::UpgradeRejected, [&](FlatBufferBuilder& fbb) {
       std::vector<Offset<fb::ValidationError>> errors;
       for (const auto& e : v.errors) {
-        errors.push_back(fb::CreateValidationError(fbb, Str(fbb, e.code), Str(fbb, e.field), Str(fbb, e.message)));
+        errors.push_back(
+            fb::CreateValidationError(fbb, Str(fbb, e.code), Str(fbb, e.field), Str(fbb, e.message), e.kind));
       }
       return fb::CreateUpgradeRejected(fbb, &fid, fbb.CreateVector(errors), Str(fbb, v.from_version)).Union();
     });
@@ -124,7 +126,8 @@ ValidationResult StartUpgrade(Emitter& em, const State& state, const proj::Id& i
   em.Emit(stream, id, fb::Event::UpgradeValidated, [&](FlatBufferBuilder& fbb) {
     std::vector<Offset<fb::PlannedStep>> steps;
     for (const auto& p : plan) {
-      steps.push_back(fb::CreatePlannedStep(fbb, Str(fbb, p.action), Str(fbb, p.instance), p.weight, p.pause));
+      steps.push_back(fb::CreatePlannedStep(fbb, Str(fbb, proj::StepActionName(p.action)), Str(fbb, p.instance),
+                                            p.weight, p.pause, p.action));
     }
     return fb::CreateUpgradeValidated(fbb, &fid, level, v.breaking, fbb.CreateVectorOfStrings(v.warnings),
                                       fbb.CreateVector(steps), parallel, Str(fbb, v.from_version),
@@ -164,10 +167,7 @@ void Advance(Emitter& em, const proj::Id& id) {
       if (u->steps[i] != proj::StepState::kPending) continue;
       // One at a time, in order, unless the plan allows parallel steps.
       if (u->parallel == 1 && i > 0 && u->steps[i - 1] != proj::StepState::kSucceeded) break;
-      const proj::PlanStep p = u->plan[i];
-      em.Emit(stream, id, fb::Event::StepStarted, [&](FlatBufferBuilder& fbb) {
-        return fb::CreateStepStarted(fbb, &fid, i, n, Str(fbb, p.action), Str(fbb, p.instance), p.weight).Union();
-      });
+      EmitStepStarted(em, id, i, false);
       ++running;
     }
     return;
@@ -190,13 +190,31 @@ void Advance(Emitter& em, const proj::Id& id) {
       });
       return;
     }
-    const uint32_t k = u->reverts.front();
-    const proj::PlanStep p = u->plan[k];
-    const uint32_t number = u->RevertStepNumber(k);
-    em.Emit(stream, id, fb::Event::StepStarted, [&](FlatBufferBuilder& fbb) {
-      return fb::CreateStepStarted(fbb, &fid, number, n, Str(fbb, p.action), Str(fbb, p.instance), 0, true, k).Union();
-    });
+    EmitStepStarted(em, id, u->reverts.front(), true);
   }
+}
+
+void EmitStepStarted(Emitter& em, const proj::Id& id, uint32_t k, bool revert) {
+  const proj::Upgrade& u = *em.upgrade(id);
+  const proj::PlanStep p = u.plan[k];
+  const uint32_t number = revert ? u.RevertStepNumber(k) : k;
+  const auto n = static_cast<uint32_t>(u.plan.size());
+  const fb::Id128 fid = id.fb();
+  em.Emit(UpgradeStream(id), id, fb::Event::StepStarted, [&](FlatBufferBuilder& fbb) {
+    const auto action = Str(fbb, proj::StepActionName(p.action));
+    const auto instance = Str(fbb, p.instance);
+    fb::StepStartedBuilder b(fbb);
+    b.add_upgrade_id(&fid);
+    b.add_step(number);
+    b.add_of_steps(n);
+    b.add_action(action);
+    b.add_action_kind(p.action);
+    b.add_instance(instance);
+    b.add_weight(revert ? 0 : p.weight);
+    b.add_revert(revert);
+    b.add_reverts(revert ? k : 0);
+    return b.Finish().Union();
+  });
 }
 
 void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& reason, const std::string& by,
@@ -223,9 +241,38 @@ void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& rea
   Advance(em, id);
 }
 
-void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succeeded, bool timed_out, int32_t exit_code,
-                      const std::string& reason, const std::string& output_tail, int64_t duration_ns,
-                      const std::string& signer) {
+namespace {
+
+Offset<void> StepSucceededEvent(FlatBufferBuilder& fbb, const fb::Id128& fid, uint32_t step, const StepOutcome& o) {
+  const auto tail = Str(fbb, o.output_tail), signer = Str(fbb, o.signer);
+  fb::StepSucceededBuilder b(fbb);
+  b.add_upgrade_id(&fid);
+  b.add_step(step);
+  b.add_exit_code(o.exit_code);
+  b.add_output_tail(tail);
+  b.add_duration_ns(o.duration_ns);
+  b.add_signer(signer);
+  return b.Finish().Union();
+}
+
+Offset<void> StepFailedEvent(FlatBufferBuilder& fbb, const fb::Id128& fid, uint32_t step, const StepOutcome& o,
+                             const std::string& why) {
+  const auto reason = Str(fbb, why), tail = Str(fbb, o.output_tail), signer = Str(fbb, o.signer);
+  fb::StepFailedBuilder b(fbb);
+  b.add_upgrade_id(&fid);
+  b.add_step(step);
+  b.add_outcome(o.timed_out ? fb::StepOutcome::TimedOut : fb::StepOutcome::Failed);
+  b.add_exit_code(o.exit_code);
+  b.add_reason(reason);
+  b.add_output_tail(tail);
+  b.add_duration_ns(o.duration_ns);
+  b.add_signer(signer);
+  return b.Finish().Union();
+}
+
+}  // namespace
+
+void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, const StepOutcome& outcome) {
   proj::Upgrade* u = em.upgrade(id);
   if (u == nullptr) return;
   const std::string stream = UpgradeStream(id);
@@ -233,22 +280,17 @@ void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succe
   const auto n = static_cast<uint32_t>(u->plan.size());
   const bool is_revert = step >= n;
   const uint32_t k = is_revert ? step - n : step;
+  const bool succeeded = outcome.succeeded;
   const std::string name = (is_revert ? "revert of " : "") + StepName(*u, k);
-  const std::string why = !reason.empty() ? reason
-                          : timed_out     ? "timed out"
-                                          : "exit code " + std::to_string(exit_code);
-
+  const std::string why = !outcome.reason.empty() ? outcome.reason
+                          : outcome.timed_out     ? "timed out"
+                                                  : "exit code " + std::to_string(outcome.exit_code);
   if (succeeded) {
-    em.Emit(stream, id, fb::Event::StepSucceeded, [&](FlatBufferBuilder& fbb) {
-      return fb::CreateStepSucceeded(fbb, &fid, step, exit_code, Str(fbb, output_tail), duration_ns, Str(fbb, signer))
-          .Union();
-    });
+    em.Emit(stream, id, fb::Event::StepSucceeded,
+            [&](FlatBufferBuilder& fbb) { return StepSucceededEvent(fbb, fid, step, outcome); });
   } else {
-    em.Emit(stream, id, fb::Event::StepFailed, [&](FlatBufferBuilder& fbb) {
-      return fb::CreateStepFailed(fbb, &fid, step, timed_out ? fb::StepOutcome::TimedOut : fb::StepOutcome::Failed,
-                                  exit_code, Str(fbb, why), Str(fbb, output_tail), duration_ns, Str(fbb, signer))
-          .Union();
-    });
+    em.Emit(stream, id, fb::Event::StepFailed,
+            [&](FlatBufferBuilder& fbb) { return StepFailedEvent(fbb, fid, step, outcome, why); });
   }
   u = em.upgrade(id);
   const uint8_t weight_now = u->weight;

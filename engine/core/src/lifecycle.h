@@ -4,6 +4,7 @@
 #pragma once
 
 #include "emitter.h"
+#include "noodle/engine/executor.h"
 #include "noodle/engine/validation.h"
 
 namespace noodle::engine {
@@ -22,9 +23,11 @@ void Advance(Emitter& em, const proj::Id& id);
 void Stop(Emitter& em, const proj::Id& id, fb::Event how, const std::string& reason, const std::string& by,
           uint32_t step = 0);
 
-// Records an executor's result for a step that is running.
-void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, bool succeeded, bool timed_out, int32_t exit_code,
-                      const std::string& reason, const std::string& output_tail, int64_t duration_ns,
-                      const std::string& signer = "");
+// Records an executor's outcome for a step that is running (plan steps are
+// 0..n-1, the revert of plan step k is n+k).
+void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, const StepOutcome& outcome);
+
+// Starts plan step k of the upgrade, or (revert) the revert of plan step k.
+void EmitStepStarted(Emitter& em, const proj::Id& id, uint32_t k, bool revert);
 
 }  // namespace noodle::engine

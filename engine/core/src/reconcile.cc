@@ -131,21 +131,15 @@ std::vector<Decision> Recover(const State& state, const Context& ctx) {
     Decision& d = out.emplace_back();
     Emitter em(c, &d);
     em.Track(u);
-    const std::string reason = "interrupted: the engine stopped while this step ran";
+    StepOutcome interrupted;
+    interrupted.exit_code = -1;
+    interrupted.reason = "interrupted: the engine stopped while this step ran";
     for (uint32_t i = 0; i < u.steps.size(); ++i) {
-      if (u.steps[i] == proj::StepState::kRunning) RecordStepResult(em, id, i, false, false, -1, reason, "", 0);
+      if (u.steps[i] == proj::StepState::kRunning) RecordStepResult(em, id, i, interrupted);
     }
     const proj::Upgrade* now = em.upgrade(id);
-    if (revert_interrupted && now != nullptr) {
-      // Run the interrupted revert again: reverts are idempotent by contract.
-      const uint32_t r = now->reverts.front();
-      const proj::PlanStep p = now->plan[r];
-      const fb::Id128 fid = id.fb();
-      const uint32_t number = now->RevertStepNumber(r), n = static_cast<uint32_t>(now->plan.size());
-      em.Emit(UpgradeStream(id), id, fb::Event::StepStarted, [&](FlatBufferBuilder& fbb) {
-        return fb::CreateStepStarted(fbb, &fid, number, n, Str(fbb, p.action), Str(fbb, p.instance), 0, true, r).Union();
-      });
-    }
+    // Run the interrupted revert again: reverts are idempotent by contract.
+    if (revert_interrupted && now != nullptr) EmitStepStarted(em, id, now->reverts.front(), true);
   }
   return out;
 }

@@ -338,27 +338,31 @@ bool Range::Satisfiable() const {
 
 Compatibility CheckCompatibility(const Version& from, const Version& to) {
   Compatibility c;
+  c.prerelease = to.is_prerelease();
   const auto order = Compare(from, to);
   if (order == 0) {
     c.reason = "target " + to.ToString() + " is the current version";
     return c;
   }
   if (from.major != to.major) {
+    c.change = Change::kMajor;
     c.breaking = true;
     c.reason = "major version changes (" + std::to_string(from.major) + " -> " + std::to_string(to.major) +
                "): a breaking change";
     return c;
   }
   if (from.major == 0 && from.minor != to.minor) {
+    c.change = Change::kMinorBelowOne;
     c.breaking = true;
     c.reason = "minor version changes below 1.0.0 (0." + std::to_string(from.minor) + " -> 0." +
                std::to_string(to.minor) + "): a breaking change";
     return c;
   }
   c.compatible = true;
+  c.change = order > 0 ? Change::kDowngrade : from.minor != to.minor ? Change::kMinor : Change::kPatch;
   c.reason = order > 0 ? "downgrade within major version " + std::to_string(to.major)
                        : "compatible " + std::string(from.minor != to.minor ? "minor" : "patch") + " upgrade";
-  if (to.is_prerelease()) c.reason += "; target is a pre-release";
+  if (c.prerelease) c.reason += "; target is a pre-release";
   return c;
 }
 

@@ -208,9 +208,9 @@ std::string Host::LibraryPath(const std::string& plugin, const std::string& vers
   return options_.plugin_dir + "/" + plugin + "/" + version + "/lib" + plugin + ".so";
 }
 
-Result<std::string> Host::CheckLibrary(const std::string& plugin, const std::string& version,
-                                       const std::string& sha256_hex, bool require_signature,
-                                       std::string* signer) const {
+Result<std::string> Host::CheckLibrary(const std::string& plugin, const Release& release, std::string* signer) const {
+  const std::string& version = release.version;
+  const std::string& sha256_hex = release.sha256_hex;
   // Names: each is exactly one path component.
   if (const std::string why = engine::names::NameProblem(plugin); !why.empty()) {
     return Status::InvalidArgument("name check: plugin '" + engine::names::Printable(plugin) + "' " + why + kBeforeDlopen);
@@ -243,7 +243,7 @@ Result<std::string> Host::CheckLibrary(const std::string& plugin, const std::str
                               kBeforeDlopen);
   }
   // Signature: lib<plugin>.so.sig beside the library.
-  if (options_.require_signatures || require_signature) {
+  if (options_.require_signatures || release.require_signature) {
     auto verified = engine::signing::VerifyArtifact(real, options_.trusted_signers, sha256_hex);
     if (!verified.ok()) {
       const Status& v = verified.status();
@@ -299,8 +299,9 @@ Result<std::string> Export(const Loaded& l, size_t max_bytes) {
 
 }  // namespace
 
-Status Host::Start(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                   std::string_view state, const std::string& plugin, bool require_signature, std::string* signer) {
+Status Host::Start(const std::string& name, const Release& release, std::string_view state, const std::string& plugin,
+                   ReleaseCheck* check) {
+  const std::string& version = release.version;
   Component* c;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -311,7 +312,7 @@ Status Host::Start(const std::string& name, const std::string& version, const st
   std::lock_guard<std::mutex> lock(c->mu);
   if (c->serving) return Status::Conflict(name + " is already served (version " + c->serving->version + ")");
   c->plugin = plugin.empty() ? name : plugin;
-  auto checked = CheckLibrary(c->plugin, version, sha256_hex, require_signature, signer);
+  auto checked = CheckLibrary(c->plugin, release, check == nullptr ? nullptr : &check->signer);
   if (!checked.ok()) return checked.status();
   const std::string path = checked.value();
   if (!options_.trial_program.empty()) {
@@ -329,8 +330,9 @@ Status Host::Start(const std::string& name, const std::string& version, const st
   return Status::OK();
 }
 
-Status Host::Stage(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                   uint32_t weight, bool* unhealthy, bool require_signature, std::string* signer) {
+Status Host::Stage(const std::string& name, const Release& release, uint32_t weight, ReleaseCheck* check) {
+  const std::string& version = release.version;
+  bool* unhealthy = check == nullptr ? nullptr : &check->unhealthy;
   if (unhealthy != nullptr) *unhealthy = false;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
@@ -339,7 +341,7 @@ Status Host::Stage(const std::string& name, const std::string& version, const st
   if (c->staged) {
     return Status::Conflict(name + ": " + c->staged->version + " is already staged beside " + c->serving->version);
   }
-  auto checked = CheckLibrary(c->plugin, version, sha256_hex, require_signature, signer);
+  auto checked = CheckLibrary(c->plugin, release, check == nullptr ? nullptr : &check->signer);
   if (!checked.ok()) return checked.status();
   const std::string path = checked.value();
   if (!options_.trial_program.empty()) {
@@ -443,12 +445,13 @@ Result<StateSnapshot> Host::CreateSnapshot(const std::string& name) {
   return StateSnapshot{name, c->serving->version, std::move(state.value())};
 }
 
-Status Host::ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                                   bool* unhealthy, bool require_signature, std::string* signer) {
+Status Host::ValidateSwapIntegrity(const std::string& name, const Release& release, ReleaseCheck* check) {
+  const std::string& version = release.version;
+  bool* unhealthy = check == nullptr ? nullptr : &check->unhealthy;
   if (unhealthy != nullptr) *unhealthy = false;
   Component* c = Get(name);
   if (c == nullptr) return Status::NotFound("component " + name + " is not loaded in the plugin host");
-  if (auto checked = CheckLibrary(c->plugin, version, sha256_hex, require_signature, signer); !checked.ok()) {
+  if (auto checked = CheckLibrary(c->plugin, release, check == nullptr ? nullptr : &check->signer); !checked.ok()) {
     return checked.status();
   }
   std::lock_guard<std::mutex> lock(c->mu);

@@ -39,8 +39,7 @@ std::string Upgrade(const UpgradeRequest& r, const Meta& m, proj::Id* id) {
   const proj::Id uid = Fresh(r.upgrade_id);
   if (id != nullptr) *id = uid;
   const fb::Id128 fid = uid.fb();
-  auto strategy = fb::CreateStrategy(fbb, r.strategy, r.steps, r.weights.empty() ? 0 : fbb.CreateVector(r.weights),
-                                     r.pause_ms, r.max_unavailable);
+  auto strategy = proj::ToStrategy(fbb, r.Strategy());
   Offset<fb::ComponentSpec> target;
   if (r.target) target = proj::ToSpec(fbb, *r.target);
   auto body = fb::CreateRequestUpgrade(
@@ -83,10 +82,19 @@ std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_
 std::string StepResult(const StepReport& r, const Meta& m) {
   FlatBufferBuilder fbb;
   const fb::Id128 fid = r.upgrade_id.fb();
-  auto body = fb::CreateReportStepResultDirect(fbb, &fid, r.step, r.succeeded, r.timed_out, r.exit_code,
-                                               r.output_tail.c_str(), r.duration_ns, r.reason.c_str(),
-                                               r.signer.empty() ? nullptr : r.signer.c_str());
-  return Finish(fbb, m, fb::Command::ReportStepResult, body.Union());
+  const auto tail = fbb.CreateString(r.output_tail), reason = fbb.CreateString(r.reason);
+  const auto signer = r.signer.empty() ? 0 : fbb.CreateString(r.signer);
+  fb::ReportStepResultBuilder b(fbb);
+  b.add_upgrade_id(&fid);
+  b.add_step(r.step);
+  b.add_succeeded(r.succeeded);
+  b.add_timed_out(r.timed_out);
+  b.add_exit_code(r.exit_code);
+  b.add_output_tail(tail);
+  b.add_duration_ns(r.duration_ns);
+  b.add_reason(reason);
+  if (!signer.IsNull()) b.add_signer(signer);
+  return Finish(fbb, m, fb::Command::ReportStepResult, b.Finish().Union());
 }
 
 std::string Health(const proj::Id& upgrade, const std::string& instance, bool healthy, const std::string& detail,
@@ -97,10 +105,27 @@ std::string Health(const proj::Id& upgrade, const std::string& instance, bool he
                 fb::CreateReportHealthDirect(fbb, &fid, instance.c_str(), healthy, detail.c_str()).Union());
 }
 
-std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m) {
+std::string Timer(const proj::Id& upgrade, fb::TimerKind timer, const Meta& m) {
   FlatBufferBuilder fbb;
   const fb::Id128 fid = upgrade.fb();
-  return Finish(fbb, m, fb::Command::TimerFired, fb::CreateTimerFiredDirect(fbb, &fid, timer.c_str()).Union());
+  return Finish(fbb, m, fb::Command::TimerFired, fb::CreateTimerFired(fbb, &fid, timer).Union());
+}
+
+std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m) {
+  fb::TimerKind kind = fb::TimerKind::Unspecified;
+  for (fb::TimerKind k : fb::EnumValuesTimerKind()) {
+    if (k != fb::TimerKind::Unspecified && timer == TimerName(k)) kind = k;
+  }
+  return Timer(upgrade, kind, m);
+}
+
+const char* TimerName(fb::TimerKind k) {
+  switch (k) {
+    case fb::TimerKind::Deadline: return "deadline";
+    case fb::TimerKind::Pause: return "pause";
+    case fb::TimerKind::Unspecified: break;
+  }
+  return "";
 }
 
 std::string QueryStatus(const proj::Id& upgrade, const Meta& m) {
@@ -147,17 +172,7 @@ std::string QueryStatisticsPage(const std::string& after, const Meta& m) {
 std::vector<std::string> OutcomeCommands(const StepOutcomeReport& step, const StepOutcome& o, const Meta& m) {
   std::vector<std::string> out;
   if (o.health_checked) out.push_back(Health(step.upgrade_id, step.instance, o.healthy, o.health_detail, m));
-  StepReport rep;
-  rep.upgrade_id = step.upgrade_id;
-  rep.step = step.step;
-  rep.succeeded = o.succeeded;
-  rep.timed_out = o.timed_out;
-  rep.exit_code = o.exit_code;
-  rep.reason = o.reason;
-  rep.output_tail = o.output_tail;
-  rep.duration_ns = o.duration_ns;
-  rep.signer = o.signer;
-  out.push_back(StepResult(rep, m));
+  out.push_back(StepResult(StepReport(step.upgrade_id, step.step, o), m));
   return out;
 }
 

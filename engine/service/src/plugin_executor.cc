@@ -10,48 +10,49 @@ namespace {
 using engine::StepOutcome;
 using engine::StepRequest;
 
+Release ReleaseOf(const proj::Component& c) { return {c.version, c.artifact_sha256, c.artifact_require_signature}; }
+
 StepOutcome Run(Host* host, const StepRequest& step) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string& name = step.to.name;
   Status s;
   bool health_checked = false;
-  bool unhealthy = false;
-  std::string signer;  // key id of the library's verified signature, when one was checked
+  ReleaseCheck check;  // health and the library's verified signer, when checked
   if (host->Find(name) == nullptr) {
     // First step for this component in this host: bring up what serves now.
     auto plugin = step.from.metadata.find("plugin");
-    s = host->Start(name, step.from.version, step.from.artifact_sha256, {},
-                    plugin == step.from.metadata.end() ? "" : plugin->second, step.from.artifact_require_signature);
+    s = host->Start(name, ReleaseOf(step.from), {}, plugin == step.from.metadata.end() ? "" : plugin->second, nullptr);
   }
-  if (s.ok()) {
-    if (step.revert) {
-      s = host->Revert(name);
-    } else if (step.action == "verify") {
-      s = host->ValidateSwapIntegrity(name, step.to.version, step.to.artifact_sha256, &unhealthy,
-                                      step.to.artifact_require_signature, &signer);
+  if (s.ok() && !step.revert && step.action == fb::StepAction::Unspecified) {
+    s = Status::InvalidArgument("step " + std::to_string(step.step + 1) +
+                                " has an action this executor does not know (planned by a newer engine?)");
+  } else if (s.ok() && step.revert) {
+    s = host->Revert(name);
+  } else if (s.ok() && step.action == fb::StepAction::Verify) {
+    s = host->ValidateSwapIntegrity(name, ReleaseOf(step.to), &check);
+    health_checked = true;
+  } else if (s.ok()) {
+    const uint32_t weight = step.action == fb::StepAction::Deploy   ? 0
+                            : step.action == fb::StepAction::Switch ? 100
+                                                                    : step.weight;
+    auto swap = host->SwapOf(name);
+    const bool staged = swap.ok() && swap->staged == step.to.version;
+    if (!staged) {
+      s = host->Stage(name, ReleaseOf(step.to), weight, &check);
       health_checked = true;
     } else {
-      const uint32_t weight = step.action == "deploy" ? 0 : step.action == "switch" ? 100 : step.weight;
-      auto swap = host->SwapOf(name);
-      const bool staged = swap.ok() && swap->staged == step.to.version;
-      if (!staged) {
-        s = host->Stage(name, step.to.version, step.to.artifact_sha256, weight, &unhealthy,
-                        step.to.artifact_require_signature, &signer);
-        health_checked = true;
-      } else {
-        s = host->SetWeight(name, weight);
-      }
-      if (s.ok() && weight >= 100) s = host->Commit(name);
+      s = host->SetWeight(name, weight);
     }
+    if (s.ok() && weight >= 100) s = host->Commit(name);
   }
   StepOutcome o;
   o.succeeded = s.ok();
   o.exit_code = s.ok() ? 0 : 1;
   o.reason = s.ok() ? "" : s.message();
   o.health_checked = health_checked;
-  o.healthy = !unhealthy;
+  o.healthy = !check.unhealthy;
   o.health_detail = o.healthy ? "healthy" : s.message();
-  o.signer = signer;
+  o.signer = check.signer;
   o.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   return o;
 }

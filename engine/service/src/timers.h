@@ -9,14 +9,19 @@
 #include <tuple>
 #include <vector>
 
+#include "noodle/fb/commands_generated.h"
 #include "noodle/projections/status.h"
+#include "noodle/protocol/commands.h"
 
 namespace noodle::engine {
 
 class Timers {
  public:
-  enum Kind : uint8_t { kDeadline = 0, kPause = 1 };
-  static const char* Name(Kind k) { return k == kDeadline ? "deadline" : "pause"; }
+  using Kind = fb::TimerKind;
+  static constexpr Kind kDeadline = fb::TimerKind::Deadline;
+  static constexpr Kind kPause = fb::TimerKind::Pause;
+  // For callers that build the TimerFired command by name; cmd::Timer takes the kind.
+  static const char* Name(Kind k) { return cmd::TimerName(k); }
 
   // Sets or clears the upgrade's timers from its record (null: it ended).
   void Rearm(const proj::Id& id, const proj::Upgrade* u) {

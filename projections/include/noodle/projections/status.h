@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "noodle/fb/events_generated.h"
@@ -33,8 +34,18 @@ inline bool IsEnd(Phase p) { return p >= Phase::kCompleted; }
 
 enum class StepState : uint8_t { kPending, kRunning, kSucceeded, kFailed };
 
+// A step action's wire name ("swap", "shift"): what the action strings of
+// events, snapshots and JSON hold. "" for Unspecified and unknown values.
+const char* StepActionName(fb::StepAction a);
+// The action a wire name names; Unspecified when it names none.
+fb::StepAction StepActionFromName(std::string_view name);
+// The action an event says: its enum, else (a writer older than the enum, or
+// a value newer than this build) its action string; Unspecified when neither
+// is known here.
+fb::StepAction ResolveStepAction(fb::StepAction kind, const flatbuffers::String* name);
+
 struct PlanStep {
-  std::string action;    // swap | restart | shift | deploy | verify | switch
+  fb::StepAction action = fb::StepAction::Unspecified;
   std::string instance;  // empty: the component as a whole
   uint8_t weight = 0;    // traffic share on the new version after the step
   bool pause = false;    // canary: pause after it
@@ -49,6 +60,10 @@ struct StrategySpec {
   uint32_t max_unavailable = 1;  // rolling
   bool operator==(const StrategySpec&) const = default;
 };
+// The one conversion between the schema's Strategy and StrategySpec (null:
+// the defaults).
+StrategySpec FromStrategy(const fb::Strategy* st);
+flatbuffers::Offset<fb::Strategy> ToStrategy(flatbuffers::FlatBufferBuilder& fbb, const StrategySpec& s);
 
 struct Upgrade {
   Id id;
@@ -138,4 +153,68 @@ struct Status {
 
 void Evolve(Status& s, const fb::EventEnvelope& e);
 
+// ---- inline definitions ----------------------------------------------------
+
+inline const char* StepActionName(fb::StepAction a) {
+  switch (a) {
+    case fb::StepAction::Swap: return "swap";
+    case fb::StepAction::Restart: return "restart";
+    case fb::StepAction::Shift: return "shift";
+    case fb::StepAction::Deploy: return "deploy";
+    case fb::StepAction::Verify: return "verify";
+    case fb::StepAction::Switch: return "switch";
+    case fb::StepAction::Unspecified: break;
+  }
+  return "";
+}
+
+inline fb::StepAction StepActionFromName(std::string_view name) {
+  for (fb::StepAction a : fb::EnumValuesStepAction()) {
+    if (a != fb::StepAction::Unspecified && name == StepActionName(a)) return a;
+  }
+  return fb::StepAction::Unspecified;
+}
+
+inline fb::StepAction ResolveStepAction(fb::StepAction kind, const flatbuffers::String* name) {
+  if (*StepActionName(kind) != '\0') return kind;
+  return name == nullptr ? fb::StepAction::Unspecified : StepActionFromName(name->string_view());
+}
+
+inline StrategySpec FromStrategy(const fb::Strategy* st) {
+  StrategySpec s;
+  if (st == nullptr) return s;
+  s.kind = st->kind();
+  s.steps = st->steps();
+  if (st->weights() != nullptr) s.weights.assign(st->weights()->begin(), st->weights()->end());
+  s.pause_ms = st->pause_ms();
+  s.max_unavailable = st->max_unavailable();
+  return s;
+}
+
+inline flatbuffers::Offset<fb::Strategy> ToStrategy(flatbuffers::FlatBufferBuilder& fbb, const StrategySpec& s) {
+  const auto weights = s.weights.empty() ? 0 : fbb.CreateVector(s.weights);
+  return fb::CreateStrategy(fbb, s.kind, s.steps, weights, s.pause_ms, s.max_unavailable);
+}
+
+// Snapshots store an action by its wire name, as format 1 stored the string
+// (the codec's field lists find this through PlanStep).
+namespace snapshot {
+template <typename E>
+struct EnumNames;
+template <>
+struct EnumNames<fb::StepAction> {
+  static const char* Name(fb::StepAction v) { return StepActionName(v); }
+  static constexpr fb::StepAction kLast = fb::StepAction::MAX;
+};
+}  // namespace snapshot
+
 }  // namespace noodle::proj
+
+namespace noodle::fb {
+// nlohmann::json writes a StepAction as its wire name, not its number (found
+// by argument-dependent lookup; a template so this header needs no JSON).
+template <typename Json>
+void to_json(Json& j, StepAction a) {
+  j = proj::StepActionName(a);
+}
+}  // namespace noodle::fb

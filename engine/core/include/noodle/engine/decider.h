@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "noodle/fb/commands_generated.h"
@@ -52,11 +54,25 @@ struct Context {
   proj::Id correlation_id;   // carried into events that have no upgrade of their own
 };
 
+// A validation code's wire name ("breaking_change"): the snake_case form of
+// its schema name. "" for Unspecified and values this build does not know.
+const std::string& ValidationCodeName(fb::ValidationCode c);
+// The code a wire name names; Unspecified when it names none.
+fb::ValidationCode ValidationCodeFromName(std::string_view name);
+
 // One reason a request is refused. A refusal lists every one of them.
 struct Issue {
-  std::string code;     // machine-readable: "dependency_unmet", "breaking_change", ...
+  Issue() = default;
+  Issue(fb::ValidationCode k, std::string f, std::string m)
+      : code(ValidationCodeName(k)), field(std::move(f)), message(std::move(m)), kind(k) {}
+  // As read from the wire (a reply, an older event): the kind from the code.
+  Issue(std::string c, std::string f, std::string m)
+      : code(std::move(c)), field(std::move(f)), message(std::move(m)), kind(ValidationCodeFromName(code)) {}
+
+  std::string code;     // the wire name of kind, what clients match on
   std::string field;    // which part of the request, when it is one field
   std::string message;  // for humans, complete on its own
+  fb::ValidationCode kind = fb::ValidationCode::Unspecified;
 };
 
 // The events of one stream, appended as one batch.

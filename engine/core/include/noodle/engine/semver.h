@@ -33,10 +33,23 @@ std::strong_ordering Compare(const Version& a, const Version& b);
 inline bool operator==(const Version& a, const Version& b) { return Compare(a, b) == 0; }
 inline std::strong_ordering operator<=>(const Version& a, const Version& b) { return Compare(a, b); }
 
+// What kind of move from one version to another it is. Callers branch on
+// this, never on the reason text.
+enum class Change : uint8_t {
+  kSame,           // equal precedence: not an upgrade
+  kPatch,          // compatible
+  kMinor,          // compatible (at or above 1.0.0)
+  kDowngrade,      // to a lower version that SemVer still calls compatible
+  kMajor,          // breaking: the major version changes (either way)
+  kMinorBelowOne,  // breaking: the minor version changes below 1.0.0
+};
+
 // What moving from one version to another means for its users.
 struct Compatibility {
+  Change change = Change::kSame;
   bool compatible = false;  // users of `from` keep working with `to`
-  bool breaking = false;    // a major change (or a minor one below 1.0.0)
+  bool breaking = false;    // kMajor or kMinorBelowOne
+  bool prerelease = false;  // the target is a pre-release
   std::string reason;       // one line, for validation reports
 };
 // SemVer's promise: same major (or, below 1.0.0, same minor) is compatible;

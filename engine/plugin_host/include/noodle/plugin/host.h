@@ -79,6 +79,19 @@ struct StateSnapshot {
   std::string component, version, state;
 };
 
+// A version of a plugin as a component's spec declares it.
+struct Release {
+  std::string version;
+  std::string sha256_hex;          // "": none declared
+  bool require_signature = false;  // the component's policy: the library must be signed
+};
+
+// What checking a release found, for the step's outcome.
+struct ReleaseCheck {
+  bool unhealthy = false;  // the refusal was the version's health check
+  std::string signer;      // key id of a verified signature; "" when none was checked
+};
+
 class Host {
  public:
   explicit Host(HostOptions options);
@@ -90,17 +103,22 @@ class Host {
   // its serving version. plugin names the library (<plugin>/<version>/
   // lib<plugin>.so; empty: the component's name), so many components can
   // run one plugin. Conflict when the component is already served.
-  // require_signature: this library must be signed (the component's policy);
-  // signer (optional) receives the key id of a verified signature.
+  // check (optional) receives the key id of a verified signature.
+  Status Start(const std::string& name, const Release& release, std::string_view state, const std::string& plugin,
+               ReleaseCheck* check);
   Status Start(const std::string& name, const std::string& version, const std::string& sha256_hex = "",
-               std::string_view state = {}, const std::string& plugin = "", bool require_signature = false,
-               std::string* signer = nullptr);
+               std::string_view state = {}, const std::string& plugin = "") {
+    return Start(name, Release{version, sha256_hex}, state, plugin, nullptr);
+  }
   // The component's router; stable for the host's lifetime. Null if unknown.
   Router* Find(const std::string& name);
 
-  // unhealthy (optional) is set when the refusal is the version's health check.
-  Status Stage(const std::string& name, const std::string& version, const std::string& sha256_hex, uint32_t weight,
-               bool* unhealthy = nullptr, bool require_signature = false, std::string* signer = nullptr);
+  // check (optional) says whether a refusal was the version's health check,
+  // and the signer of a verified signature.
+  Status Stage(const std::string& name, const Release& release, uint32_t weight, ReleaseCheck* check = nullptr);
+  Status Stage(const std::string& name, const std::string& version, const std::string& sha256_hex, uint32_t weight) {
+    return Stage(name, Release{version, sha256_hex}, weight);
+  }
   Status SetWeight(const std::string& name, uint32_t weight);
   Status Commit(const std::string& name);
   Status Revert(const std::string& name);
@@ -111,8 +129,10 @@ class Host {
   Result<StateSnapshot> CreateSnapshot(const std::string& name);
   // The seed's validate_swap_integrity: the artifact's SHA-256 matches and
   // the staged version (or the serving one, if none) is healthy.
-  Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex,
-                               bool* unhealthy = nullptr, bool require_signature = false, std::string* signer = nullptr);
+  Status ValidateSwapIntegrity(const std::string& name, const Release& release, ReleaseCheck* check = nullptr);
+  Status ValidateSwapIntegrity(const std::string& name, const std::string& version, const std::string& sha256_hex) {
+    return ValidateSwapIntegrity(name, Release{version, sha256_hex});
+  }
 
   // <plugin_dir>/<plugin>/<version>/lib<plugin>.so, as written (unchecked).
   std::string LibraryPath(const std::string& plugin, const std::string& version) const;
@@ -120,8 +140,7 @@ class Host {
   // refusal (InvalidArgument for names/confinement/missing hash, NotFound
   // for a missing library, Corruption for a hash or signature mismatch,
   // NotSupported for an untrusted signer).
-  Result<std::string> CheckLibrary(const std::string& plugin, const std::string& version, const std::string& sha256_hex,
-                                   bool require_signature, std::string* signer = nullptr) const;
+  Result<std::string> CheckLibrary(const std::string& plugin, const Release& release, std::string* signer = nullptr) const;
 
  private:
   struct Component;

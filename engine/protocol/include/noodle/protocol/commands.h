@@ -9,6 +9,7 @@
 #include "noodle/engine/executor.h"
 #include "noodle/fb/commands_generated.h"
 #include "noodle/projections/component.h"
+#include "noodle/projections/status.h"
 
 namespace noodle::engine::cmd {
 
@@ -25,6 +26,8 @@ struct UpgradeRequest {
   std::string expected_version;
   std::string target_version;
   std::optional<proj::Component> target;
+  // The strategy as clients set it, field by field (upgradectl does);
+  // Strategy() is the one StrategySpec the command carries.
   fb::StrategyKind strategy = fb::StrategyKind::Immediate;
   uint32_t steps = 1;
   std::vector<uint8_t> weights;
@@ -37,18 +40,17 @@ struct UpgradeRequest {
   bool allow_breaking = false;
   std::string requested_by;
   bool dry_run = false;
+
+  proj::StrategySpec Strategy() const { return {strategy, steps, weights, pause_ms, max_unavailable}; }
 };
 
-struct StepReport {
+// A step's outcome, addressed to its step: what ReportStepResult carries.
+// Unlike a bare StepOutcome it defaults to success (the common report).
+struct StepReport : StepOutcome {
+  StepReport() { succeeded = true; }
+  StepReport(const proj::Id& id, uint32_t n, const StepOutcome& o) : StepOutcome(o), upgrade_id(id), step(n) {}
   proj::Id upgrade_id;
   uint32_t step = 0;
-  bool succeeded = true;
-  bool timed_out = false;
-  int32_t exit_code = 0;
-  std::string reason;
-  std::string output_tail;
-  int64_t duration_ns = 0;
-  std::string signer;  // key id of the artifact's signer, when one was checked
 };
 
 std::string Register(const proj::Component& c, const Meta& m = {});
@@ -65,7 +67,12 @@ std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_
 std::string StepResult(const StepReport& r, const Meta& m = {});
 std::string Health(const proj::Id& upgrade, const std::string& instance, bool healthy, const std::string& detail,
                    const Meta& m = {});
+std::string Timer(const proj::Id& upgrade, fb::TimerKind timer, const Meta& m = {});
+// By name ("deadline", "pause"); a name this build does not know becomes
+// Unspecified, which the decider refuses.
 std::string Timer(const proj::Id& upgrade, const std::string& timer, const Meta& m = {});
+// A timer kind's name ("deadline"); "" for Unspecified and unknown values.
+const char* TimerName(fb::TimerKind k);
 // Queries (answered by the engine, not the decider).
 std::string QueryStatus(const proj::Id& upgrade = {}, const Meta& m = {});
 std::string QueryRegistry(const std::string& component = "", const Meta& m = {});

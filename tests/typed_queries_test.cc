@@ -126,7 +126,8 @@ struct Rich {
     u.requested_ns = 1'700'000'000'000'000'001;
     u.started_ns = 1'700'000'000'000'000'002;
     u.pause_until_ns = 1'700'000'000'000'000'003;
-    u.plan = {{"shift", "", 25, true}, {"shift", "web-1", 50, false}, {"shift", "web-2", 100, false}};
+    u.plan = {{fb::StepAction::Shift, "", 25, true}, {fb::StepAction::Shift, "web-1", 50, false},
+              {fb::StepAction::Shift, "web-2", 100, false}};
     u.steps = {proj::StepState::kSucceeded, proj::StepState::kFailed, proj::StepState::kPending};
     u.weight = 50;
     u.unhealthy = 2;

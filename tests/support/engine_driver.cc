@@ -411,9 +411,14 @@ void Driver::Query() {
     }
     case 2: {
       Note("query statistics");
-      auto st = engine::AnswerOf<fb::StatisticsResult>(Send(engine::cmd::QueryStatistics()));
+      const engine::Reply sr = Send(engine::cmd::QueryStatistics());
+      auto st = engine::AnswerOf<fb::StatisticsResult>(sr);
       BOOST_REQUIRE_MESSAGE(st.ok(), Where() << st.status().ToString());
-      BOOST_REQUIRE_MESSAGE(st.value()->in_flight() == model_.order().size() - model_.ended(), Where() << "in flight");
+      BOOST_REQUIRE_MESSAGE(st.value()->in_flight() == model_.order().size() - model_.ended(),
+                            Where() << "in flight: engine " << st.value()->in_flight() << " (seq " << st.value()->seq()
+                                    << ")"
+                                    << ", model "
+                                    << model_.order().size() - model_.ended());
       uint64_t completed = 0;
       if (const auto* outcomes = st.value()->outcomes()) {
         for (const auto* o : *outcomes) completed += o->outcome() == fb::Outcome::Completed ? o->count() : 0;

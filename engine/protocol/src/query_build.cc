@@ -58,7 +58,7 @@ Offset<fb::UpgradeInfo> BuildUpgrade(FlatBufferBuilder& fbb, const proj::Upgrade
   for (size_t i = 0; i < u.plan.size(); ++i) {
     const proj::PlanStep& p = u.plan[i];
     const fb::StepState state = i < u.steps.size() ? StepStateOf(u.steps[i]) : fb::StepState::Pending;
-    steps.push_back(fb::CreateUpgradeStep(fbb, Text(fbb, p.action), Text(fbb, p.instance), p.weight, p.pause, state));
+    steps.push_back(fb::CreateUpgradeStep(fbb, fbb.CreateString(proj::StepActionName(p.action)), Text(fbb, p.instance), p.weight, p.pause, state));
   }
   const fb::Id128 id = u.id.fb(), parent = u.parent.fb();
   // Strings and vectors first: a table is built in one piece.

@@ -26,7 +26,7 @@ std::string EncodeReply(const proj::Id& command_id, const Reply& r) {
   } else {
     std::vector<flatbuffers::Offset<fb::ValidationError>> errors;
     for (const auto& e : r.errors) {
-      errors.push_back(fb::CreateValidationErrorDirect(fbb, e.code.c_str(), e.field.c_str(), e.message.c_str()));
+      errors.push_back(fb::CreateValidationErrorDirect(fbb, e.code.c_str(), e.field.c_str(), e.message.c_str(), e.kind));
     }
     body = fb::CreateRejectedDirect(fbb, r.code, r.message.c_str(), &errors).Union();
     type = fb::ReplyBody::Rejected;

@@ -130,7 +130,7 @@ void EngineImpl::Run() {
     }
     // Timers that are due become commands of this round.
     for (const auto& [id, kind] : timers_.TakeDue(Now())) {
-      batch.push_back(InboxItem{cmd::Timer(id, Timers::Name(kind), {InternalId(), 0, options_.actor}),
+      batch.push_back(InboxItem{cmd::Timer(id, kind, {InternalId(), 0, options_.actor}),
                                 Principal::Engine(options_.actor), {}, {}, {}});
     }
     Round(std::move(batch), !recovered_);

@@ -263,7 +263,7 @@ void EngineImpl::Dispatch(const std::vector<std::string>& stored) {
     req.upgrade_id = u->id;
     req.step = st->step();
     req.revert = st->revert();
-    req.action = st->action() ? st->action()->str() : "";
+    req.action = proj::ResolveStepAction(st->action_kind(), st->action());
     req.instance = st->instance() ? st->instance()->str() : "";
     req.weight = st->weight();
     if (const proj::Component* now = state_.registry.find(u->component)) req.from = *now;

@@ -11,7 +11,6 @@
 
 #include "noodle/fb/commands_generated.h"
 #include "noodle/projections/status.h"
-#include "noodle/protocol/commands.h"
 
 namespace noodle::engine {
 
@@ -20,8 +19,6 @@ class Timers {
   using Kind = fb::TimerKind;
   static constexpr Kind kDeadline = fb::TimerKind::Deadline;
   static constexpr Kind kPause = fb::TimerKind::Pause;
-  // For callers that build the TimerFired command by name; cmd::Timer takes the kind.
-  static const char* Name(Kind k) { return cmd::TimerName(k); }
 
   // Sets or clears the upgrade's timers from its record (null: it ended).
   void Rearm(const proj::Id& id, const proj::Upgrade* u) {

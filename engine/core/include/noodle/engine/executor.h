@@ -12,34 +12,13 @@
 
 namespace noodle::engine {
 
-// A step's action: the schema's enum, which it converts to. Assigning a
-// wire name ("swap") resolves it, for callers that read StepStarted's action
-// string rather than its action_kind.
-class StepActionValue {
- public:
-  StepActionValue() = default;
-  StepActionValue(fb::StepAction a) : action_(a) {}  // NOLINT(google-explicit-constructor): a value
-  StepActionValue& operator=(fb::StepAction a) {
-    action_ = a;
-    return *this;
-  }
-  StepActionValue& operator=(std::string_view wire_name) {
-    action_ = proj::StepActionFromName(wire_name);
-    return *this;
-  }
-  operator fb::StepAction() const { return action_; }  // NOLINT(google-explicit-constructor)
-
- private:
-  fb::StepAction action_ = fb::StepAction::Unspecified;
-};
-
 struct StepRequest {
   proj::Id upgrade_id;
   uint32_t step = 0;      // as in StepStarted
   bool revert = false;    // undo the plan step (go back to `from`)
   // Unspecified: an action this build does not know (a newer engine planned
   // it); executors fail such a step rather than guess.
-  StepActionValue action;
+  fb::StepAction action = fb::StepAction::Unspecified;
   std::string instance;   // empty: the component as a whole
   uint8_t weight = 0;     // traffic share on the new version after the step
   proj::Component from;   // the component as registered now

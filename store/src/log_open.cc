@@ -76,7 +76,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Families(const LogOptions& o) {
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf;
     cf.write_buffer_size = WriteBufferFor(i, o);
-    cf.max_write_buffer_number = i == kEventsCf ? 3 : 2;
+    // The small families switch memtables often (a snapshot may fill one):
+    // room for several waiting on the flush thread, so that they never stall
+    // the log's writes.
+    cf.max_write_buffer_number = WriteBufferFor(i, o) < o.write_buffer_bytes / 4 ? 4 : 3;
     cf.level_compaction_dynamic_level_bytes = true;
     const bool lookups = i == kEventIdsCf || i == kStreamsCf;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(i == kEventsCf ? events : lookups ? filtered : plain));

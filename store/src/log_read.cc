@@ -94,7 +94,7 @@ class ScanIterator final : public LogIterator {
   Status status_;
 };
 
-// Verified events, copied out of RocksDB at 8-byte aligned offsets.
+// Stored values, copied out of RocksDB at 8-byte aligned offsets.
 struct Batch {
   struct Slot {
     uint64_t seq;
@@ -106,10 +106,12 @@ struct Batch {
   Status status;
 };
 
-// A long scan reads and verifies ahead on a thread of its own, a batch at a
-// time, while the caller folds the batch before: a rebuild takes the longer
-// of the two instead of their sum. Same events, same checks, same order as
-// ScanIterator; a value that fails ends the scan with its Corruption status.
+// A long scan reads ahead on a thread of its own, a batch at a time, while
+// the caller verifies and folds the batch before: a rebuild takes the longer
+// of the two instead of their sum. (Reading is the larger share, so the
+// Verifier runs on the caller's side, as each event is reached.) Same
+// events, same checks, same order as ScanIterator; a value that fails ends
+// the scan with its Corruption status.
 class PrefetchScan final : public LogIterator {
  public:
   PrefetchScan(std::shared_lock<std::shared_timed_mutex> lock, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
@@ -121,6 +123,7 @@ class PrefetchScan final : public LogIterator {
       // No thread to spare: the batches are read on demand instead.
     }
     Take();
+    Check();
   }
   ~PrefetchScan() override {
     {
@@ -130,11 +133,12 @@ class PrefetchScan final : public LogIterator {
     space_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
-  bool Valid() const override { return slot_ < batch_.slots.size(); }
+  bool Valid() const override { return failed_.ok() && slot_ < batch_.slots.size(); }
   void Next() override {
     if (!Valid()) return;
     last_seq_ = batch_.slots[slot_].seq;
     if (++slot_ >= batch_.slots.size() && !batch_.end) Take();
+    Check();
   }
   uint64_t seq() const override { return Valid() ? batch_.slots[slot_].seq : last_seq_; }
   std::string_view bytes() const override {
@@ -143,12 +147,25 @@ class PrefetchScan final : public LogIterator {
     return std::string_view(batch_.data.data() + s.offset, s.size);
   }
   const fb::EventEnvelope* envelope() const override { return fb::GetEventEnvelope(bytes().data()); }
-  Status status() const override { return Valid() || !batch_.end ? Status::OK() : batch_.status; }
+  Status status() const override {
+    if (!failed_.ok()) return failed_;
+    return Valid() || !batch_.end ? Status::OK() : batch_.status;
+  }
 
  private:
   static constexpr size_t kBatchEvents = 1024, kBatchBytes = 512u << 10, kQueued = 2;
 
-  // Reads the next batch: whole values while they verify.
+  // The event reached: it must verify before the caller sees it.
+  void Check() {
+    if (!Valid()) return;
+    const Batch::Slot& slot = batch_.slots[slot_];
+    if (std::string why = CheckStored(slot.seq, bytes()); !why.empty()) {
+      failed_ = Status::Corruption(why, slot.seq);
+      last_seq_ = slot.seq;
+    }
+  }
+
+  // Reads the next batch of values, each copied to an 8-byte aligned offset.
   void Fill(Batch* b) {
     b->data.clear();
     b->slots.clear();
@@ -160,12 +177,6 @@ class PrefetchScan final : public LogIterator {
       const std::string_view value = it.value().ToStringView();
       b->data.resize(offset);
       b->data.append(value);
-      if (std::string why = CheckStored(seq, std::string_view(b->data).substr(offset)); !why.empty()) {
-        b->data.resize(offset);
-        b->end = true;
-        b->status = Status::Corruption(why, seq);
-        return;
-      }
       b->slots.push_back({seq, offset, value.size()});
       produced_seq_ = seq;
     }
@@ -216,7 +227,7 @@ class PrefetchScan final : public LogIterator {
 
   std::shared_lock<std::shared_timed_mutex> lock_;
   Range range_;
-  uint64_t produced_seq_ = 0;  // the producer's: last seq it verified
+  uint64_t produced_seq_ = 0;  // the producer's: last seq it read
 
   std::mutex mu_;
   std::condition_variable ready_, space_;
@@ -226,6 +237,7 @@ class PrefetchScan final : public LogIterator {
 
   Batch batch_;  // the consumer's
   size_t slot_ = 0;
+  Status failed_;  // the event reached did not verify: the scan ends there
   uint64_t last_seq_ = 0;  // the last event the caller moved past
   std::thread thread_;  // last: started once everything it uses exists
 };

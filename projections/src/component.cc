@@ -6,6 +6,8 @@ namespace noodle::proj {
 namespace {
 
 const char* const kHookNames[] = {"prepare", "swap", "health", "revert", "stop", "start"};
+// The same names in the order a std::map keeps them.
+const char* const kHookNamesSorted[] = {"health", "prepare", "revert", "start", "stop", "swap"};
 
 const fb::HookCommand* HookOf(const fb::Hooks& h, std::string_view name) {
   if (name == "prepare") return h.prepare();
@@ -16,48 +18,102 @@ const fb::HookCommand* HookOf(const fb::Hooks& h, std::string_view name) {
   return h.start();
 }
 
+void AssignStr(std::string* out, const flatbuffers::String* s) {
+  if (s == nullptr) out->clear();
+  else out->assign(s->data(), s->size());
+}
+
+void AssignStrings(std::vector<std::string>* out, const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* in) {
+  out->resize(in == nullptr ? 0 : in->size());
+  for (size_t i = 0; i < out->size(); ++i) AssignStr(&(*out)[i], in->Get(static_cast<flatbuffers::uoffset_t>(i)));
+}
+
+// Sets *m to the n entries key(i) -> fill(i, value), as inserting them in
+// order into an empty map would (a later duplicate key wins). When m already
+// holds exactly those keys in that order, the values are filled in place, so
+// an unchanged spec costs no allocation.
+template <typename V, typename Key, typename Fill>
+void AssignMap(std::map<std::string, V>* m, size_t n, Key&& key, Fill&& fill) {
+  bool same = m->size() == n;
+  auto it = m->begin();
+  for (size_t i = 0; same && i < n; ++i, ++it) same = it->first == key(i);
+  if (same) {
+    it = m->begin();
+    for (size_t i = 0; i < n; ++i, ++it) fill(i, &it->second);
+    return;
+  }
+  m->clear();
+  for (size_t i = 0; i < n; ++i) {
+    V& v = (*m)[std::string(key(i))];
+    v = V{};
+    fill(i, &v);
+  }
+}
+
+void AssignArtifact(const fb::ComponentSpec& spec, Component* c) {
+  const auto* a = spec.artifact();
+  c->artifact_require_signature = a != nullptr && a->require_signature();
+  if (a == nullptr || a->location() == nullptr) c->artifact_location.clear();
+  else AssignStr(&c->artifact_location, a->location());
+  c->artifact_sha256.clear();
+  if (a != nullptr && a->sha256() != nullptr) {
+    c->artifact_sha256 = HashToHex(*a->sha256());
+    if (c->artifact_sha256.find_first_not_of('0') == std::string::npos) c->artifact_sha256.clear();
+  }
+}
+
+void AssignHooks(const fb::ComponentSpec& spec, Component* c) {
+  const fb::HookCommand* present[6];
+  const char* names[6];
+  size_t n = 0;
+  if (const auto* h = spec.hooks(); h != nullptr) {
+    for (const char* name : kHookNamesSorted) {
+      if (const auto* cmd = HookOf(*h, name); cmd != nullptr) {
+        present[n] = cmd;
+        names[n++] = name;
+      }
+    }
+  }
+  AssignMap(
+      &c->hooks, n, [&](size_t i) { return std::string_view(names[i]); },
+      [&](size_t i, Hook* hook) {
+        AssignStrings(&hook->argv, present[i]->argv());
+        hook->shell = present[i]->shell();
+        hook->timeout_ms = present[i]->timeout_ms();
+      });
+}
+
 }  // namespace
 
 std::string Id::hex() const { return IdToHex(fb()); }
 
+void AssignSpec(const fb::ComponentSpec& spec, Component* c) {
+  AssignStr(&c->name, spec.name());
+  AssignStr(&c->version, spec.version());
+  c->type = spec.type();
+  c->hot_swappable = spec.hot_swappable();
+  c->critical = spec.critical();
+  const auto* deps = spec.dependencies();
+  c->dependencies.resize(deps == nullptr ? 0 : deps->size());
+  for (size_t i = 0; i < c->dependencies.size(); ++i) {
+    const auto* d = deps->Get(static_cast<flatbuffers::uoffset_t>(i));
+    AssignStr(&c->dependencies[i].name, d->name());
+    AssignStr(&c->dependencies[i].range, d->range());
+  }
+  AssignArtifact(spec, c);
+  const auto* md = spec.metadata();
+  AssignMap(
+      &c->metadata, md == nullptr ? 0 : md->size(),
+      [&](size_t i) { return md->Get(static_cast<flatbuffers::uoffset_t>(i))->key()->string_view(); },
+      [&](size_t i, std::string* v) { AssignStr(v, md->Get(static_cast<flatbuffers::uoffset_t>(i))->value()); });
+  c->executor = spec.executor();
+  AssignHooks(spec, c);
+  AssignStrings(&c->instances, spec.instances());
+}
+
 Component FromSpec(const fb::ComponentSpec& spec) {
   Component c;
-  c.name = spec.name()->str();
-  c.version = spec.version()->str();
-  c.type = spec.type();
-  c.hot_swappable = spec.hot_swappable();
-  c.critical = spec.critical();
-  if (spec.dependencies() != nullptr) {
-    for (const auto* d : *spec.dependencies()) c.dependencies.push_back({d->name()->str(), d->range()->str()});
-  }
-  if (const auto* a = spec.artifact(); a != nullptr) {
-    if (a->location() != nullptr) c.artifact_location = a->location()->str();
-    c.artifact_require_signature = a->require_signature();
-    if (a->sha256() != nullptr) {
-      c.artifact_sha256 = HashToHex(*a->sha256());
-      if (c.artifact_sha256.find_first_not_of('0') == std::string::npos) c.artifact_sha256.clear();
-    }
-  }
-  if (spec.metadata() != nullptr) {
-    for (const auto* kv : *spec.metadata()) c.metadata[kv->key()->str()] = kv->value() ? kv->value()->str() : "";
-  }
-  c.executor = spec.executor();
-  if (const auto* h = spec.hooks(); h != nullptr) {
-    for (const char* name : kHookNames) {
-      const auto* cmd = HookOf(*h, name);
-      if (cmd == nullptr) continue;
-      Hook hook;
-      if (cmd->argv() != nullptr) {
-        for (const auto* a : *cmd->argv()) hook.argv.push_back(a->str());
-      }
-      hook.shell = cmd->shell();
-      hook.timeout_ms = cmd->timeout_ms();
-      c.hooks[name] = std::move(hook);
-    }
-  }
-  if (spec.instances() != nullptr) {
-    for (const auto* i : *spec.instances()) c.instances.push_back(i->str());
-  }
+  AssignSpec(spec, &c);
   return c;
 }
 

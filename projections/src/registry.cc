@@ -23,19 +23,37 @@ void Index(Registry& r, const Component& c) {
   for (const auto& d : c.dependencies) r.dependents[d.name].insert(c.name);
 }
 
+// True when spec declares the same dependency names as c, in order: then
+// the reverse index needs no change.
+bool SameDependencyNames(const Component& c, const fb::ComponentSpec& spec) {
+  const auto* deps = spec.dependencies();
+  const size_t n = deps == nullptr ? 0 : deps->size();
+  if (n != c.dependencies.size()) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (deps->Get(static_cast<flatbuffers::uoffset_t>(i))->name()->string_view() != c.dependencies[i].name) return false;
+  }
+  return true;
+}
+
+// Replaces entry's spec in place, keeping the reverse index in step.
+void Respec(Registry& r, RegistryEntry& entry, const fb::ComponentSpec& spec) {
+  const bool reindex = entry.spec.name != spec.name()->string_view() || !SameDependencyNames(entry.spec, spec);
+  if (reindex) Unindex(r, entry.spec);
+  AssignSpec(spec, &entry.spec);
+  if (reindex) Index(r, entry.spec);
+}
+
 }  // namespace
 
 void Evolve(Registry& r, const fb::EventEnvelope& e) {
   r.seq = e.seq();
   switch (e.event_type()) {
     case fb::Event::ComponentRegistered: {
-      Component c = FromSpec(*e.event_as_ComponentRegistered()->component());
-      auto& entry = r.components[c.name];
+      const auto* spec = e.event_as_ComponentRegistered()->component();
+      auto& entry = r.components[spec->name()->str()];
       if (entry.registered_seq == 0) entry.registered_seq = e.seq();
       entry.updated_seq = e.seq();
-      Unindex(r, entry.spec);
-      Index(r, c);
-      entry.spec = std::move(c);
+      Respec(r, entry, *spec);
       break;
     }
     case fb::Event::ComponentDeregistered: {
@@ -50,9 +68,7 @@ void Evolve(Registry& r, const fb::EventEnvelope& e) {
       auto it = r.components.find(done->component()->str());
       if (it == r.components.end()) break;
       if (done->spec() != nullptr) {
-        Unindex(r, it->second.spec);
-        it->second.spec = FromSpec(*done->spec());
-        Index(r, it->second.spec);
+        Respec(r, it->second, *done->spec());
       } else {
         it->second.spec.version = done->to_version()->str();
       }

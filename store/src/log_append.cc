@@ -18,6 +18,8 @@ constexpr size_t kMaxStreamName = 512;
 // Bound on cached stream versions; past it the cache starts over (misses
 // cost one RocksDB seek each).
 constexpr size_t kMaxCachedStreams = 1u << 17;
+// A WriteBatch record beyond its key and value: tag, column family, lengths.
+constexpr size_t kPutOverhead = 24;
 
 bool SameId(const fb::Id128& a, const fb::Id128& b) { return a.hi() == b.hi() && a.lo() == b.lo(); }
 
@@ -139,7 +141,7 @@ void RocksEventLog::RunWriters(Writer* first, size_t count) {
 Result<uint64_t> RocksEventLog::CachedStreamVersion(std::string_view stream) {
   std::string key(stream);
   if (auto it = stream_versions_.find(key); it != stream_versions_.end()) return it->second;
-  auto v = StreamVersion(stream);
+  auto v = StreamVersionLocked(stream);
   if (!v.ok()) return v;
   if (stream_versions_.size() >= kMaxCachedStreams) stream_versions_.clear();
   stream_versions_.emplace(std::move(key), v.value());
@@ -175,6 +177,100 @@ Status RocksEventLog::ResolveDuplicate(const Writer& w, const keys::BatchRef& st
   return Status::OK();
 }
 
+void RocksEventLog::ResolveGroupRetry(const Writer& original, Writer* q) {
+  const auto& events = *q->events;
+  bool same = original.status.ok() && original.events->size() == events.size() && original.stream == q->stream;
+  for (size_t i = 0; same && i < events.size(); ++i) {
+    same = SameId(*fb::GetEventEnvelope((*original.events)[i].data())->event_id(),
+                  *fb::GetEventEnvelope(events[i].data())->event_id());
+  }
+  if (!same) {
+    q->status = Status::InvalidArgument("first event id is being appended by another batch: not a retry of it");
+    return;
+  }
+  q->result->seqs = original.result->seqs;
+  q->result->stream_version = original.result->stream_version;
+  q->result->duplicate = true;
+}
+
+void RocksEventLog::AddToBatch(Writer& q, const std::string& id_key, uint64_t version, GroupPlan* plan) {
+  auto& events = *q.events;
+  const uint64_t first_seq = plan->next_seq;
+  const uint64_t first_version = version + 1;
+  q.result->seqs.reserve(events.size());
+  for (std::string& bytes : events) {
+    auto* env = fb::GetMutableEventEnvelope(bytes.data());
+    const uint64_t seq = plan->next_seq++;
+    env->mutate_seq(seq);
+    env->mutate_stream_version(++version);
+    std::memcpy(env->mutable_prev_hash(), plan->prev.data(), plan->prev.size());
+    plan->prev = ChainHash(plan->prev, bytes, *env);
+    std::memcpy(env->mutable_hash(), plan->prev.data(), plan->prev.size());
+    plan->batch.Put(cf(kEventsCf), keys::Seq(seq), bytes);
+    q.result->seqs.push_back(seq);
+  }
+  const std::string ref = keys::EncodeBatchRef(first_seq, static_cast<uint32_t>(events.size()));
+  plan->batch.Put(cf(kStreamsCf), keys::NamedSeq(q.stream, first_version), ref);
+  plan->batch.Put(cf(kEventIdsCf), id_key, ref);
+  plan->versions[q.stream] = version;
+  plan->firsts.emplace(id_key, &q);
+  q.result->stream_version = version;
+}
+
+void RocksEventLog::PlanWriter(Writer& q, const std::string& id_key, const rocksdb::PinnableSlice& found,
+                               const rocksdb::Status& found_status, GroupPlan* plan) {
+  if (found_status.ok()) {
+    keys::BatchRef ref;
+    q.status = keys::DecodeBatchRef(found.ToStringView(), &ref) ? ResolveDuplicate(q, ref)
+                                                                 : Status::Corruption("event id index entry is malformed");
+    return;
+  }
+  if (!found_status.IsNotFound()) {
+    q.status = FromRocks(found_status, "look up event id");
+    return;
+  }
+  if (auto it = plan->firsts.find(id_key); it != plan->firsts.end()) return ResolveGroupRetry(*it->second, &q);
+
+  uint64_t version;
+  if (auto it = plan->versions.find(q.stream); it != plan->versions.end()) {
+    version = it->second;
+  } else {
+    auto v = CachedStreamVersion(q.stream);
+    if (!v.ok()) {
+      q.status = v.status();
+      return;
+    }
+    version = v.value();
+  }
+  if (q.expected_version != kAnyVersion && q.expected_version != version) {
+    q.status = Status::Conflict("stream '" + std::string(q.stream) + "': expected version " +
+                                std::to_string(q.expected_version) + ", actual version " + std::to_string(version));
+    return;
+  }
+  AddToBatch(q, id_key, version, plan);
+}
+
+Status RocksEventLog::CommitGroup(const std::vector<Writer*>& group, GroupPlan* plan) {
+  if (plan->batch.Count() == 0) return Status::OK();
+  // Nothing of the group is stored when either fails; the chain and the
+  // versions stay as they were.
+  if (Status s = CheckRoom(plan->batch.GetDataSize()); !s.ok()) return MarkFailed(s, /*rocks_failed=*/false);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  if (rocksdb::Status rs = db_->Write(wo, &plan->batch); !rs.ok()) {
+    stream_versions_.clear();
+    if (rs.IsIOError()) return MarkFailed(WriteFailure(rs, "append"), /*rocks_failed=*/true);
+    return FromRocks(rs, "append");
+  }
+  for (const auto& [stream, version] : plan->versions) stream_versions_[std::string(stream)] = version;
+  last_hash_ = plan->prev;
+  last_seq_.store(plan->next_seq - 1, std::memory_order_release);
+  for (Writer* q : group) {
+    if (q->status.ok() && !q->result->duplicate) q->result->events = std::move(*q->events);
+  }
+  return Status::OK();
+}
+
 Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
   std::lock_guard<std::mutex> health(recover_mu_);
   if (Status s = RecoverLocked(); !s.ok()) return s;
@@ -184,109 +280,23 @@ Status RocksEventLog::WriteGroup(const std::vector<Writer*>& group) {
   // Idempotency: one lookup per batch, by its first event id, for the group at once.
   std::vector<std::string> id_keys;
   id_keys.reserve(group.size());
-  for (const Writer* q : group) id_keys.push_back(keys::EventId(*fb::GetEventEnvelope(q->events->front().data())->event_id()));
+  size_t bytes = 0;  // what the batch will hold, so that it is allocated once
+  for (const Writer* q : group) {
+    id_keys.push_back(keys::EventId(*fb::GetEventEnvelope(q->events->front().data())->event_id()));
+    for (const std::string& e : *q->events) bytes += e.size() + kPutOverhead;
+    bytes += 2 * (q->stream.size() + kPutOverhead + 32);
+  }
   std::vector<rocksdb::Slice> id_slices(id_keys.begin(), id_keys.end());
   std::vector<rocksdb::PinnableSlice> found(id_keys.size());
   std::vector<rocksdb::Status> found_status(id_keys.size());
   db_->MultiGet(rocksdb::ReadOptions(), cf(kEventIdsCf), id_slices.size(), id_slices.data(), found.data(),
                 found_status.data());
 
-  rocksdb::WriteBatch batch;
-  uint64_t next_seq = LastSeq() + 1;
-  Digest prev = last_hash_;
-  std::unordered_map<std::string_view, uint64_t> group_versions;  // streams touched by this group
-  std::unordered_map<std::string_view, Writer*> group_batches;    // first id -> its append in this group
-
-  for (size_t w = 0; w < group.size(); ++w) {
-    Writer* q = group[w];
-    auto& events = *q->events;
-    if (found_status[w].ok()) {
-      keys::BatchRef ref;
-      q->status = keys::DecodeBatchRef(found[w].ToStringView(), &ref)
-                      ? ResolveDuplicate(*q, ref)
-                      : Status::Corruption("event id index entry is malformed");
-      continue;
-    }
-    if (!found_status[w].IsNotFound()) {
-      q->status = FromRocks(found_status[w], "look up event id");
-      continue;
-    }
-    if (auto it = group_batches.find(id_keys[w]); it != group_batches.end()) {
-      // A concurrent retry of an append in this very group.
-      const Writer& original = *it->second;
-      bool same = original.status.ok() && original.events->size() == events.size() && original.stream == q->stream;
-      for (size_t i = 0; same && i < events.size(); ++i) {
-        same = SameId(*fb::GetEventEnvelope((*original.events)[i].data())->event_id(),
-                      *fb::GetEventEnvelope(events[i].data())->event_id());
-      }
-      if (!same) {
-        q->status = Status::InvalidArgument("first event id is being appended by another batch: not a retry of it");
-      } else {
-        q->result->seqs = original.result->seqs;
-        q->result->stream_version = original.result->stream_version;
-        q->result->duplicate = true;
-      }
-      continue;
-    }
-
-    uint64_t version;
-    if (auto it = group_versions.find(q->stream); it != group_versions.end()) {
-      version = it->second;
-    } else {
-      auto v = CachedStreamVersion(q->stream);
-      if (!v.ok()) {
-        q->status = v.status();
-        continue;
-      }
-      version = v.value();
-    }
-    if (q->expected_version != kAnyVersion && q->expected_version != version) {
-      q->status = Status::Conflict("stream '" + std::string(q->stream) + "': expected version " +
-                                   std::to_string(q->expected_version) + ", actual version " +
-                                   std::to_string(version));
-      continue;
-    }
-
-    const uint64_t first_seq = next_seq;
-    const uint64_t first_version = version + 1;
-    q->result->seqs.reserve(events.size());
-    for (std::string& bytes : events) {
-      auto* env = fb::GetMutableEventEnvelope(bytes.data());
-      const uint64_t seq = next_seq++;
-      env->mutate_seq(seq);
-      env->mutate_stream_version(++version);
-      std::memcpy(env->mutable_prev_hash(), prev.data(), prev.size());
-      prev = ChainHash(prev, bytes, *env);
-      std::memcpy(env->mutable_hash(), prev.data(), prev.size());
-      batch.Put(cf(kEventsCf), keys::Seq(seq), bytes);
-      q->result->seqs.push_back(seq);
-    }
-    const std::string ref = keys::EncodeBatchRef(first_seq, static_cast<uint32_t>(events.size()));
-    batch.Put(cf(kStreamsCf), keys::NamedSeq(q->stream, first_version), ref);
-    batch.Put(cf(kEventIdsCf), id_keys[w], ref);
-    group_versions[q->stream] = version;
-    group_batches.emplace(id_keys[w], q);
-    q->result->stream_version = version;
-  }
-
-  if (batch.Count() == 0) return Status::OK();
-  // Nothing of the group is stored when either fails; the chain and the
-  // versions stay as they were.
-  if (Status s = CheckRoom(batch.GetDataSize()); !s.ok()) return MarkFailed(s, /*rocks_failed=*/false);
-  rocksdb::WriteOptions wo;
-  wo.sync = options_.durability == Durability::kSync;
-  if (rocksdb::Status rs = db_->Write(wo, &batch); !rs.ok()) {
-    stream_versions_.clear();
-    if (rs.IsIOError()) return MarkFailed(WriteFailure(rs, "append"), /*rocks_failed=*/true);
-    return FromRocks(rs, "append");
-  }
-  for (const auto& [stream, version] : group_versions) stream_versions_[std::string(stream)] = version;
-  last_hash_ = prev;
-  last_seq_.store(next_seq - 1, std::memory_order_release);
-  for (Writer* q : group) {
-    if (q->status.ok() && !q->result->duplicate) q->result->events = std::move(*q->events);
-  }
-  return Status::OK();
+  GroupPlan plan(bytes);
+  plan.next_seq = LastSeq() + 1;
+  plan.prev = last_hash_;
+  for (size_t w = 0; w < group.size(); ++w) PlanWriter(*group[w], id_keys[w], found[w], found_status[w], &plan);
+  return CommitGroup(group, &plan);
 }
 
 }  // namespace noodle::store

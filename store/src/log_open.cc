@@ -1,4 +1,5 @@
 // Opening and closing the log: RocksDB options, column families, modes.
+#include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
@@ -32,6 +33,31 @@ namespace {
 const char* const kCfNames[kCfCount] = {rocksdb::kDefaultColumnFamilyName.c_str(), "events",
                                         "streams", "event_ids", "snapshots", "meta"};
 
+// Memtable size per family. The events take the write buffer. An index
+// entry is ~60 bytes per appended batch, so a quarter of it holds hundreds of
+// thousands. Snapshots are blobs of megabytes written every few thousand
+// events and read at start: kept in memory they would fill a full-size
+// memtable with data nobody reads, so they (and the tiny meta family) get a
+// small one and are flushed soon.
+size_t WriteBufferFor(size_t family, const LogOptions& o) {
+  constexpr size_t kMin = 1u << 20, kSmall = 4u << 20;
+  switch (family) {
+    case kEventsCf: return o.write_buffer_bytes;
+    case kStreamsCf:
+    case kEventIdsCf: return std::max(o.write_buffer_bytes / 4, std::min(o.write_buffer_bytes, kMin));
+    default: return std::min(o.write_buffer_bytes, kSmall);
+  }
+}
+
+// LZ4 when this RocksDB has it (tables already written keep their own
+// compression, so either reads back), else RocksDB's default.
+rocksdb::CompressionType ScanCompression() {
+  for (rocksdb::CompressionType c : rocksdb::GetSupportedCompressions()) {
+    if (c == rocksdb::kLZ4Compression) return c;
+  }
+  return rocksdb::ColumnFamilyOptions().compression;
+}
+
 std::vector<rocksdb::ColumnFamilyDescriptor> Families(const LogOptions& o) {
   rocksdb::BlockBasedTableOptions plain;
   plain.block_cache = rocksdb::NewLRUCache(o.block_cache_bytes);
@@ -40,14 +66,24 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Families(const LogOptions& o) {
   rocksdb::BlockBasedTableOptions filtered = plain;
   filtered.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
 
+  // Events are mostly read in order (rebuilds, replay, audits): larger
+  // blocks and LZ4, which decompresses several times faster than Snappy,
+  // cut a scan's cost per event by a fifth (callgrind, engine_bench's fold).
+  rocksdb::BlockBasedTableOptions events = plain;
+  events.block_size = 16u << 10;
+
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf;
-    cf.write_buffer_size = o.write_buffer_bytes;
-    cf.max_write_buffer_number = 3;
+    cf.write_buffer_size = WriteBufferFor(i, o);
+    // The small families switch memtables often (a snapshot may fill one):
+    // room for several waiting on the flush thread, so that they never stall
+    // the log's writes.
+    cf.max_write_buffer_number = WriteBufferFor(i, o) < o.write_buffer_bytes / 4 ? 4 : 3;
     cf.level_compaction_dynamic_level_bytes = true;
     const bool lookups = i == kEventIdsCf || i == kStreamsCf;
-    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(lookups ? filtered : plain));
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(i == kEventsCf ? events : lookups ? filtered : plain));
+    if (i == kEventsCf) cf.compression = ScanCompression();
     if (lookups) {
       cf.memtable_prefix_bloom_size_ratio = 0.05;
       cf.memtable_whole_key_filtering = true;
@@ -108,6 +144,7 @@ Status RocksEventLog::OpenDb() {
   db.bytes_per_sync = 1 << 20;
   db.info_log = std::make_shared<SpdlogLogger>(dir_);
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db.db_write_buffer_size = options_.memtable_budget_bytes;
   // Recovery keeps the WAL's events in memory instead of writing a table:
   // a reopen after a full disk needs no room beyond a new WAL and manifest.
   db.avoid_flush_during_recovery = true;

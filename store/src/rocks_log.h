@@ -2,6 +2,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include <atomic>
 #include <chrono>
@@ -99,15 +100,38 @@ class RocksEventLog final : public EventLog {
   // A synced snapshot or checkpoint write, with the appends' health rules.
   Status PutMeta(rocksdb::ColumnFamilyHandle* family, const std::string& key, std::string_view value,
                  std::string_view what);
+  // What the leader builds for one group before writing it.
+  struct GroupPlan {
+    explicit GroupPlan(size_t reserve_bytes) : batch(reserve_bytes) {}
+    rocksdb::WriteBatch batch;
+    uint64_t next_seq = 0;
+    Digest prev{};
+    std::unordered_map<std::string_view, uint64_t> versions;  // streams touched by this group
+    std::unordered_map<std::string_view, Writer*> firsts;      // first id -> its append in this group
+  };
+
   // Queues the writers (contiguously) and returns when all are done, leading
   // groups whenever one of them reaches the front.
   void RunWriters(Writer* first, size_t count);
   // Leader only: decides, encodes and writes one group of appends.
   Status WriteGroup(const std::vector<Writer*>& group);
+  // Leader only: decides one append of the group; adds it to the plan or
+  // sets its status (or its duplicate result). found: the lookup of its first id.
+  void PlanWriter(Writer& q, const std::string& id_key, const rocksdb::PinnableSlice& found,
+                  const rocksdb::Status& found_status, GroupPlan* plan);
+  // Leader only: assigns seqs, versions and the chain to q's events and adds
+  // them and their index entries to the batch.
+  void AddToBatch(Writer& q, const std::string& id_key, uint64_t version, GroupPlan* plan);
+  // Leader only: writes the planned batch; the log's tail moves only if it is stored.
+  Status CommitGroup(const std::vector<Writer*>& group, GroupPlan* plan);
   // Leader only: the stream's version, from the cache or RocksDB.
   Result<uint64_t> CachedStreamVersion(std::string_view stream);
+  // The stream's version; db_mu_ held (shared).
+  Result<uint64_t> StreamVersionLocked(std::string_view stream) const;
   // Leader only: fills a duplicate append's result, or says why it is not one.
   Status ResolveDuplicate(const Writer& w, const keys::BatchRef& stored);
+  // Leader only: q retries `original`, an append of this same group.
+  static void ResolveGroupRetry(const Writer& original, Writer* q);
 
   const std::string dir_;
   const LogOptions options_;

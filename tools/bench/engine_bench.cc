@@ -1,7 +1,7 @@
 // engine_bench: the engine service's command throughput, projection rebuild
 // and state_at, each next to a raw RocksDB baseline from the same run.
 //
-//   engine_bench [--components N] [--events E] [--dir D]
+//   engine_bench [--components N] [--events E] [--fold-events F] [--rows LIST] [--dir D] [--keep]
 //
 // Throughput: waves of one RequestUpgrade per component (N in flight), then
 // one ReportStepResult each (the step's success, as an executor would send
@@ -9,15 +9,21 @@
 // upgrade. Baseline: the same event bytes written to a raw RocksDB in synced
 // WriteBatches of 256.
 // Rebuild: fold registry, status and statistics from seq 1 over the log,
-// next to a raw iterator over the baseline database.
+// next to a raw iterator over a RocksDB holding the same bytes.
 // state_at: the log is grown to E events (snapshots every 10,000), then
 // StateAt(100,000) and StateAt(E) next to a fold from seq 1 to the same seq.
+// Large fold (only with --fold-events F): the log is grown to F events
+// (appends unsynced, to get there sooner) and folded from seq 1 once; the
+// figure is the time of that fold (issue 11: 10,000,000 in under 10 s).
+// --rows picks rows (throughput,rebuild,state_at,fold; default all);
+// --keep leaves the log in D so a later run (--dir D) skips growing it.
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -43,6 +49,7 @@ std::string Key(uint64_t seq) {
 }
 
 rocksdb::DB* OpenRaw(const std::string& dir) {
+  fs::remove_all(dir);
   rocksdb::Options o;
   o.create_if_missing = true;
   o.write_buffer_size = 64u << 20;
@@ -55,46 +62,236 @@ rocksdb::DB* OpenRaw(const std::string& dir) {
   return db;
 }
 
+void CloseRaw(rocksdb::DB* db, const std::string& dir) {
+  db->Close().PermitUncheckedError();
+  delete db;
+  fs::remove_all(dir);
+}
+
+struct Flags {
+  size_t components = 1000;
+  uint64_t events = 1'000'000;
+  uint64_t fold_events = 0;
+  std::string rows = "throughput,rebuild,state_at,fold";
+  std::string dir = fs::temp_directory_path() / ("engine_bench." + std::to_string(getpid()));
+  bool keep = false;
+
+  bool Row(const char* name) const { return rows.find(name) != std::string::npos; }
+};
+
+Flags Parse(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (!std::strcmp(argv[i], "--keep")) f.keep = true;
+    else if (has_value && !std::strcmp(argv[i], "--components")) f.components = std::stoul(argv[++i]);
+    else if (has_value && !std::strcmp(argv[i], "--events")) f.events = std::stoull(argv[++i]);
+    else if (has_value && !std::strcmp(argv[i], "--fold-events")) f.fold_events = std::stoull(argv[++i]);
+    else if (has_value && !std::strcmp(argv[i], "--rows")) f.rows = argv[++i];
+    else if (has_value && !std::strcmp(argv[i], "--dir")) f.dir = argv[++i];
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      std::exit(2);
+    }
+  }
+  return f;
+}
+
+// The log and the engine over it; reopened between rows as a row needs.
+struct Bench {
+  Flags flags;
+  engine::EngineOptions options;
+  std::unique_ptr<store::EventLog> log;
+  std::unique_ptr<engine::Engine> eng;
+  size_t version = 0;  // target versions count up across waves
+
+  std::string LogDir() const { return flags.dir + "/log"; }
+
+  void Open(store::Durability durability) {
+    eng.reset();
+    log.reset();
+    store::LogOptions lo;
+    lo.durability = durability;
+    Status s = store::EventLog::Open(LogDir(), lo, &log);
+    if (s.ok()) s = engine::Engine::Open(log.get(), nullptr, nullptr, options, &eng);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+    // The versions already used, so a kept log's waves go on from there.
+    for (const auto& [name, entry] : eng->Current().registry.components) {
+      version = std::max<size_t>(version, std::stoul(entry.spec.version.substr(2)));
+    }
+  }
+  void Close() {
+    eng.reset();
+    log.reset();
+  }
+};
+
+void Register(Bench& b) {
+  if (!b.eng->Current().registry.components.empty()) return;
+  for (size_t c = 0; c < b.flags.components; ++c) {
+    proj::Component comp;
+    comp.name = "svc-" + std::to_string(c);
+    comp.version = "1.0.0";
+    comp.hooks["swap"] = proj::Hook{{"/bin/true"}, false, 1000};
+    if (!b.eng->Execute(engine::cmd::Register(comp)).accepted) std::exit(1);
+  }
+}
+
 struct Waves {
   uint64_t commands = 0;
   uint64_t rejected = 0;
   double seconds = 0;
 };
 
+void AwaitAll(std::vector<std::future<engine::Reply>>& replies, Waves& w) {
+  for (auto& f : replies) {
+    const engine::Reply r = f.get();
+    if (!r.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", r.message.c_str());
+  }
+  replies.clear();
+}
+
 // Runs `waves` rounds of upgrade + step result over every component.
-Waves RunWaves(engine::Engine& eng, size_t components, size_t waves, size_t& version) {
+Waves RunWaves(Bench& b, size_t waves) {
   Waves w;
+  const size_t components = b.flags.components;
   const auto t0 = Clock::now();
   for (size_t k = 0; k < waves; ++k) {
-    ++version;
+    ++b.version;
     std::vector<std::future<engine::Reply>> replies;
     std::vector<proj::Id> ids(components);
     for (size_t c = 0; c < components; ++c) {
       engine::cmd::UpgradeRequest r;
       r.component = "svc-" + std::to_string(c);
-      r.target_version = "1." + std::to_string(version) + ".0";
+      r.target_version = "1." + std::to_string(b.version) + ".0";
       r.timeout_ms = 3'600'000;
-      replies.push_back(eng.Submit(engine::cmd::Upgrade(r, {}, &ids[c])));
+      replies.push_back(b.eng->Submit(engine::cmd::Upgrade(r, {}, &ids[c])));
     }
-    for (auto& f : replies) {
-      const engine::Reply r = f.get();
-      if (!r.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", r.message.c_str());
-    }
-    replies.clear();
+    AwaitAll(replies, w);
     for (size_t c = 0; c < components; ++c) {
       engine::cmd::StepReport s;
       s.upgrade_id = ids[c];
       s.step = 0;
-      replies.push_back(eng.Submit(engine::cmd::StepResult(s)));
+      replies.push_back(b.eng->Submit(engine::cmd::StepResult(s)));
     }
-    for (auto& f : replies) {
-      const engine::Reply r = f.get();
-      if (!r.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", r.message.c_str());
-    }
+    AwaitAll(replies, w);
     w.commands += 2 * components;
   }
   w.seconds = Seconds(t0);
   return w;
+}
+
+void Grow(Bench& b, uint64_t target) {
+  while (b.log->LastSeq() < target) RunWaves(b, 10);
+}
+
+// Writes bytes to a raw RocksDB under keys 1.., in (synced) batches of `batch`.
+double RawWrite(rocksdb::DB* raw, const std::vector<std::string>& bytes, size_t batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < bytes.size();) {
+    rocksdb::WriteBatch wb;
+    for (size_t k = 0; k < batch && i < bytes.size(); ++k, ++i) wb.Put(Key(i + 1), bytes[i]);
+    raw->Write(wo, &wb);
+  }
+  return Seconds(t0);
+}
+
+void ThroughputRow(Bench& b) {
+  const uint64_t seq_before = b.log->LastSeq();
+  const Waves w = RunWaves(b, 20);
+  const uint64_t events = b.log->LastSeq() - seq_before;
+  std::vector<std::string> bytes;
+  for (auto it = b.log->Scan(seq_before + 1); it->Valid(); it->Next()) bytes.emplace_back(it->bytes());
+  const std::string raw_dir = b.flags.dir + "/raw";
+  rocksdb::DB* raw = OpenRaw(raw_dir);
+  const double raw_s = RawWrite(raw, bytes, 256, /*sync=*/true);
+  CloseRaw(raw, raw_dir);
+  const double ours = events / w.seconds, base = bytes.size() / raw_s;
+  std::printf("\ncommands through the engine  %8.0f cmd/s  (%llu commands, %llu rejected)\n", w.commands / w.seconds,
+              static_cast<unsigned long long>(w.commands), static_cast<unsigned long long>(w.rejected));
+  std::printf("events appended by it        %8.0f ev/s   raw synced WriteBatch(256) %8.0f ev/s   ratio %.2f  (%llu events)\n",
+              ours, base, ours / base, static_cast<unsigned long long>(events));
+}
+
+// Registry, status and statistics folded from seq 1 to `to`; returns the last seq folded.
+uint64_t Fold(store::EventLog& log, uint64_t to) {
+  engine::State s;
+  proj::Statistics stats;
+  auto it = log.Scan(1, to);
+  for (; it->Valid(); it->Next()) {
+    engine::Evolve(s, *it->envelope());
+    proj::Evolve(stats, *it->envelope());
+  }
+  if (!it->status().ok()) std::fprintf(stderr, "fold: %s\n", it->status().ToString().c_str());
+  return s.status.seq;
+}
+
+// Every value of a raw RocksDB, touched (its size summed); returns how many.
+uint64_t RawScan(rocksdb::DB& raw) {
+  uint64_t n = 0, sum = 0;
+  std::unique_ptr<rocksdb::Iterator> it(raw.NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) sum += it->value().size(), ++n;
+  if (sum == 0 && n > 0) std::fprintf(stderr, "raw scan: empty values\n");
+  return n;
+}
+
+// Wall and CPU time (all of the process's threads) of one call, in seconds.
+struct Timed {
+  double wall = 0, cpu = 0;
+};
+double ProcessCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+template <typename F>
+Timed Time(F&& f) {
+  const auto t0 = Clock::now();
+  const double c0 = ProcessCpu();
+  f();
+  return {Seconds(t0), ProcessCpu() - c0};
+}
+
+// The raw baseline: the log's events, all of them, under keys 1.. in a raw
+// RocksDB (default options), flushed to tables.
+rocksdb::DB* RawCopy(store::EventLog& log, const std::string& raw_dir) {
+  rocksdb::DB* raw = OpenRaw(raw_dir);
+  rocksdb::WriteBatch wb;
+  uint64_t k = 0;
+  for (auto it = log.Scan(1); it->Valid(); it->Next()) {
+    wb.Put(Key(++k), it->bytes());
+    if (wb.Count() == 1024) {
+      raw->Write(rocksdb::WriteOptions(), &wb);
+      wb.Clear();
+    }
+  }
+  raw->Write(rocksdb::WriteOptions(), &wb);
+  raw->Flush(rocksdb::FlushOptions());
+  return raw;
+}
+
+// Passes alternate ours and raw, so that machine noise hits both alike. The
+// CPU time of both is printed too (the log's scan reads ahead on a second
+// thread, so ours is the sum of two threads where raw has one).
+void RebuildRows(Bench& b) {
+  const uint64_t last = b.log->LastSeq();
+  const std::string raw_dir = b.flags.dir + "/raw";
+  rocksdb::DB* raw = RawCopy(*b.log, raw_dir);
+  for (int pass = 1; pass <= 3; ++pass) {
+    uint64_t folded = 0, scanned = 0;
+    const Timed ours = Time([&] { folded = Fold(*b.log, last); });
+    const Timed base = Time([&] { scanned = RawScan(*raw); });
+    std::printf("rebuild from seq 1, pass %d   %8.0f ev/s   raw iterator scan          %8.0f ev/s   ratio %.2f  (%llu events)"
+                "   CPU time: %.3f / %.3f s, ratio %.2f\n",
+                pass, folded / ours.wall, scanned / base.wall, (folded / ours.wall) / (scanned / base.wall),
+                static_cast<unsigned long long>(last), ours.cpu, base.cpu, base.cpu / ours.cpu);
+  }
+  CloseRaw(raw, raw_dir);
 }
 
 template <typename F>
@@ -109,126 +306,56 @@ double MedianMs(int runs, F&& f) {
   return ms[ms.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  size_t components = 1000;
-  uint64_t target_events = 1'000'000;
-  std::string dir = fs::temp_directory_path() / ("engine_bench." + std::to_string(getpid()));
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--components")) components = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--events")) target_events = std::stoull(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
-  }
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::printf("engine_bench: %u cores; %zu components, log grown to %llu events\n",
-              std::thread::hardware_concurrency(), components, static_cast<unsigned long long>(target_events));
-
-  std::unique_ptr<store::EventLog> log;
-  if (Status s = store::EventLog::Open(dir + "/log", {}, &log); !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    return 1;
-  }
-  engine::EngineOptions options;
-  options.limits.max_running = static_cast<uint32_t>(components);  // every wave runs at once
-  std::unique_ptr<engine::Engine> eng;
-  if (Status s = engine::Engine::Open(log.get(), nullptr, nullptr, options, &eng); !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    return 1;
-  }
-  for (size_t c = 0; c < components; ++c) {
-    proj::Component comp;
-    comp.name = "svc-" + std::to_string(c);
-    comp.version = "1.0.0";
-    comp.hooks["swap"] = proj::Hook{{"/bin/true"}, false, 1000};
-    if (!eng->Execute(engine::cmd::Register(comp)).accepted) return 1;
-  }
-
-  // 1. Throughput through the service.
-  size_t version = 0;
-  const uint64_t seq_before = log->LastSeq();
-  const Waves w = RunWaves(*eng, components, 20, version);
-  const uint64_t events = log->LastSeq() - seq_before;
-  std::vector<std::string> bytes;
-  for (auto it = log->Scan(seq_before + 1); it->Valid(); it->Next()) bytes.emplace_back(it->bytes());
-  rocksdb::DB* raw = OpenRaw(dir + "/raw");
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  const auto r0 = Clock::now();
-  for (size_t i = 0; i < bytes.size();) {
-    rocksdb::WriteBatch b;
-    for (size_t k = 0; k < 256 && i < bytes.size(); ++k, ++i) b.Put(Key(i + 1), bytes[i]);
-    raw->Write(sync, &b);
-  }
-  const double raw_s = Seconds(r0);
-  std::printf("\ncommands through the engine  %8.0f cmd/s  (%llu commands, %llu rejected)\n",
-              w.commands / w.seconds, static_cast<unsigned long long>(w.commands),
-              static_cast<unsigned long long>(w.rejected));
-  std::printf("events appended by it        %8.0f ev/s   raw synced WriteBatch(256) %8.0f ev/s   ratio %.2f  (%llu events)\n",
-              events / w.seconds, bytes.size() / raw_s, (events / w.seconds) / (bytes.size() / raw_s),
-              static_cast<unsigned long long>(events));
-
-  // 2. Grow the log, then rebuild from seq 1 next to a raw scan.
-  while (log->LastSeq() < target_events) RunWaves(*eng, components, 10, version);
-  const uint64_t last = log->LastSeq();
-  eng->Stop();
-  eng.reset();
-  {
-    // The raw baseline holds the same bytes, all of them.
-    raw->Close();
-    delete raw;
-    fs::remove_all(dir + "/raw");
-    raw = OpenRaw(dir + "/raw");
-    rocksdb::WriteOptions nosync;
-    rocksdb::WriteBatch b;
-    uint64_t k = 0;
-    for (auto it = log->Scan(1); it->Valid(); it->Next()) {
-      b.Put(Key(++k), it->bytes());
-      if (b.Count() == 1024) {
-        raw->Write(nosync, &b);
-        b.Clear();
-      }
-    }
-    raw->Write(nosync, &b);
-    raw->Flush(rocksdb::FlushOptions());
-  }
-  auto fold = [&](uint64_t to) {
-    engine::State s;
-    proj::Statistics stats;
-    auto it = log->Scan(1, to);
-    for (; it->Valid(); it->Next()) {
-      engine::Evolve(s, *it->envelope());
-      proj::Evolve(stats, *it->envelope());
-    }
-    return s.status.seq;
-  };
-  for (int pass = 1; pass <= 2; ++pass) {
-    const auto t0 = Clock::now();
-    fold(last);
-    const double ours = last / Seconds(t0);
-    const auto t1 = Clock::now();
-    uint64_t n = 0, sum = 0;
-    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) sum += it->value().size(), ++n;
-    const double base = n / Seconds(t1);
-    std::printf("rebuild from seq 1, pass %d   %8.0f ev/s   raw iterator scan          %8.0f ev/s   ratio %.2f  (%llu events)\n",
-                pass, ours, base, ours / base, static_cast<unsigned long long>(last));
-  }
-
-  // 3. state_at from snapshots, next to the fold from seq 1.
-  if (Status s = engine::Engine::Open(log.get(), nullptr, nullptr, options, &eng); !s.ok()) return 1;
+void StateAtRows(Bench& b) {
+  const uint64_t last = b.log->LastSeq();
   for (uint64_t at : {uint64_t{100'000}, last}) {
     if (at > last) continue;
-    const double snap_ms = MedianMs(5, [&] { (void)eng->StateAt(at); });
-    const double fold_ms = MedianMs(1, [&] { fold(at); });
+    const double snap_ms = MedianMs(5, [&] { (void)b.eng->StateAt(at); });
+    const double fold_ms = MedianMs(1, [&] { Fold(*b.log, at); });
     std::printf("state_at(%llu)          %8.2f ms   fold from seq 1             %8.2f ms\n",
                 static_cast<unsigned long long>(at), snap_ms, fold_ms);
   }
-  eng.reset();
-  log.reset();
-  raw->Close();
-  delete raw;
-  fs::remove_all(dir);
+}
+
+void LargeFoldRow(Bench& b) {
+  b.Open(store::Durability::kNoSync);
+  const auto g0 = Clock::now();
+  Grow(b, b.flags.fold_events);
+  const double grow_s = Seconds(g0);
+  b.eng.reset();  // the fold runs alone
+  const uint64_t last = b.log->LastSeq();
+  ::sync();
+  const auto t0 = Clock::now();
+  const uint64_t folded = Fold(*b.log, last);
+  const double s = Seconds(t0);
+  std::printf("fold of %llu events from seq 1   %6.2f s   %8.0f ev/s   (log grown in %.0f s)\n",
+              static_cast<unsigned long long>(folded), s, folded / s, grow_s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Bench b;
+  b.flags = Parse(argc, argv);
+  const Flags& f = b.flags;
+  if (!f.keep) fs::remove_all(f.dir);
+  fs::create_directories(f.dir);
+  std::printf("engine_bench: %u cores; %zu components, log grown to %llu events\n",
+              std::thread::hardware_concurrency(), f.components, static_cast<unsigned long long>(f.events));
+  b.options.limits.max_running = static_cast<uint32_t>(f.components);  // every wave runs at once
+
+  b.Open(store::Durability::kSync);
+  Register(b);
+  if (f.Row("throughput")) ThroughputRow(b);
+  Grow(b, f.events);
+  if (f.Row("rebuild")) {
+    b.eng.reset();  // the rebuild runs alone
+    RebuildRows(b);
+    b.Open(store::Durability::kSync);
+  }
+  if (f.Row("state_at")) StateAtRows(b);
+  if (f.Row("fold") && f.fold_events > 0) LargeFoldRow(b);
+  b.Close();
+  if (!f.keep) fs::remove_all(f.dir);
   return 0;
 }

@@ -7,7 +7,14 @@
 // Per upgrade: time from sending its RequestUpgrade to its UpgradeCompleted
 // reaching an EventSubscriber.
 //
-//   fleet_bench [--components N] [--sync on|off] [--write-buffer-mb M]
+//   fleet_bench [--components N] [--sync on|off] [--write-buffer-mb M] [--daemon-env NAME=VALUE]... [--hold-s S]
+//
+// Each plugin version is declared with its library's SHA-256, as the plugin
+// host requires by default. --write-buffer-mb is passed on only when given
+// (otherwise the daemon's default applies); --daemon-env sets a variable in
+// the daemon's environment only (e.g. LD_PRELOAD for a heap profiler);
+// --hold-s keeps the daemon running S seconds after the last figure (to
+// attach a debugger or read its smaps) and prints its pid.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +28,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -42,24 +50,44 @@ struct Daemon {
   std::string commands, events, replay;
 };
 
-Daemon Spawn(const std::string& data, const std::string& sync, const std::string& write_buffer_mb) {
+struct Flags {
+  size_t components = 10'000;
+  std::string sync = "on";
+  std::string write_buffer_mb;  // empty: the daemon's default
+  std::vector<std::string> daemon_env;
+  int hold_s = 0;
+};
+
+Daemon Spawn(const std::string& data, const Flags& flags) {
   int out[2];
   if (pipe(out) != 0) std::exit(1);
+  std::vector<std::string> args = {"upgraded",  "--data",        data,       "--commands",    "tcp://127.0.0.1:0",
+                                   "--events",  "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--log-level",
+                                   "warn",      "--plugin-dir",  PLUGIN_DIR, "--plugin-trial", "off",
+                                   "--max-running", "100000",    "--sync",   flags.sync};
+  if (!flags.write_buffer_mb.empty()) {
+    args.push_back("--write-buffer-mb");
+    args.push_back(flags.write_buffer_mb);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   Daemon d;
   d.pid = fork();
   if (d.pid == 0) {
     dup2(out[1], 1);
     close(out[0]);
-    execl(UPGRADED_PATH, "upgraded", "--data", data.c_str(), "--commands", "tcp://127.0.0.1:0", "--events",
-          "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--log-level", "warn", "--plugin-dir", PLUGIN_DIR,
-          "--plugin-trial", "off", "--max-running", "100000", "--sync", sync.c_str(), "--write-buffer-mb",
-          write_buffer_mb.c_str(), static_cast<char*>(nullptr));
+    for (const auto& kv : flags.daemon_env) putenv(const_cast<char*>(kv.c_str()));
+    execv(UPGRADED_PATH, argv.data());
     _exit(127);
   }
   close(out[1]);
   FILE* f = fdopen(out[0], "r");
   char line[512] = {0};
-  if (fgets(line, sizeof line, f) == nullptr) std::exit(1);
+  // A preloaded profiler may print first; the daemon's line starts with "ready".
+  do {
+    if (fgets(line, sizeof line, f) == nullptr) std::exit(1);
+  } while (std::strncmp(line, "ready ", 6) != 0);
   fclose(f);
   std::istringstream in(line);
   std::string word;
@@ -67,13 +95,41 @@ Daemon Spawn(const std::string& data, const std::string& sync, const std::string
   return d;
 }
 
-double RssMb(pid_t pid) {
+// A field of /proc/<pid>/status in MB (VmRSS, RssAnon, RssFile).
+double StatusMb(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;
   }
   return 0;
+}
+
+double RssMb(pid_t pid) { return StatusMb(pid, "VmRSS"); }
+
+// SHA-256 (hex) of a plugin version's library, as a registration declares it.
+std::string LibrarySha256(const std::string& version) {
+  static std::map<std::string, std::string> known;
+  if (auto it = known.find(version); it != known.end()) return it->second;
+  const std::string cmd = "/usr/bin/sha256sum " + std::string(PLUGIN_DIR) + "/counter/" + version + "/libcounter.so";
+  FILE* p = popen(cmd.c_str(), "r");
+  char hex[65] = {0};
+  if (p == nullptr || fread(hex, 1, 64, p) != 64) {
+    std::fprintf(stderr, "cannot hash %s\n", cmd.c_str());
+    std::exit(1);
+  }
+  pclose(p);
+  return known[version] = hex;
+}
+
+proj::Component CounterComponent(size_t i, const std::string& version) {
+  proj::Component c;
+  c.name = "svc-" + std::to_string(i);
+  c.version = version;
+  c.executor = fb::ExecutorKind::Plugin;
+  c.metadata["plugin"] = "counter";
+  c.artifact_sha256 = LibrarySha256(version);
+  return c;
 }
 
 // Sends every command with many in flight over one DEALER; returns when all replied.
@@ -108,9 +164,20 @@ void SendAll(const std::string& endpoint, const std::vector<std::string>& comman
   }
 }
 
+// The upgrade an event ends other than by completing (rejected, failed
+// without rollback, rolled back), or null.
+const fb::Id128* OtherEnd(const fb::EventEnvelope& env) {
+  if (const auto* r = env.event_as_UpgradeRejected()) return r->upgrade_id();
+  if (const auto* f = env.event_as_UpgradeFailed(); f != nullptr && !f->rollback()) return f->upgrade_id();
+  if (const auto* r = env.event_as_RollbackCompleted()) return r->upgrade_id();
+  if (const auto* r = env.event_as_RollbackFailed()) return r->upgrade_id();
+  return nullptr;
+}
+
 struct Completions {
   std::mutex mu;
   std::map<proj::Id, Clock::time_point> done;
+  std::set<proj::Id> failed;  // ended without completing
   std::atomic<bool> stop{false};
   std::thread thread;
   void Start(const Daemon& d) {
@@ -127,6 +194,11 @@ struct Completions {
         if (const auto* c = env->event_as_UpgradeCompleted()) {
           std::lock_guard<std::mutex> lock(mu);
           done[proj::Id::From(c->upgrade_id())] = Clock::now();
+        } else if (const fb::Id128* id = OtherEnd(*env)) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (failed.emplace(proj::Id::From(id)).second && failed.size() == 1) {
+            std::fprintf(stderr, "first upgrade that did not complete: %s\n", fb::EnumNameEvent(env->event_type()));
+          }
         }
       }
     });
@@ -134,7 +206,7 @@ struct Completions {
   size_t Count(const std::vector<proj::Id>& ids) {
     std::lock_guard<std::mutex> lock(mu);
     size_t n = 0;
-    for (const auto& id : ids) n += done.count(id);
+    for (const auto& id : ids) n += done.count(id) + failed.count(id);
     return n;
   }
 };
@@ -147,10 +219,13 @@ struct Run {
 Run Upgrades(const Daemon& d, Completions& c, size_t first, size_t count, const std::string& to, bool breaking) {
   std::vector<std::string> commands;
   std::vector<proj::Id> ids(count);
+  const proj::Component target = CounterComponent(0, to);
   for (size_t i = 0; i < count; ++i) {
     engine::cmd::UpgradeRequest r;
     r.component = "svc-" + std::to_string(first + i);
     r.target_version = to;
+    r.target = target;
+    r.target->name = r.component;
     r.allow_breaking = breaking;
     commands.push_back(engine::cmd::Upgrade(r, {}, &ids[i]));
   }
@@ -177,45 +252,53 @@ Run Upgrades(const Daemon& d, Completions& c, size_t first, size_t count, const 
   return run;
 }
 
+Flags Parse(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--components")) f.components = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--sync")) f.sync = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--write-buffer-mb")) f.write_buffer_mb = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--daemon-env")) f.daemon_env.push_back(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--hold-s")) f.hold_s = std::stoi(argv[i + 1]);
+  }
+  return f;
+}
+
+void PrintRss(const char* when, pid_t pid) {
+  std::printf("   RSS %s: %.1f MB (anonymous %.1f MB, file %.1f MB)\n", when, RssMb(pid), StatusMb(pid, "RssAnon"),
+              StatusMb(pid, "RssFile"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t n = 10'000;
-  std::string sync = "on", write_buffer_mb = "64";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--components")) n = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--sync")) sync = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--write-buffer-mb")) write_buffer_mb = argv[i + 1];
-  }
+  const Flags flags = Parse(argc, argv);
+  const size_t n = flags.components;
   const std::string dir = fs::temp_directory_path() / ("fleet_bench." + std::to_string(getpid()));
   fs::remove_all(dir);
-  Daemon d = Spawn(dir, sync, write_buffer_mb);
+  Daemon d = Spawn(dir, flags);
   std::printf("fleet_bench: %u cores; upgraded (sync %s, write buffer %s MB, plugin host, trial off); %zu components on the counter plugin\n\n",
-              std::thread::hardware_concurrency(), sync.c_str(), write_buffer_mb.c_str(), n);
+              std::thread::hardware_concurrency(), flags.sync.c_str(),
+              flags.write_buffer_mb.empty() ? "default" : flags.write_buffer_mb.c_str(), n);
   Completions completions;
   completions.Start(d);
 
   std::vector<std::string> registrations;
-  for (size_t i = 0; i < n; ++i) {
-    proj::Component c;
-    c.name = "svc-" + std::to_string(i);
-    c.version = "1.0.0";
-    c.executor = fb::ExecutorKind::Plugin;
-    c.metadata["plugin"] = "counter";
-    registrations.push_back(engine::cmd::Register(c));
-  }
+  for (size_t i = 0; i < n; ++i) registrations.push_back(engine::cmd::Register(CounterComponent(i, "1.0.0")));
   size_t rejected = 0;
   SendAll(d.commands, registrations, &rejected);
   const double rss0 = RssMb(d.pid);
+  PrintRss("after registering", d.pid);
 
   const Run s1 = Upgrades(d, completions, 0, n, "1.1.0", false);
   const double rss1 = RssMb(d.pid);
   std::printf("1. %zu upgrades at once        total %6.3f s   per upgrade p50 %7.1f ms  p99 %7.1f ms   completed %zu, rejected %zu\n",
               n, s1.seconds, s1.p50_ms, s1.p99_ms, s1.completed, s1.rejected);
+  PrintRss("after scenario 1", d.pid);
   const size_t batch = n / 5;
   double s2_total = 0, worst_p99 = 0;
   size_t s2_completed = 0;
-  for (int b = 0; b < 5; ++b) {
+  for (size_t b = 0; b < 5; ++b) {
     const Run r = Upgrades(d, completions, b * batch, batch, "2.0.0", true);
     s2_total += r.seconds;
     worst_p99 = std::max(worst_p99, r.p99_ms);
@@ -224,9 +307,15 @@ int main(int argc, char** argv) {
   const double rss2 = RssMb(d.pid);
   std::printf("2. 5 batches of %zu concurrent  total %6.3f s   worst batch p99 %7.1f ms   completed %zu\n", batch, s2_total,
               worst_p99, s2_completed);
+  PrintRss("after scenario 2", d.pid);
   std::printf("3. daemon RSS: %.1f MB after registering, %.1f MB after scenario 1, %.1f MB after scenario 2 (growth %.1f MB)\n",
               rss0, rss1, rss2, rss2 - rss0);
 
+  if (flags.hold_s > 0) {
+    std::printf("daemon pid %d held for %d s\n", static_cast<int>(d.pid), flags.hold_s);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(flags.hold_s));
+  }
   completions.stop = true;
   completions.thread.join();
   kill(d.pid, SIGTERM);

@@ -63,6 +63,10 @@ struct Component {
 
 // Copies a verified ComponentSpec into a value.
 Component FromSpec(const fb::ComponentSpec& spec);
+// *c = FromSpec(spec), reusing the memory c already holds (its strings,
+// vectors and map nodes): folding a spec much like the one it replaces
+// allocates little.
+void AssignSpec(const fb::ComponentSpec& spec, Component* c);
 // Builds the ComponentSpec of c in fbb.
 flatbuffers::Offset<fb::ComponentSpec> ToSpec(flatbuffers::FlatBufferBuilder& fbb, const Component& c);
 

@@ -41,6 +41,13 @@ struct LogOptions {
   // Larger means fewer, bigger flushes and more memory (up to 3x this).
   size_t write_buffer_bytes = 64u << 20;
 
+  // All memtables of the log together (every column family, those being
+  // flushed included) are kept near this: once they reach it the oldest is
+  // flushed, however far it is from write_buffer_bytes. The bound on the
+  // log's write memory whatever write_buffer_bytes says. 0: no bound beyond
+  // the per-memtable sizes.
+  size_t memtable_budget_bytes = 32u << 20;
+
   // Cache of uncompressed blocks for reads. Costs exactly this much memory.
   size_t block_cache_bytes = 32u << 20;
 

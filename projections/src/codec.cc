@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "snapshot_json.h"
+#include "snapshot_pack.h"
 
 namespace noodle::proj {
 
@@ -268,11 +269,14 @@ void Check(const Status& s, snapshot::Errors& e) {
 
 template <typename T>
 std::string EncodeAny(const T& value) {
-  json j = snapshot::Write(value);
-  j["projection"] = T::kName;
-  j["format"] = kSnapshotFormat;
-  std::vector<uint8_t> bytes = json::to_msgpack(j);
-  return std::string(bytes.begin(), bytes.end());
+  std::string bytes;
+  snapshot::Packer p(&bytes);
+  snapshot::PackRecord(p, value, 2);
+  p.String("projection");
+  p.String(T::kName);
+  p.String("format");
+  p.Unsigned(kSnapshotFormat);
+  return bytes;
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
-// The snapshot codec's machinery: values to JSON and back, driven by one
-// field list per type (Fields(io, value), found by ADL), so the two
-// directions cannot drift apart. Reading is tolerant by construction: a key
+// The snapshot codec's reading side: MessagePack to JSON, then to values,
+// driven by one field list per type (Fields(io, value), found by ADL) that
+// the writing side (snapshot_pack.h) walks too, so the two directions cannot
+// drift apart. Reading is tolerant by construction: a key
 // that is missing (or null) leaves the field at its default, a key nobody
 // asks for is ignored; a value of the wrong type is an error naming its path.
 // Nothing here throws on bad input (only bad_alloc could). Internal to
@@ -62,103 +63,10 @@ concept Is = std::same_as<std::remove_const_t<C>, T>;
 template <typename T>
 concept NamedEnum = std::is_enum_v<T> && requires(T v) { EnumNames<T>::Name(v); };
 
-class Writer;
 class Reader;
 
 template <typename T>
-concept Record = requires(Writer& w, Reader& r, const T& c, T& m) {
-  Fields(w, c);
-  Fields(r, m);
-};
-
-// ---- writing ---------------------------------------------------------------
-
-inline json Write(const std::string& v) { return v; }
-inline json Write(bool v) { return v; }
-template <std::integral T>
-  requires(!std::same_as<T, bool>)
-json Write(T v) {
-  return v;
-}
-inline json Write(const Id& v) { return v.hex(); }
-template <NamedEnum E>
-json Write(E v) {
-  return EnumNames<E>::Name(v);
-}
-template <typename T>
-json Write(const std::vector<T>& v);
-template <typename T>
-json Write(const std::deque<T>& v);
-template <typename T>
-json Write(const std::set<T>& v);
-template <typename T>
-json Write(const std::map<std::string, T>& v);
-template <typename T>
-json Write(const std::map<Id, T>& v);
-template <std::integral K, typename T>
-json Write(const std::map<K, T>& v);
-template <Record T>
-json Write(const T& v);
-
-template <typename C>
-json WriteArray(const C& c) {
-  json a = json::array();
-  for (const auto& e : c) a.push_back(Write(e));
-  return a;
-}
-template <typename T>
-json Write(const std::vector<T>& v) {
-  return WriteArray(v);
-}
-template <typename T>
-json Write(const std::deque<T>& v) {
-  return WriteArray(v);
-}
-template <typename T>
-json Write(const std::set<T>& v) {
-  return WriteArray(v);
-}
-template <typename T>
-json Write(const std::map<std::string, T>& v) {
-  json o = json::object();
-  for (const auto& [k, e] : v) o[k] = Write(e);
-  return o;
-}
-// Id keys are not strings to JSON: [[id, value], ...], as format 1 had them.
-template <typename T>
-json Write(const std::map<Id, T>& v) {
-  json a = json::array();
-  for (const auto& [k, e] : v) a.push_back(json::array({Write(k), Write(e)}));
-  return a;
-}
-
-// Integer keys likewise: [[key, value], ...].
-template <std::integral K, typename T>
-json Write(const std::map<K, T>& v) {
-  json a = json::array();
-  for (const auto& [k, e] : v) a.push_back(json::array({Write(k), Write(e)}));
-  return a;
-}
-
-class Writer {
- public:
-  explicit Writer(json* out) : out_(out) {}
-  template <typename T>
-  void operator()(const char* key, const T& v) {
-    (*out_)[key] = Write(v);
-  }
-
- private:
-  json* out_;
-};
-
-template <Record T>
-json Write(const T& v) {
-  json o = json::object();
-  Writer w(&o);
-  Fields(w, v);
-  return o;
-}
+concept Record = requires(Reader& r, T& m) { Fields(r, m); };
 
 // ---- reading ---------------------------------------------------------------
 

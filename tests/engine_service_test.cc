@@ -49,6 +49,7 @@ struct Rig {
     executor = engine::NewHookExecutor(ShellHooks());
     engine::EngineOptions o;
     o.snapshot_every = snapshot_every;
+    o.snapshot_events_per_item = 0;  // at the seqs asked for, however small the state
     Status s = engine::Engine::Open(log.get(), executor.get(), nullptr, o, &engine);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   }
@@ -504,4 +505,31 @@ BOOST_AUTO_TEST_CASE(the_engine_deadline_timer_fails_a_slow_upgrade_and_rolls_it
   }
   BOOST_TEST(reason == "timed out after 1000 ms");
   BOOST_TEST(rig.engine->Current().registry.find("slow")->version == "1.0.0");
+}
+
+// A snapshot costs in proportion to the state: for a state of many items,
+// snapshots are spaced by snapshot_events_per_item events per item.
+BOOST_AUTO_TEST_CASE(a_large_state_spaces_its_snapshots_by_its_size) {
+  auto snapshot_after_registering = [](uint64_t events_per_item) {
+    test::TempDir dir;
+    std::unique_ptr<store::EventLog> log;
+    BOOST_REQUIRE(store::EventLog::Open(dir.sub("log"), {}, &log).ok());
+    engine::EngineOptions o;
+    o.snapshot_every = 4;
+    o.snapshot_events_per_item = events_per_item;
+    std::unique_ptr<engine::Engine> eng;
+    BOOST_REQUIRE(engine::Engine::Open(log.get(), nullptr, nullptr, o, &eng).ok());
+    for (int i = 0; i < 40; ++i) {
+      proj::Component c;
+      c.name = "svc-" + std::to_string(i);
+      c.version = "1.0.0";
+      BOOST_REQUIRE(eng->Execute(engine::cmd::Register(c)).accepted);
+    }
+    eng.reset();  // the snapshot writer finishes what it took
+    return log->GetSnapshot(proj::Registry::kName, log->LastSeq()).ok();
+  };
+  // 40 events, and at every seq at least as many items as events: with 16
+  // events per item none is due; without the spacing, one every 4 events.
+  BOOST_TEST(!snapshot_after_registering(16));
+  BOOST_TEST(snapshot_after_registering(0));
 }

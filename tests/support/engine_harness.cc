@@ -59,6 +59,7 @@ void EngineRig::Open() {
   executor_ = std::make_unique<ScriptedExecutor>();
   engine::EngineOptions o;
   o.snapshot_every = snapshot_every_;
+  o.snapshot_events_per_item = 0;  // at the seqs asked for, however small the state
   o.clock = [clock = clock_] { return clock->load(); };
   s = engine::Engine::Open(log_.get(), executor_.get(), nullptr, o, &engine_);
   BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());

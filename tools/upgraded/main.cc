@@ -2,6 +2,7 @@
 // with its executors, and the bus endpoints around it. Settings: settings.h.
 // SIGTERM/SIGINT: running steps get --stop-grace to finish, then the round
 // in progress ends, RocksDB closes, exit 0. SIGHUP: reload the keys file.
+#include <malloc.h>
 #include <signal.h>
 
 #include <filesystem>
@@ -178,6 +179,13 @@ void ServeUntilStopped(sigset_t signals, const Settings& s, bus::ServerOptions& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A daemon runs for months in bursts: memory a burst freed (round
+  // batches, reply pages, snapshot buffers) goes back to the system instead
+  // of waiting in the heap. glibc's default thresholds grow to the largest
+  // block ever freed, so they are pinned low; the cost is a few more
+  // mmap/munmap calls for large blocks.
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, 128 << 10);
   Settings s;
   if (int rc = daemon::LoadSettings(argc, argv, &s); rc >= 0) return rc;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.

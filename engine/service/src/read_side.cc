@@ -14,10 +14,16 @@ void Fold(Version& v, const std::vector<std::string>& events) {
   }
 }
 
+// What a snapshot's cost grows with.
+uint64_t Items(const Version& v) {
+  return v.state.registry.components.size() + v.state.status.upgrades.size() + v.state.status.recent.size() +
+         v.stats.per_component.size();
+}
+
 }  // namespace
 
-ReadSide::ReadSide(Version first, uint64_t snapshot_every, SnapshotWriter* snapshots)
-    : snapshot_every_(snapshot_every), snapshots_(snapshots),
+ReadSide::ReadSide(Version first, uint64_t snapshot_every, uint64_t events_per_item, SnapshotWriter* snapshots)
+    : snapshot_every_(snapshot_every), events_per_item_(events_per_item), snapshots_(snapshots),
       published_(std::make_shared<Version>(std::move(first))), offered_seq_(published_->seq),
       thread_([this] { Loop(); }) {}
 
@@ -79,7 +85,8 @@ void ReadSide::Publish(std::shared_ptr<Version> next,
   spare_ = std::move(next);
   spare_lacks_ = std::move(folded);
   if (snapshots_ != nullptr && snapshot_every_ > 0 &&
-      published_->seq / snapshot_every_ != offered_seq_ / snapshot_every_ && snapshots_->Offer(published_)) {
+      published_->seq / snapshot_every_ != offered_seq_ / snapshot_every_ &&
+      published_->seq - offered_seq_ >= events_per_item_ * Items(*published_) && snapshots_->Offer(published_)) {
     offered_seq_ = published_->seq;
   }
 }

@@ -33,8 +33,9 @@ struct DurableRound {
 class ReadSide {
  public:
   // first: the state rebuilt at start. snapshot_every: events between
-  // snapshots offered to snapshots (0: none; snapshots may be null).
-  ReadSide(Version first, uint64_t snapshot_every, SnapshotWriter* snapshots);
+  // snapshots offered to snapshots (0: none; snapshots may be null), and at
+  // least events_per_item per item of state (EngineOptions says why).
+  ReadSide(Version first, uint64_t snapshot_every, uint64_t events_per_item, SnapshotWriter* snapshots);
   // Stop() if not yet.
   ~ReadSide();
   // Folds and answers everything handed over, then stops the projector;
@@ -60,6 +61,7 @@ class ReadSide {
   void Publish(std::shared_ptr<Version> next, std::vector<std::shared_ptr<const std::vector<std::string>>> folded);
 
   const uint64_t snapshot_every_;
+  const uint64_t events_per_item_;
   SnapshotWriter* const snapshots_;
   mutable std::mutex mu_;
   std::condition_variable cv_, drained_;

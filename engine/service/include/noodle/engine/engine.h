@@ -33,6 +33,12 @@ struct EngineOptions {
   // Events between snapshots of the projections. Smaller: faster restarts and
   // state_at, more encoding work and disk (each snapshot holds every projection).
   uint64_t snapshot_every = 10'000;
+  // For a large state, at least this many events per item of state (a
+  // component, an upgrade, a summary) between snapshots: writing one costs
+  // about as much per item as folding a few events, so this keeps snapshots
+  // a small share of the work; a restart or state_at folds up to that many
+  // events more. 0: every snapshot_every events whatever the state's size.
+  uint64_t snapshot_events_per_item = 16;
   // Commands decided per round (one log write). Larger rounds amortize the
   // fsync further but delay the first reply of the round.
   size_t max_round_commands = 512;

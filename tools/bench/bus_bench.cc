@@ -1,7 +1,7 @@
 // bus_bench: the bus over tcp loopback, each figure next to a raw ZeroMQ
 // baseline from the same run.
 //
-//   bus_bench [--commands N] [--events N]
+//   bus_bench [--commands N] [--events N] [--rows commands,load,curve,fanout]
 //
 // 1. Command -> reply through upgraded's stack (CommandClient -> ROUTER ->
 //    engine -> log -> Reply): one client, one command in flight (latency
@@ -289,38 +289,82 @@ void CurveRatioRow(engine::Engine* eng, store::EventLog* log, const std::string&
               "CURVE command p99", curve_p99[3], plain_p99[3], ratios[3], ratios.front(), ratios.back());
 }
 
+// The write load of row 5: `writers` DEALER sockets, each with one
+// registration in flight, sent at `rate` per second in all, from one thread
+// over one context. (A thread and a ZeroMQ context per writer would spend
+// the machine's two cores on the load generator, not on the engine.)
+class PacedWriters {
+ public:
+  PacedWriters(const std::string& endpoint, int writers, double rate)
+      : thread_([this, endpoint, writers, rate] { Run(endpoint, writers, rate); }) {}
+  ~PacedWriters() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint64_t written() const { return written_.load(); }
+
+ private:
+  void Run(const std::string& endpoint, int writers, double rate) {
+    zmq::context_t ctx(1);
+    std::vector<zmq::socket_t> sockets;
+    std::vector<bool> busy(writers, false);
+    for (int w = 0; w < writers; ++w) {
+      sockets.emplace_back(ctx, zmq::socket_type::dealer);
+      sockets.back().set(zmq::sockopt::linger, 0);
+      sockets.back().connect(endpoint);
+    }
+    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+    auto next = Clock::now();
+    uint64_t sent = 0;
+    int turn = 0;
+    while (!stop_) {
+      // Due: the next idle writer sends (a busy one waits for its reply).
+      while (Clock::now() >= next) {
+        next += period;
+        for (int k = 0; k < writers; ++k, turn = (turn + 1) % writers) {
+          if (busy[turn]) continue;
+          proj::Component c;
+          c.name = "load-" + std::to_string(sent++);
+          c.version = "1.0.0";
+          const std::string body = engine::cmd::Register(c);
+          sockets[turn].send(zmq::buffer(&sent, sizeof sent), zmq::send_flags::sndmore);
+          sockets[turn].send(zmq::buffer(body), zmq::send_flags::none);
+          busy[turn] = true;
+          turn = (turn + 1) % writers;
+          break;
+        }
+      }
+      std::vector<zmq::pollitem_t> items;
+      for (auto& sock : sockets) items.push_back({sock.handle(), 0, ZMQ_POLLIN, 0});
+      // zmq_poll counts in whole milliseconds: rounded up, so the sends
+      // due meanwhile go out together (never a busy loop of zero waits).
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now());
+      zmq::poll(items.data(), items.size(), std::max(wait, std::chrono::milliseconds(1)));
+      for (int w = 0; w < writers; ++w) {
+        if (!(items[w].revents & ZMQ_POLLIN)) continue;
+        std::vector<zmq::message_t> reply;
+        if (zmq::recv_multipart(sockets[w], std::back_inserter(reply)) && reply.size() == 2) written_.fetch_add(1);
+        busy[w] = false;
+      }
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> written_{0};
+  std::thread thread_;
+};
+
 // Status queries while writers send `rate` registrations per second (sync
 // on: one fsync per round), each writer with one command in flight, paced.
 // Reads come from the newest published version and never wait for a round.
 void QueriesUnderLoad(const std::string& endpoint, size_t n_queries, double rate, const Latency& raw) {
-  constexpr int kWriters = 48;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> written{0};
-  std::vector<std::thread> writers;
-  for (int w = 0; w < kWriters; ++w) {
-    writers.emplace_back([&, w] {
-      std::unique_ptr<bus::CommandClient> client;
-      bus::CommandClient::Connect(endpoint, {}, &client);
-      const auto period = std::chrono::duration<double>(kWriters / rate);
-      auto next = Clock::now();
-      for (uint64_t i = 0; !stop.load(); ++i) {
-        proj::Component c;
-        c.name = "load-" + std::to_string(w) + "-" + std::to_string(i);
-        c.version = "1.0.0";
-        if (client->Call(engine::cmd::Register(c)).ok()) written.fetch_add(1);
-        next += std::chrono::duration_cast<Clock::duration>(period);
-        std::this_thread::sleep_until(next);
-      }
-    });
-  }
+  PacedWriters load(endpoint, 48, rate);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the load settles
-  const uint64_t w0 = written.load();
+  const uint64_t w0 = load.written();
   const auto t0 = Clock::now();
   const Latency q = TimeCommands(endpoint, n_queries, [](size_t) { return engine::cmd::QueryStatus(); });
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double achieved = (written.load() - w0) / seconds;
-  stop = true;
-  for (auto& t : writers) t.join();
+  const double achieved = (load.written() - w0) / seconds;
   Print("status query under write load", q, raw);
   std::printf("%-30s %.0f commands/s written (sync on, target %.0f) while querying; p99 %.1f us (target < 1000 us)\n",
               "  the load", achieved, rate, q.p99);
@@ -384,15 +428,21 @@ void CommandRows(Row row, const Curve& curve, size_t n_commands) {
 
 int main(int argc, char** argv) {
   size_t n_commands = 5000, n_events = 200'000;
+  std::string rows = "commands,load,curve,fanout";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--commands")) n_commands = std::stoul(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--events")) n_events = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--rows")) rows = argv[i + 1];
   }
+  auto wanted = [&rows](const char* name) { return rows.find(name) != std::string::npos; };
   std::printf("bus_bench: %u cores, tcp loopback; %zu commands per row, %zu events per fan-out row\n\n",
               std::thread::hardware_concurrency(), n_commands, n_events);
   const Curve curve;
-  for (Row row : {Row{false, false}, Row{true, false}, Row{false, true}}) CommandRows(row, curve, n_commands);
+  for (Row row : {Row{false, false}, Row{true, false}, Row{false, true}}) {
+    if (wanted(row.curve ? "curve" : row.sync ? "load" : "commands")) CommandRows(row, curve, n_commands);
+  }
   g_curve = nullptr;
+  if (!wanted("fanout")) return 0;
 
   std::printf("\n");
   const auto events = Events(n_events);

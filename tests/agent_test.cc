@@ -161,8 +161,8 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   engine::cmd::UpgradeRequest r;
   r.component = "edge";
   r.target_version = "1.1.0";
-  r.strategy = fb::StrategyKind::Rolling;
-  r.max_unavailable = 1;
+  r.strategy.kind = fb::StrategyKind::Rolling;
+  r.strategy.max_unavailable = 1;
   proj::Id first;
   call(engine::cmd::Upgrade(r, {}, &first));
   BOOST_REQUIRE(wait_ended(60));
@@ -178,8 +178,8 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   // 2. A canary spreads across the agents' instances: 50 % of six is three,
   //    then it waits for a promote
   r.target_version = "1.1.1";
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {50, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {50, 100};
   r.upgrade_id = {};
   proj::Id canary;
   call(engine::cmd::Upgrade(r, {}, &canary));
@@ -196,8 +196,8 @@ BOOST_AUTO_TEST_CASE(rolling_upgrade_across_agents_and_an_agent_killed_mid_step)
   call(engine::cmd::Promote(canary));
   BOOST_REQUIRE(wait_ended(60));
   for (const auto& i : c.instances) BOOST_TEST(Read(state + "/" + i) == "1.1.1");
-  r.strategy = fb::StrategyKind::Rolling;
-  r.weights.clear();
+  r.strategy.kind = fb::StrategyKind::Rolling;
+  r.strategy.weights.clear();
 
   // 3. host-3 is killed while it runs its step: the step times out, the
   //    upgrade fails, and the instances already upgraded are rolled back.

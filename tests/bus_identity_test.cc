@@ -332,8 +332,8 @@ BOOST_AUTO_TEST_CASE(an_agent_key_announces_only_its_own_name_and_reports_only_f
   engine::cmd::UpgradeRequest req;
   req.component = "web";
   req.target_version = "1.1.0";
-  req.strategy = fb::StrategyKind::Rolling;
-  req.max_unavailable = 2;
+  req.strategy.kind = fb::StrategyKind::Rolling;
+  req.strategy.max_unavailable = 2;
   proj::Id id;
   BOOST_REQUIRE(Call(*admin, engine::cmd::Upgrade(req, {}, &id))->accepted);
 

@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(the_engine_writes_the_enum_and_the_string) {
   World w;
   w.Register(MakeComponent("shop", "1.0.0"));
   auto r = To("shop", "1.1.0");
-  r.strategy = fb::StrategyKind::BlueGreen;
+  r.strategy.kind = fb::StrategyKind::BlueGreen;
   const size_t mark = w.log.size();
   w.Upgrade(r);
   // When the engine plans and starts a blue-green upgrade
@@ -384,17 +384,17 @@ BOOST_AUTO_TEST_CASE(a_strategy_reaches_the_status_as_it_was_requested) {
   w.Register(c);
   // Given a canary with weights and a pause
   auto r = To("shop", "1.1.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {10, 50, 100};
-  r.pause_ms = 60000;
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {10, 50, 100};
+  r.strategy.pause_ms = 60000;
   const proj::Id id = w.Upgrade(r);
   // Then the upgrade's StrategySpec is the request's, field for field
   BOOST_REQUIRE(w.Find(id) != nullptr);
-  BOOST_TEST((w.Find(id)->strategy == r.Strategy()));
+  BOOST_TEST((w.Find(id)->strategy == r.strategy));
   // And the schema conversion round-trips it
   FlatBufferBuilder fbb;
-  fbb.Finish(proj::ToStrategy(fbb, r.Strategy()));
-  BOOST_TEST((proj::FromStrategy(flatbuffers::GetRoot<fb::Strategy>(fbb.GetBufferPointer())) == r.Strategy()));
+  fbb.Finish(proj::ToStrategy(fbb, r.strategy));
+  BOOST_TEST((proj::FromStrategy(flatbuffers::GetRoot<fb::Strategy>(fbb.GetBufferPointer())) == r.strategy));
   BOOST_TEST((proj::FromStrategy(nullptr) == proj::StrategySpec{}));
 }
 

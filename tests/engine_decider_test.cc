@@ -123,8 +123,8 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_refused_and_record_nothing) {
   auto absurd = To("db", "1.5.0");
   absurd.timeout_ms = 1;
   absurd.priority = 1'000'000;
-  absurd.strategy = fb::StrategyKind::Canary;
-  absurd.weights = {50, 20};
+  absurd.strategy.kind = fb::StrategyKind::Canary;
+  absurd.strategy.weights = {50, 20};
   auto d = w.Run(engine::cmd::Upgrade(absurd));
   BOOST_TEST(HasIssue(d, "invalid_timeout"));
   BOOST_TEST(HasIssue(d, "invalid_priority"));
@@ -145,8 +145,8 @@ BOOST_AUTO_TEST_CASE(step_failure_rolls_back_the_applied_steps) {
   World w;
   GivenStack(w);
   auto r = To("db", "1.5.0");
-  r.strategy = fb::StrategyKind::Gradual;
-  r.steps = 3;
+  r.strategy.kind = fb::StrategyKind::Gradual;
+  r.strategy.steps = 3;
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   const size_t mark = w.log.size();
@@ -199,8 +199,8 @@ BOOST_AUTO_TEST_CASE(cancel_mid_way_rolls_back_applied_steps_and_queued_cancel_j
   World w;
   GivenStack(w);
   auto r = To("db", "1.5.0");
-  r.strategy = fb::StrategyKind::Gradual;
-  r.steps = 4;
+  r.strategy.kind = fb::StrategyKind::Gradual;
+  r.strategy.steps = 4;
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   w.Step(id, 1);
@@ -261,8 +261,8 @@ BOOST_AUTO_TEST_CASE(canary_pauses_until_promoted_and_completes) {
   World w;
   GivenStack(w);
   auto r = To("api", "2.2.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {10, 50, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {10, 50, 100};
   const proj::Id id = w.Upgrade(r);
   size_t mark = w.log.size();
   w.Step(id, 0);
@@ -291,9 +291,9 @@ BOOST_AUTO_TEST_CASE(canary_pause_timer_promotes_and_unhealthy_analysis_rolls_ba
   World w;
   GivenStack(w);
   auto r = To("api", "2.2.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {10, 100};
-  r.pause_ms = 60000;
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {10, 100};
+  r.strategy.pause_ms = 60000;
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   w.Run(engine::cmd::Timer(id, "pause"));
@@ -311,8 +311,8 @@ BOOST_AUTO_TEST_CASE(canary_abort_sends_traffic_back) {
   World w;
   GivenStack(w);
   auto r = To("api", "2.2.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {25, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {25, 100};
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   const size_t mark = w.log.size();
@@ -331,7 +331,7 @@ BOOST_AUTO_TEST_CASE(blue_green_deploys_verifies_then_switches) {
   World w;
   GivenStack(w);
   auto r = To("web", "3.1.0");
-  r.strategy = fb::StrategyKind::BlueGreen;
+  r.strategy.kind = fb::StrategyKind::BlueGreen;
   const proj::Id id = w.Upgrade(r);
   std::vector<std::string> actions;
   for (uint32_t s = 0; s < 3; ++s) {
@@ -351,8 +351,8 @@ BOOST_AUTO_TEST_CASE(rolling_never_has_more_than_max_unavailable_steps_in_flight
   c.instances = {"e1", "e2", "e3", "e4", "e5"};
   w.Register(c);
   auto r = To("edge", "1.1.0");
-  r.strategy = fb::StrategyKind::Rolling;
-  r.max_unavailable = 2;
+  r.strategy.kind = fb::StrategyKind::Rolling;
+  r.strategy.max_unavailable = 2;
   const size_t mark = w.log.size();
   const proj::Id id = w.Upgrade(r);
   for (uint32_t s = 0; s < 5; ++s) w.Step(id, s);
@@ -373,7 +373,7 @@ BOOST_AUTO_TEST_CASE(rolling_failure_reverts_upgraded_instances_first_then_the_f
   c.instances = {"e1", "e2", "e3"};
   w.Register(c);
   auto r = To("edge", "1.1.0");
-  r.strategy = fb::StrategyKind::Rolling;
+  r.strategy.kind = fb::StrategyKind::Rolling;
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   w.Step(id, 1, false);
@@ -392,8 +392,8 @@ BOOST_AUTO_TEST_CASE(dry_run_returns_the_plan_and_writes_nothing) {
   World w;
   GivenStack(w);
   auto r = To("api", "2.2.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {10, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {10, 100};
   r.dry_run = true;
   const size_t mark = w.log.size();
   auto d = w.Run(engine::cmd::Upgrade(r));
@@ -421,8 +421,8 @@ BOOST_AUTO_TEST_CASE(strategy_must_fit_the_component) {
   c.critical = true;
   w.Register(c);
   auto r = To("kernel", "5.1.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {50, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {50, 100};
   auto d = w.Run(engine::cmd::Upgrade(r));
   BOOST_TEST(HasIssue(d, "not_hot_swappable"));
   BOOST_TEST(HasIssue(d, "critical_needs_strict"));
@@ -474,8 +474,8 @@ BOOST_AUTO_TEST_CASE(without_rollback_a_failure_ends_the_upgrade_where_it_stands
   GivenStack(w);
   auto r = To("db", "1.5.0");
   r.rollback_enabled = false;
-  r.strategy = fb::StrategyKind::Gradual;
-  r.steps = 2;
+  r.strategy.kind = fb::StrategyKind::Gradual;
+  r.strategy.steps = 2;
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   const size_t mark = w.log.size();
@@ -493,7 +493,7 @@ BOOST_AUTO_TEST_CASE(a_failed_revert_does_not_stop_the_other_reverts) {
   c.instances = {"e1", "e2", "e3"};
   w.Register(c);
   auto r = To("edge", "1.1.0");
-  r.strategy = fb::StrategyKind::Rolling;
+  r.strategy.kind = fb::StrategyKind::Rolling;
   const proj::Id id = w.Upgrade(r);
   w.Step(id, 0);
   w.Step(id, 1);
@@ -541,8 +541,8 @@ BOOST_AUTO_TEST_CASE(a_canary_of_an_agent_run_component_spreads_over_its_instanc
   c.instances = {"i1", "i2", "i3", "i4"};
   w.Register(c);
   auto r = To("edge", "1.1.0");
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {25, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {25, 100};
   const proj::Id id = w.Upgrade(r);
   // 25 % of four instances: the first one, then a pause
   BOOST_TEST(w.Find(id)->plan.size() == 4u);
@@ -566,7 +566,7 @@ BOOST_AUTO_TEST_CASE(agent_run_components_need_announced_instances_and_no_blue_g
   c.instances = {"i1", "i9"};
   w.Register(c);
   auto r = To("edge", "1.1.0");
-  r.strategy = fb::StrategyKind::BlueGreen;
+  r.strategy.kind = fb::StrategyKind::BlueGreen;
   auto d = w.Run(engine::cmd::Upgrade(r));
   BOOST_TEST(HasIssue(d, "instance_without_agent"));
   BOOST_TEST(HasIssue(d, "strategy_unsupported"));

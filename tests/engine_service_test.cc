@@ -377,8 +377,8 @@ BOOST_AUTO_TEST_CASE(engine_killed_mid_upgrade_rolls_it_back_on_restart) {
     r.upgrade_id = id;
     r.component = "shop";
     r.target_version = "1.1.0";
-    r.strategy = fb::StrategyKind::Gradual;
-    r.steps = 3;
+    r.strategy.kind = fb::StrategyKind::Gradual;
+    r.strategy.steps = 3;
     if (!eng->Execute(engine::cmd::Upgrade(r)).accepted) _exit(5);
     WaitFor([&] { return fs::exists(marker) && fs::file_size(marker) > 0; });
     (void)!write(ready[1], "r", 1);
@@ -432,8 +432,8 @@ BOOST_AUTO_TEST_CASE(queries_show_active_upgrades_history_and_statistics) {
   UpgradeRequest canary;
   canary.component = "alpha";
   canary.target_version = "1.1.0";
-  canary.strategy = fb::StrategyKind::Canary;
-  canary.weights = {10, 100};
+  canary.strategy.kind = fb::StrategyKind::Canary;
+  canary.strategy.weights = {10, 100};
   proj::Id paused;
   rig.Ok(engine::cmd::Upgrade(canary, {}, &paused));
   BOOST_REQUIRE(WaitFor([&] { return rig.engine->Current().status.find(paused)->phase == proj::Phase::kPaused; }));

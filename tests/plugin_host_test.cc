@@ -179,8 +179,8 @@ BOOST_AUTO_TEST_CASE(engine_canary_routes_a_tenth_then_a_broken_release_rolls_ba
   engine::cmd::UpgradeRequest r;
   r.component = "counter";
   r.target_version = "1.1.0";
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {10, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {10, 100};
   proj::Id canary;
   BOOST_REQUIRE(eng->Execute(engine::cmd::Upgrade(r, {}, &canary)).accepted);
   BOOST_REQUIRE(WaitFor([&] {
@@ -211,7 +211,7 @@ BOOST_AUTO_TEST_CASE(engine_canary_routes_a_tenth_then_a_broken_release_rolls_ba
 
   // The broken 1.2.0: health fails, the upgrade rolls back by itself
   r.target_version = "1.2.0";
-  r.strategy = fb::StrategyKind::Immediate;
+  r.strategy.kind = fb::StrategyKind::Immediate;
   r.upgrade_id = {};
   proj::Id broken;
   BOOST_REQUIRE(eng->Execute(engine::cmd::Upgrade(r, {}, &broken)).accepted);

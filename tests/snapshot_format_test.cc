@@ -104,8 +104,8 @@ const std::string& History() {
   r.component = "web";
   r.target_version = "2.0.0";
   r.allow_breaking = true;
-  r.strategy = fb::StrategyKind::Canary;
-  r.weights = {50, 100};
+  r.strategy.kind = fb::StrategyKind::Canary;
+  r.strategy.weights = {50, 100};
   rig.Ok(engine::cmd::Upgrade(r, {}, &canary));
   BOOST_REQUIRE(rig.WaitPhase(canary, proj::Phase::kPaused));
   return dir.path();

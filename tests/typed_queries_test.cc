@@ -95,13 +95,13 @@ struct Busy : Rig {
     engine::cmd::UpgradeRequest r;
     r.component = "db";
     r.target_version = "1.5.0";
-    r.strategy = fb::StrategyKind::Canary;
-    r.weights = {20, 100};
+    r.strategy.kind = fb::StrategyKind::Canary;
+    r.strategy.weights = {20, 100};
     Ok(engine::cmd::Upgrade(r, {}, &running));
     r.component = "web";
     r.target_version = "2.0.0";  // breaking: refused
-    r.strategy = fb::StrategyKind::Immediate;
-    r.weights.clear();
+    r.strategy.kind = fb::StrategyKind::Immediate;
+    r.strategy.weights.clear();
     BOOST_REQUIRE(!engine->Execute(engine::cmd::Upgrade(r, {}, &refused)).accepted);
   }
 };

@@ -239,11 +239,11 @@ void Driver::RequestUpgrade() {
   const std::string from = Version(r.component);
   r.target_version = Bump(rng_, from);
   r.expected_version = Chance(10) ? "9.9.9" : Chance(30) ? from : "";
-  r.strategy = static_cast<fb::StrategyKind>(Pick(5));
-  r.steps = 1 + static_cast<uint32_t>(Pick(3));
-  r.weights = Chance(50) ? std::vector<uint8_t>{10, 50, 100} : std::vector<uint8_t>{25, 100};
-  r.pause_ms = Chance(50) ? 0 : 1000 + static_cast<uint32_t>(Pick(3000));
-  r.max_unavailable = 1 + static_cast<uint32_t>(Pick(2));
+  r.strategy.kind = static_cast<fb::StrategyKind>(Pick(5));
+  r.strategy.steps = 1 + static_cast<uint32_t>(Pick(3));
+  r.strategy.weights = Chance(50) ? std::vector<uint8_t>{10, 50, 100} : std::vector<uint8_t>{25, 100};
+  r.strategy.pause_ms = Chance(50) ? 0 : 1000 + static_cast<uint32_t>(Pick(3000));
+  r.strategy.max_unavailable = 1 + static_cast<uint32_t>(Pick(2));
   r.priority = static_cast<int32_t>(Pick(5));
   r.timeout_ms = 2000 + static_cast<uint32_t>(Pick(8000));
   r.rollback_enabled = !Chance(10);
@@ -254,7 +254,7 @@ void Driver::RequestUpgrade() {
     r.target = MakeComponent(r.component, r.target_version);
     if (Chance(50)) r.target->instances = {"i1", "i2"};
   }
-  Note("upgrade " + r.component + " to " + r.target_version + " " + fb::EnumNameStrategyKind(r.strategy) +
+  Note("upgrade " + r.component + " to " + r.target_version + " " + fb::EnumNameStrategyKind(r.strategy.kind) +
        (r.dry_run ? " (dry run)" : ""));
   const engine::Reply reply = Send(engine::cmd::Upgrade(r, Meta()));
   // An accepted request names its upgrade, which the log then holds.

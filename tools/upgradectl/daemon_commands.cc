@@ -71,11 +71,11 @@ Status RequestOf(const DaemonFlags& f, const UpgradeFlags& u, engine::cmd::Upgra
   static const std::map<std::string, fb::StrategyKind> kinds = {
       {"immediate", fb::StrategyKind::Immediate}, {"gradual", fb::StrategyKind::Gradual}, {"canary", fb::StrategyKind::Canary},
       {"blue_green", fb::StrategyKind::BlueGreen}, {"rolling", fb::StrategyKind::Rolling}};
-  r->strategy = kinds.at(u.strategy);
-  r->steps = u.steps;
-  for (int w : u.weights) r->weights.push_back(static_cast<uint8_t>(std::clamp(w, 0, 255)));
-  r->pause_ms = u.pause_ms;
-  r->max_unavailable = u.max_unavailable;
+  r->strategy.kind = kinds.at(u.strategy);
+  r->strategy.steps = u.steps;
+  for (int w : u.weights) r->strategy.weights.push_back(static_cast<uint8_t>(std::clamp(w, 0, 255)));
+  r->strategy.pause_ms = u.pause_ms;
+  r->strategy.max_unavailable = u.max_unavailable;
   r->priority = u.priority;
   r->timeout_ms = u.timeout_ms;
   r->rollback_enabled = !u.no_rollback;

@@ -39,7 +39,7 @@ std::string Upgrade(const UpgradeRequest& r, const Meta& m, proj::Id* id) {
   const proj::Id uid = Fresh(r.upgrade_id);
   if (id != nullptr) *id = uid;
   const fb::Id128 fid = uid.fb();
-  auto strategy = proj::ToStrategy(fbb, r.Strategy());
+  auto strategy = proj::ToStrategy(fbb, r.strategy);
   Offset<fb::ComponentSpec> target;
   if (r.target) target = proj::ToSpec(fbb, *r.target);
   auto body = fb::CreateRequestUpgrade(

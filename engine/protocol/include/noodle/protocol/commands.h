@@ -26,13 +26,7 @@ struct UpgradeRequest {
   std::string expected_version;
   std::string target_version;
   std::optional<proj::Component> target;
-  // The strategy as clients set it, field by field (upgradectl does);
-  // Strategy() is the one StrategySpec the command carries.
-  fb::StrategyKind strategy = fb::StrategyKind::Immediate;
-  uint32_t steps = 1;
-  std::vector<uint8_t> weights;
-  uint32_t pause_ms = 0;
-  uint32_t max_unavailable = 1;
+  proj::StrategySpec strategy;  // the one strategy type, as events and status carry it
   int32_t priority = 0;
   uint32_t timeout_ms = 600000;
   bool rollback_enabled = true;
@@ -40,8 +34,6 @@ struct UpgradeRequest {
   bool allow_breaking = false;
   std::string requested_by;
   bool dry_run = false;
-
-  proj::StrategySpec Strategy() const { return {strategy, steps, weights, pause_ms, max_unavailable}; }
 };
 
 // A step's outcome, addressed to its step: what ReportStepResult carries.

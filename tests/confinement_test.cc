@@ -295,6 +295,23 @@ BOOST_AUTO_TEST_CASE(a_library_without_a_declared_sha256_is_refused_unless_allow
   BOOST_TEST(fs::exists(rig.marker));  // the operator said so: it is loaded
 }
 
+// The host hashes each library once per version of the file: a library
+// changed after it passed is hashed again, and its old digest no longer fits.
+BOOST_AUTO_TEST_CASE(a_library_changed_after_its_hash_was_checked_is_refused) {
+  PluginRig rig;
+  const fs::path lib = rig.Install(rig.plugins / "marker" / "1.0.0", "marker");
+  const std::string declared = Sha256(lib);
+  plugin::Host host(rig.Options());
+  const Status first = host.Start("m1", "1.0.0", declared, {}, "marker");
+  BOOST_TEST(Contains(first.message(), "has no"), first.message());  // passed the hash, then dlopen
+  BOOST_TEST(Contains(host.Start("m2", "1.0.0", declared, {}, "marker").message(), "has no"));  // the cached digest
+  fs::remove(rig.marker);
+  std::ofstream(lib, std::ios::app) << "appended";  // same inode, new content
+  const Status changed = host.Start("m3", "1.0.0", declared, {}, "marker");
+  BOOST_TEST(Contains(changed.message(), "artifact hash mismatch"), changed.message());
+  BOOST_TEST(!fs::exists(rig.marker));
+}
+
 BOOST_AUTO_TEST_CASE(the_plugin_executor_refuses_metadata_plugin_outside_the_dir) {
   PluginRig rig;
   const fs::path lib = rig.Install(rig.outside, "x");

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "digest_cache.h"
 #include "noodle/protocol/file_hash.h"
 #include "noodle/engine/names.h"
 #include "noodle/engine/semver.h"
@@ -201,7 +202,7 @@ struct Host::Component {
   uint32_t weight = 0;
 };
 
-Host::Host(HostOptions options) : options_(std::move(options)) {}
+Host::Host(HostOptions options) : options_(std::move(options)), digests_(std::make_unique<DigestCache>()) {}
 Host::~Host() = default;
 
 std::string Host::LibraryPath(const std::string& plugin, const std::string& version) const {
@@ -238,7 +239,7 @@ Result<std::string> Host::CheckLibrary(const std::string& plugin, const Release&
       return Status::InvalidArgument("sha256 check: " + plugin + " " + version +
                                      " declares no artifact SHA-256, which the plugin host requires" + kBeforeDlopen);
     }
-  } else if (const std::string actual = engine::FileSha256(real); actual != sha256_hex) {
+  } else if (const std::string actual = digests_->Sha256(real); actual != sha256_hex) {
     return Status::Corruption("artifact hash mismatch: " + path + " has SHA-256 " + actual + ", declared " + sha256_hex +
                               kBeforeDlopen);
   }

@@ -65,6 +65,7 @@ struct HostOptions {
 };
 
 class Router;
+class DigestCache;
 
 // What a component runs now (the seed's active_swaps).
 struct SwapInfo {
@@ -146,6 +147,7 @@ class Host {
   struct Component;
   Component* Get(const std::string& name);
   const HostOptions options_;
+  const std::unique_ptr<DigestCache> digests_;  // each library hashed once per version of the file
   mutable std::mutex mu_;  // guards components_ (the map, not the routers)
   std::map<std::string, std::unique_ptr<Component>> components_;
 };

@@ -21,6 +21,17 @@ QuerySide::~QuerySide() {
 }
 
 void QuerySide::Push(InboxItem item) {
+  // A status query is answered on the caller's thread (the bus's command
+  // thread): it reads only the newest version and its reply is bounded, and
+  // this spares it two thread hand-offs on the path that must stay fast
+  // while the writer is busy.
+  if (const auto* cmd = cmd::VerifyCommand(item.bytes); cmd != nullptr && cmd->command_type() == fb::Command::QueryStatus) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!closed_) {
+      lock.unlock();
+      return Serve(item);
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_) {

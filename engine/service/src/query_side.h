@@ -29,6 +29,7 @@ class QuerySide {
   QuerySide& operator=(const QuerySide&) = delete;
 
   // A query or a RollBack (already verified as a CommandEnvelope). Thread-safe.
+  // A status query is answered before Push returns, on the caller's thread.
   void Push(InboxItem item);
   // From now on items are answered Unavailable ("engine stopped").
   void Close();

@@ -101,8 +101,9 @@ class Engine {
   // envelope's actor (for an unauthenticated principal: "local:" + it).
   // After Stop, replies are Unavailable.
   virtual std::future<Reply> Submit(std::string command, Principal who) = 0;
-  // The same, with the reply handed to done (on the engine's writer thread,
-  // so done must not block; it is called exactly once, also after Stop).
+  // The same, with the reply handed to done, on one of the engine's threads
+  // or, for a status query, on the caller's before Submit returns; done must
+  // not block. It is called exactly once, also after Stop.
   virtual void Submit(std::string command, Principal who, std::function<void(Reply)> done) = 0;
   // In-process callers without a bus: Principal::Local().
   std::future<Reply> Submit(std::string command) { return Submit(std::move(command), Principal::Local()); }

@@ -154,6 +154,16 @@ def query_status(upgrade_id, actor):
     return finish_envelope(b, Command.Command.QueryStatus, QueryStatus.End(b), actor)
 
 
+def accepted_of(data):
+    """The Accepted body of a reply, or None when the reply is something else."""
+    reply = Reply.Reply.GetRootAs(data, 0)
+    if reply.BodyType() != ReplyBody.ReplyBody.Accepted:
+        return None
+    a = Accepted.Accepted()
+    a.Init(reply.Body().Bytes, reply.Body().Pos)
+    return a
+
+
 def answer_of(a, kind, table_class):
     """The typed answer an Accepted reply carries (Accepted.result, a QueryResult), as table_class.
 
@@ -174,14 +184,13 @@ def text(b):
 
 
 def print_reply(data):
-    reply = Reply.Reply.GetRootAs(data, 0)
-    if reply.BodyType() == ReplyBody.ReplyBody.Accepted:
-        a = Accepted.Accepted()
-        a.Init(reply.Body().Bytes, reply.Body().Pos)
+    a = accepted_of(data)
+    if a is not None:
         ids = [hex_id(a.Ids(i)) for i in range(a.IdsLength())]
         seqs = [a.Seqs(i) for i in range(a.SeqsLength())]
         print("accepted ids=%s seqs=%s" % (",".join(ids), ",".join(map(str, seqs))))
         return 0
+    reply = Reply.Reply.GetRootAs(data, 0)
     r = Rejected.Rejected()
     r.Init(reply.Body().Bytes, reply.Body().Pos)
     print("rejected %s: %s" % (REJECT_NAMES.get(r.Code(), r.Code()), r.Message().decode()))
@@ -236,11 +245,9 @@ def cmd_list_components(args):
         data = call(s, args, query_registry_page(after, args.actor))
         if isinstance(data, int):
             return data
-        reply = Reply.Reply.GetRootAs(data, 0)
-        if reply.BodyType() != ReplyBody.ReplyBody.Accepted:
+        a = accepted_of(data)
+        if a is None:
             return print_reply(data)
-        a = Accepted.Accepted()
-        a.Init(reply.Body().Bytes, reply.Body().Pos)
         try:
             page = answer_of(a, QueryAnswer.QueryAnswer.RegistryResult, RegistryResult.RegistryResult)
             whole["components"] += [component_dict(page.Components(i)) for i in range(page.ComponentsLength())]
@@ -267,11 +274,9 @@ def cmd_upgrade_status(args):
     data = call(command_socket(args), args, query_status(args.upgrade_id, args.actor))
     if isinstance(data, int):
         return data
-    reply = Reply.Reply.GetRootAs(data, 0)
-    if reply.BodyType() != ReplyBody.ReplyBody.Accepted:
+    a = accepted_of(data)
+    if a is None:
         return print_reply(data)
-    a = Accepted.Accepted()
-    a.Init(reply.Body().Bytes, reply.Body().Pos)
     try:
         u = answer_of(a, QueryAnswer.QueryAnswer.UpgradeInfo, UpgradeInfo.UpgradeInfo)
         status = {"id": hex_id(u.Id()), "component": text(u.Component()), "from_version": text(u.FromVersion()),

@@ -52,6 +52,30 @@ std::optional<fb::Outcome> OutcomeOf(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// What an upgrade in flight and the summary of an ended one both say: its
+// strings are built before the table, then added to it.
+struct UpgradeHead {
+  template <typename U>
+  UpgradeHead(FlatBufferBuilder& fbb, const U& u)
+      : id(u.id.fb()), component(fbb.CreateString(u.component)), from(Text(fbb, u.from_version)),
+        to(Text(fbb, u.to_version)), reason(Text(fbb, u.reason)), phase(PhaseOf(u.phase)) {}
+  void Add(fb::UpgradeInfoBuilder& b) const {
+    b.add_id(&id);
+    b.add_component(component);
+    b.add_from_version(from);
+    b.add_to_version(to);
+    b.add_phase(phase);
+    b.add_reason(reason);
+  }
+  fb::Id128 id;
+  Offset<flatbuffers::String> component, from, to, reason;
+  fb::Phase phase;
+};
+
+}  // namespace
+
 Offset<fb::UpgradeInfo> BuildUpgrade(FlatBufferBuilder& fbb, const proj::Upgrade& u) {
   std::vector<Offset<fb::UpgradeStep>> steps;
   steps.reserve(u.plan.size());
@@ -60,23 +84,17 @@ Offset<fb::UpgradeInfo> BuildUpgrade(FlatBufferBuilder& fbb, const proj::Upgrade
     const fb::StepState state = i < u.steps.size() ? StepStateOf(u.steps[i]) : fb::StepState::Pending;
     steps.push_back(fb::CreateUpgradeStep(fbb, fbb.CreateString(proj::StepActionName(p.action)), Text(fbb, p.instance), p.weight, p.pause, state));
   }
-  const fb::Id128 id = u.id.fb(), parent = u.parent.fb();
+  const fb::Id128 parent = u.parent.fb();
   // Strings and vectors first: a table is built in one piece.
-  const auto component = fbb.CreateString(u.component);
-  const auto from = Text(fbb, u.from_version), to = Text(fbb, u.to_version), reason = Text(fbb, u.reason);
+  const UpgradeHead head(fbb, u);
   const auto step_vector = fbb.CreateVector(steps);
   fb::UpgradeInfoBuilder b(fbb);
-  b.add_id(&id);
-  b.add_component(component);
-  b.add_from_version(from);
-  b.add_to_version(to);
-  b.add_phase(PhaseOf(u.phase));
+  head.Add(b);
   b.add_strategy(u.strategy.kind);
   b.add_priority(u.priority);
   b.add_weight(u.weight);
   b.add_steps(step_vector);
   b.add_reverts_left(static_cast<uint32_t>(u.reverts.size()));
-  b.add_reason(reason);
   b.add_requested_seq(u.requested_seq);
   if (!u.parent.zero()) b.add_parent(&parent);
   b.add_requested_ns(u.requested_ns);
@@ -88,16 +106,9 @@ Offset<fb::UpgradeInfo> BuildUpgrade(FlatBufferBuilder& fbb, const proj::Upgrade
 }
 
 Offset<fb::UpgradeInfo> BuildUpgrade(FlatBufferBuilder& fbb, const proj::UpgradeSummary& u) {
-  const fb::Id128 id = u.id.fb();
-  const auto component = fbb.CreateString(u.component);
-  const auto from = Text(fbb, u.from_version), to = Text(fbb, u.to_version), reason = Text(fbb, u.reason);
+  const UpgradeHead head(fbb, u);
   fb::UpgradeInfoBuilder b(fbb);
-  b.add_id(&id);
-  b.add_component(component);
-  b.add_from_version(from);
-  b.add_to_version(to);
-  b.add_phase(PhaseOf(u.phase));
-  b.add_reason(reason);
+  head.Add(b);
   b.add_requested_ns(u.requested_ns);
   b.add_finished_ns(u.finished_ns);
   return b.Finish();

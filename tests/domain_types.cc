@@ -45,7 +45,7 @@ std::string Event(uint64_t seq, fb::Event type, const std::function<Offset<void>
 }
 
 struct Planned {
-  const char* action;  // the string field; nullptr: absent
+  const char* action;  // the string field (required by the schema)
   fb::StepAction kind;  // Unspecified: absent, as 0.1.0 wrote it
 };
 
@@ -128,7 +128,8 @@ BOOST_AUTO_TEST_CASE(the_enum_wins_over_the_string_when_both_are_there) {
 
 BOOST_AUTO_TEST_CASE(an_action_from_a_newer_writer_is_read_by_its_string_or_left_unspecified) {
   // Given a newer writer's action value: with a string this build knows, and with one it does not
-  const proj::Status s = Validated({{"shift", kNewerAction}, {"drain", kNewerAction}, {nullptr, kNewerAction}});
+  // (the string is required by the schema: "" is the least a writer sends)
+  const proj::Status s = Validated({{"shift", kNewerAction}, {"drain", kNewerAction}, {"", kNewerAction}});
   // Then the known string is taken, the others are Unspecified (never a guessed action)
   BOOST_TEST((PlanActions(s) ==
               std::vector{fb::StepAction::Shift, fb::StepAction::Unspecified, fb::StepAction::Unspecified}));
@@ -367,7 +368,8 @@ BOOST_AUTO_TEST_CASE(a_report_defaults_to_success_and_keeps_its_address) {
   engine::cmd::StepReport r;
   r.upgrade_id = {3, 4};
   r.step = 2;
-  const auto* cmd = engine::cmd::VerifyCommand(engine::cmd::StepResult(r))->command_as_ReportStepResult();
+  const std::string bytes = engine::cmd::StepResult(r);  // kept: cmd points into it
+  const auto* cmd = engine::cmd::VerifyCommand(bytes)->command_as_ReportStepResult();
   BOOST_TEST(cmd->succeeded());
   BOOST_TEST(cmd->step() == 2u);
   BOOST_TEST(cmd->upgrade_id()->lo() == 4u);

@@ -237,17 +237,23 @@ def component_dict(info):
             "registered_seq": info.RegisteredSeq(), "updated_seq": info.UpdatedSeq()}
 
 
+def call_accepted(s, args, body):
+    """The Accepted body of the reply to body; otherwise the exit code (an int), the reply printed."""
+    data = call(s, args, body)
+    if isinstance(data, int):
+        return data
+    a = accepted_of(data)
+    return print_reply(data) if a is None else a
+
+
 def cmd_list_components(args):
     s = command_socket(args)
     whole = {"components": []}
     after = ""
     for _ in range(1000000):  # each page holds a component at least
-        data = call(s, args, query_registry_page(after, args.actor))
-        if isinstance(data, int):
-            return data
-        a = accepted_of(data)
-        if a is None:
-            return print_reply(data)
+        a = call_accepted(s, args, query_registry_page(after, args.actor))
+        if isinstance(a, int):
+            return a
         try:
             page = answer_of(a, QueryAnswer.QueryAnswer.RegistryResult, RegistryResult.RegistryResult)
             whole["components"] += [component_dict(page.Components(i)) for i in range(page.ComponentsLength())]
@@ -271,12 +277,9 @@ def cmd_list_components(args):
 
 
 def cmd_upgrade_status(args):
-    data = call(command_socket(args), args, query_status(args.upgrade_id, args.actor))
-    if isinstance(data, int):
-        return data
-    a = accepted_of(data)
-    if a is None:
-        return print_reply(data)
+    a = call_accepted(command_socket(args), args, query_status(args.upgrade_id, args.actor))
+    if isinstance(a, int):
+        return a
     try:
         u = answer_of(a, QueryAnswer.QueryAnswer.UpgradeInfo, UpgradeInfo.UpgradeInfo)
         status = {"id": hex_id(u.Id()), "component": text(u.Component()), "from_version": text(u.FromVersion()),

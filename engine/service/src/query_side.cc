@@ -25,7 +25,8 @@ void QuerySide::Push(InboxItem item) {
   // thread): it reads only the newest version and its reply is bounded, and
   // this spares it two thread hand-offs on the path that must stay fast
   // while the writer is busy.
-  if (const auto* cmd = cmd::VerifyCommand(item.bytes); cmd != nullptr && cmd->command_type() == fb::Command::QueryStatus) {
+  const auto* cmd = cmd::VerifyCommand(item.bytes);
+  if (cmd != nullptr && cmd->command_type() == fb::Command::QueryStatus) {
     std::unique_lock<std::mutex> lock(mu_);
     if (!closed_) {
       lock.unlock();

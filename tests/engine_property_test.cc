@@ -143,6 +143,13 @@ BOOST_AUTO_TEST_CASE(a_damaged_snapshot_is_corruption_not_a_crash) {
   }
 }
 
+// The engine's reply to command, which must be accepted.
+static engine::Reply Accepted(test::EngineRig& rig, const std::string& command) {
+  engine::Reply r = rig.Send(command);
+  BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+  return r;
+}
+
 // Found by the property test (seed 5). After a restart the engine has
 // forgotten its replies, so a retried RollBack used to be decided again and
 // Reconcile then appended the rollback's work a second time. A command whose
@@ -151,11 +158,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_snapshot_is_corruption_not_a_crash) {
 BOOST_AUTO_TEST_CASE(a_rollback_retried_after_a_restart_writes_nothing) {
   test::EngineRig rig(1'000'000);
   rig.Open();
-  auto ok = [&rig](const std::string& command) {
-    engine::Reply r = rig.Send(command);
-    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
-    return r;
-  };
+  auto ok = [&rig](const std::string& command) { return Accepted(rig, command); };
   // Given a rollback to a point that deregistered cache, and cache registered again since
   ok(engine::cmd::Register(test::MakeComponent("db", "1.0.0")));
   ok(engine::cmd::Point("before-cache"));
@@ -189,11 +192,7 @@ BOOST_AUTO_TEST_CASE(a_rollback_retried_after_a_restart_writes_nothing) {
 BOOST_AUTO_TEST_CASE(a_rollback_to_a_point_waits_for_an_upgrade_started_meanwhile) {
   test::EngineRig rig(1'000'000);
   rig.Open();
-  auto ok = [&rig](const std::string& command) {
-    engine::Reply r = rig.Send(command);
-    BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
-    return r;
-  };
+  auto ok = [&rig](const std::string& command) { return Accepted(rig, command); };
   // Ends every running step but those of upgrade `keep`, and the steps they start.
   auto finish_but = [&rig](const proj::Id& keep) {
     for (int round = 0; round < 10; ++round) {

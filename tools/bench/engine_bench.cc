@@ -231,13 +231,17 @@ uint64_t Fold(store::EventLog& log, uint64_t to) {
   return s.status.seq;
 }
 
-// Every value of a raw RocksDB, touched (its size summed); returns how many.
-uint64_t RawScan(rocksdb::DB& raw) {
+// Every value an iterator reaches, touched (its size summed); returns how many.
+uint64_t CountValues(rocksdb::Iterator* it) {
   uint64_t n = 0, sum = 0;
-  std::unique_ptr<rocksdb::Iterator> it(raw.NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) sum += it->value().size(), ++n;
   if (sum == 0 && n > 0) std::fprintf(stderr, "raw scan: empty values\n");
   return n;
+}
+
+uint64_t RawScan(rocksdb::DB& raw) {
+  std::unique_ptr<rocksdb::Iterator> it(raw.NewIterator(rocksdb::ReadOptions()));
+  return CountValues(it.get());
 }
 
 // The same log's "events" column family read by a raw RocksDB iterator
@@ -251,13 +255,12 @@ uint64_t RawScanEvents(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   if (!rocksdb::DB::OpenForReadOnly(o, dir, cfs, &handles, &db).ok()) return 0;
-  uint64_t n = 0, sum = 0;
+  uint64_t n = 0;
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] != "events") continue;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) sum += it->value().size(), ++n;
+    n = CountValues(it.get());
   }
-  if (sum == 0 && n > 0) std::fprintf(stderr, "raw scan: empty values\n");
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   delete db;
   return n;

@@ -36,6 +36,8 @@ class EngineImpl final : public Engine {
   using Engine::Submit;
   std::future<Reply> Submit(std::string command, Principal who) override;
   void Submit(std::string command, Principal who, std::function<void(Reply)> done) override;
+  // Verifies the command once and sends it where it is answered.
+  void Route(InboxItem item);
   State Current() const override { return read_->Latest()->state; }
   proj::Statistics Statistics() const override { return read_->Latest()->stats; }
   Result<State> StateAt(uint64_t seq) const override;

@@ -21,18 +21,6 @@ QuerySide::~QuerySide() {
 }
 
 void QuerySide::Push(InboxItem item) {
-  // A status query is answered on the caller's thread (the bus's command
-  // thread): it reads only the newest version and its reply is bounded, and
-  // this spares it two thread hand-offs on the path that must stay fast
-  // while the writer is busy.
-  const auto* cmd = cmd::VerifyCommand(item.bytes);
-  if (cmd != nullptr && cmd->command_type() == fb::Command::QueryStatus) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!closed_) {
-      lock.unlock();
-      return Serve(item);
-    }
-  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_) {
@@ -42,6 +30,14 @@ void QuerySide::Push(InboxItem item) {
     }
   }
   item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+}
+
+void QuerySide::AnswerNow(InboxItem& item) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+  }
+  Serve(item);
 }
 
 void QuerySide::Close() {

@@ -28,9 +28,12 @@ class QuerySide {
   QuerySide(const QuerySide&) = delete;
   QuerySide& operator=(const QuerySide&) = delete;
 
-  // A query or a RollBack (already verified as a CommandEnvelope). Thread-safe.
-  // A status query is answered before Push returns, on the caller's thread.
+  // A query or a RollBack (already verified as a CommandEnvelope), queued
+  // for the query threads. Thread-safe.
   void Push(InboxItem item);
+  // The same, answered on the caller's thread before it returns (for
+  // queries that read only the newest version). Thread-safe.
+  void AnswerNow(InboxItem& item);
   // From now on items are answered Unavailable ("engine stopped").
   void Close();
 

@@ -16,6 +16,7 @@
 #include "noodle/projections/codec.h"
 #include "noodle/projections/registry.h"
 #include "noodle/projections/statistics.h"
+#include "noodle/projections/status.h"
 
 using namespace noodle;
 using nlohmann::json;
@@ -220,6 +221,53 @@ BOOST_AUTO_TEST_CASE(statistics_count_outcomes_and_durations_per_component) {
   proj::Statistics decoded;
   BOOST_TEST(proj::Decode(proj::Encode(s), &decoded).ok());
   BOOST_TEST((decoded == s));
+}
+
+// An ended upgrade's map node is kept and reused by the next request:
+// nothing of the ended upgrade (plan, steps, target, reason) shows through,
+// and a copy (which keeps no spares) folds on to the same state.
+BOOST_AUTO_TEST_CASE(a_request_in_a_reused_node_starts_clean) {
+  const fb::Id128 a(9, 1), b(9, 2);
+  auto requested = [](const fb::Id128& id) {
+    return [id](flatbuffers::FlatBufferBuilder& fbb) {
+      return fb::CreateUpgradeRequestedDirect(fbb, &id, "db", nullptr, "2.0.0").Union();
+    };
+  };
+  const std::vector<Built> first = {
+      Make(1, 1000, fb::Event::UpgradeRequested, requested(a)),
+      Make(2, 2000, fb::Event::UpgradeValidated,
+           [&](flatbuffers::FlatBufferBuilder& fbb) {
+             std::vector<flatbuffers::Offset<fb::PlannedStep>> plan = {
+                 fb::CreatePlannedStepDirect(fbb, "swap", "db-1", 50), fb::CreatePlannedStepDirect(fbb, "swap", "db-2", 100)};
+             auto target = fb::CreateComponentSpecDirect(fbb, "db", "2.0.0");
+             return fb::CreateUpgradeValidatedDirect(fbb, &a, fb::ValidationLevel::Standard, false, nullptr, &plan, 2,
+                                                     "1.0.0", target)
+                 .Union();
+           }),
+      Make(3, 3000, fb::Event::UpgradeFailed,
+           [&](auto& fbb) { return fb::CreateUpgradeFailedDirect(fbb, &a, "swap hook failed", 0, false).Union(); }),
+  };
+  const Built second = Make(4, 4000, fb::Event::UpgradeRequested, requested(b));
+
+  proj::Status reused;
+  for (const Built& e : first) proj::Evolve(reused, *e.env());
+  BOOST_REQUIRE(reused.upgrades.empty());
+  BOOST_REQUIRE(reused.spare.nodes.size() == 1u);  // a's node
+  proj::Status copy = reused;
+  BOOST_TEST(copy.spare.nodes.empty());
+  proj::Evolve(reused, *second.env());
+  proj::Evolve(copy, *second.env());
+  BOOST_TEST(reused.spare.nodes.empty());
+  BOOST_TEST((reused == copy));
+  const proj::Upgrade* u = reused.find(proj::Id::From(&b));
+  BOOST_REQUIRE(u != nullptr);
+  proj::Status clean;  // never held a node
+  proj::Evolve(clean, *second.env());
+  BOOST_REQUIRE(clean.find(proj::Id::From(&b)) != nullptr);
+  BOOST_TEST((*u == *clean.find(proj::Id::From(&b))));
+  BOOST_TEST(u->plan.empty());
+  BOOST_TEST(u->reason.empty());
+  BOOST_TEST(u->target.name.empty());
 }
 
 BOOST_AUTO_TEST_CASE(registry_follows_registrations_upgrades_and_deregistrations) {
@@ -462,7 +510,7 @@ BOOST_AUTO_TEST_CASE(format_2_duration_lists_become_histogram_entries) {
   BOOST_TEST(h.count == 4u);
   BOOST_TEST(h.min_ns == 5);
   BOOST_TEST(h.max_ns == 9000);
-  BOOST_TEST(h.buckets.at(proj::DurationHistogram::BucketOf(9000)) == 2u);
+  BOOST_TEST(h.CountIn(proj::DurationHistogram::BucketOf(9000)) == 2u);
   BOOST_TEST(st.per_component.at("shop").durations.count == 0u);
   // And it is written back as format 3.
   proj::Statistics again;

@@ -108,6 +108,51 @@ BOOST_AUTO_TEST_CASE(truncated_and_garbage_values_are_corruption_with_their_seq)
   BOOST_TEST(OpenReader(dir.path())->Verify(1, UINT64_MAX).ok());
 }
 
+// A scan of 16,384 events or more reads and verifies ahead on a thread of
+// its own: a damaged value deep in it, at the start, in the middle and at
+// the end of a read-ahead batch, still ends the scan at exactly its seq,
+// after every event before it.
+BOOST_AUTO_TEST_CASE(a_long_scan_stops_at_a_damaged_value_with_its_seq) {
+  TempDir dir;
+  constexpr uint64_t kEvents = 20'000;
+  {
+    std::unique_ptr<EventLog> log;
+    LogOptions o;
+    o.durability = store::Durability::kNoSync;
+    BOOST_REQUIRE(EventLog::Open(dir.path(), o, &log).ok());
+    for (uint64_t i = 0; i < kEvents / 500; ++i) {
+      store::AppendResult r;
+      const std::string stream = "component/c" + std::to_string(i);
+      BOOST_REQUIRE(log->Append(stream, store::kAnyVersion, MakeEvents(stream, 500, 200), &r).ok());
+    }
+  }
+  for (const uint64_t seq : {uint64_t{2}, uint64_t{1025}, uint64_t{9000}, uint64_t{19'999}, kEvents}) {
+    std::string original;
+    {
+      RawLog raw(dir.path());
+      original = raw.Get(seq);
+      raw.Put(seq, seq % 2 == 0 ? std::string("not an envelope") : raw.Get(seq - 1));
+    }
+    {
+      auto log = OpenReader(dir.path());
+      auto it = log->Scan(1);
+      uint64_t seen = 0, last = 0;
+      for (; it->Valid(); it->Next()) ++seen, last = it->seq();
+      BOOST_TEST(seen == seq - 1);
+      BOOST_TEST(last == seq - 1);
+      BOOST_TEST(it->status().IsCorruption(), it->status().ToString());
+      BOOST_TEST(it->status().seq().value_or(0) == seq);
+    }
+    RawLog(dir.path()).Put(seq, original);
+  }
+  auto log = OpenReader(dir.path());
+  uint64_t seen = 0;
+  auto it = log->Scan(1);
+  for (; it->Valid(); it->Next()) ++seen;
+  BOOST_TEST(it->status().ok());
+  BOOST_TEST(seen == kEvents);
+}
+
 BOOST_AUTO_TEST_CASE(a_missing_event_is_reported_as_a_gap) {
   TempDir dir;
   WriteLog(dir.path(), 6);

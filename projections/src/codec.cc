@@ -156,7 +156,10 @@ void Fields(IO& io, T& h) {
   io("count", h.count);
   io("min_ns", h.min_ns);
   io("max_ns", h.max_ns);
-  io("buckets", h.buckets);
+  // Stored as a map, bucket -> count: what a reader checks for order and repeats.
+  std::map<uint32_t, uint64_t> buckets(h.buckets.begin(), h.buckets.end());
+  io("buckets", buckets);
+  if constexpr (std::same_as<IO, snapshot::Reader>) h.buckets.assign(buckets.begin(), buckets.end());
 }
 template <typename IO, snapshot::Is<Tally> T>
 void Fields(IO& io, T& t) {

@@ -6,19 +6,18 @@
 namespace noodle::proj {
 namespace {
 
-void Count(Statistics& s, const Id& id, const char* outcome) {
+// An open upgrade's outcome, counted; when it `ends` (no rollback follows),
+// its duration too, and it is no longer open. One lookup of each map.
+void Count(Statistics& s, const Id& id, const char* outcome, bool ends, int64_t now) {
   auto it = s.open.find(id);
   if (it == s.open.end()) return;
+  Tally& component = s.per_component[it->second.component];
   ++s.overall.outcomes[outcome];
-  ++s.per_component[it->second.component].outcomes[outcome];
-}
-
-void Finish(Statistics& s, const Id& id, int64_t now) {
-  auto it = s.open.find(id);
-  if (it == s.open.end()) return;
+  ++component.outcomes[outcome];
+  if (!ends) return;
   const int64_t d = now - it->second.requested_ns;
   s.overall.durations.Add(d);
-  s.per_component[it->second.component].durations.Add(d);
+  component.durations.Add(d);
   s.open.erase(it);
 }
 
@@ -44,12 +43,29 @@ int64_t DurationHistogram::Width(uint32_t bucket) {
   return int64_t{1} << ((bucket >> kSubBits) - 1);
 }
 
+namespace {
+auto FindBucket(auto& buckets, uint32_t b) {
+  return std::lower_bound(buckets.begin(), buckets.end(), b, [](const auto& e, uint32_t k) { return e.first < k; });
+}
+}  // namespace
+
+uint64_t DurationHistogram::CountIn(uint32_t bucket) const {
+  auto it = FindBucket(buckets, bucket);
+  return it != buckets.end() && it->first == bucket ? it->second : 0;
+}
+
 void DurationHistogram::Add(int64_t ns) {
   ns = std::max<int64_t>(0, ns);
   min_ns = count == 0 ? ns : std::min(min_ns, ns);
   max_ns = count == 0 ? ns : std::max(max_ns, ns);
   ++count;
-  ++buckets[BucketOf(ns)];
+  const uint32_t b = BucketOf(ns);
+  auto it = FindBucket(buckets, b);
+  if (it != buckets.end() && it->first == b) {
+    ++it->second;
+  } else {
+    buckets.insert(it, {b, 1});
+  }
 }
 
 int64_t DurationHistogram::Percentile(double p) const {
@@ -91,14 +107,12 @@ void Evolve(Statistics& s, const fb::EventEnvelope& e) {
     }
     case fb::Event::UpgradeCompleted: {
       const Id id = Id::From(e.event_as_UpgradeCompleted()->upgrade_id());
-      Count(s, id, "completed");
-      Finish(s, id, now);
+      Count(s, id, "completed", true, now);
       break;
     }
     case fb::Event::UpgradeRejected: {
       const Id id = Id::From(e.event_as_UpgradeRejected()->upgrade_id());
-      Count(s, id, "rejected");
-      Finish(s, id, now);
+      Count(s, id, "rejected", true, now);
       break;
     }
     case fb::Event::UpgradeFailed:
@@ -119,16 +133,14 @@ void Evolve(Statistics& s, const fb::EventEnvelope& e) {
         rollback = a->rollback();
         outcome = "aborted";
       }
-      Count(s, id, outcome);
-      if (!rollback) Finish(s, id, now);
+      Count(s, id, outcome, /*ends=*/!rollback, now);
       break;
     }
     case fb::Event::RollbackCompleted:
     case fb::Event::RollbackFailed: {
       const bool ok = e.event_type() == fb::Event::RollbackCompleted;
       const Id id = Id::From(ok ? e.event_as_RollbackCompleted()->upgrade_id() : e.event_as_RollbackFailed()->upgrade_id());
-      Count(s, id, ok ? "rolled_back" : "rollback_failed");
-      Finish(s, id, now);
+      Count(s, id, ok ? "rolled_back" : "rollback_failed", true, now);
       break;
     }
     default:

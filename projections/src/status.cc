@@ -40,7 +40,8 @@ void End(Status& s, Upgrade& u, Phase phase, int64_t now) {
   if (s.recent.size() > Status::kRecentKept) s.recent.pop_front();
   ++s.history_count;
   const Id id = u.id;
-  s.upgrades.erase(id);  // u dangles from here on
+  auto node = s.upgrades.extract(id);  // u dangles from here on
+  if (s.spare.nodes.size() < s.spare.kKept) s.spare.nodes.push_back(std::move(node));
 }
 
 // Failed, cancelled or aborted: the end, or the start of its rollback.
@@ -61,10 +62,20 @@ using Handler = void (*)(Status&, const fb::EventEnvelope&);
 void OnRequested(Status& s, const fb::EventEnvelope& e) {
   const auto* r = e.event_as_UpgradeRequested();
   const Id id = Id::From(r->upgrade_id());
-  // Built in place: an Upgrade is large, and moving one in costs as much as filling it.
-  auto [it, inserted] = s.upgrades.try_emplace(id);
+  // Built in place (an Upgrade is large), in an ended upgrade's node if one is spare.
+  auto it = s.upgrades.find(id);
+  if (it != s.upgrades.end()) {
+    it->second = Upgrade{};
+  } else if (!s.spare.nodes.empty()) {
+    auto node = std::move(s.spare.nodes.back());
+    s.spare.nodes.pop_back();
+    node.key() = id;
+    node.mapped() = Upgrade{};
+    it = s.upgrades.insert(std::move(node)).position;
+  } else {
+    it = s.upgrades.try_emplace(id).first;
+  }
   Upgrade& u = it->second;
-  if (!inserted) u = Upgrade{};
   u.id = id;
   u.parent = Id::From(r->parent_id());
   AssignStr(&u.component, r->component());

@@ -2,6 +2,7 @@
 // FlatBuffers Verifier and must carry the seq it is stored under.
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <system_error>
@@ -104,14 +105,17 @@ struct Batch {
   std::vector<Slot> slots;
   bool end = false;  // the scan's last batch; status says why it ended
   Status status;
+  // The value that failed verification (then the batch's last), and why.
+  size_t bad = SIZE_MAX;
+  std::string why;
 };
 
-// A long scan reads ahead on a thread of its own, a batch at a time, while
-// the caller verifies and folds the batch before: a rebuild takes the longer
-// of the two instead of their sum. (Reading is the larger share, so the
-// Verifier runs on the caller's side, as each event is reached.) Same
-// events, same checks, same order as ScanIterator; a value that fails ends
-// the scan with its Corruption status.
+// A long scan reads and verifies ahead on a thread of its own, a batch at a
+// time, while the caller folds the batch before: a rebuild takes the longer
+// of the two instead of their sum. (Folding is the larger share, so the
+// Verifier runs on the reading side.) Same events, same checks, same order
+// as ScanIterator: the caller gets every event before a value that fails,
+// then the scan ends with that value's Corruption status.
 class PrefetchScan final : public LogIterator {
  public:
   PrefetchScan(std::shared_lock<std::shared_timed_mutex> lock, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
@@ -155,14 +159,11 @@ class PrefetchScan final : public LogIterator {
  private:
   static constexpr size_t kBatchEvents = 1024, kBatchBytes = 512u << 10, kQueued = 2;
 
-  // The event reached: it must verify before the caller sees it.
+  // The event reached: the caller never sees one that failed verification.
   void Check() {
-    if (!Valid()) return;
-    const Batch::Slot& slot = batch_.slots[slot_];
-    if (std::string why = CheckStored(slot.seq, bytes()); !why.empty()) {
-      failed_ = Status::Corruption(why, slot.seq);
-      last_seq_ = slot.seq;
-    }
+    if (!Valid() || slot_ != batch_.bad) return;
+    failed_ = Status::Corruption(batch_.why, batch_.slots[slot_].seq);
+    last_seq_ = batch_.slots[slot_].seq;
   }
 
   // Reads the next batch of values, each copied to an 8-byte aligned offset.
@@ -170,6 +171,7 @@ class PrefetchScan final : public LogIterator {
     b->data.clear();
     b->slots.clear();
     b->end = false;
+    b->bad = SIZE_MAX;
     rocksdb::Iterator& it = range_.it();
     for (; it.Valid() && b->slots.size() < kBatchEvents && b->data.size() < kBatchBytes; it.Next()) {
       const uint64_t seq = keys::GetBE64(it.key().ToStringView());
@@ -179,6 +181,13 @@ class PrefetchScan final : public LogIterator {
       b->data.append(value);
       b->slots.push_back({seq, offset, value.size()});
       produced_seq_ = seq;
+      if (std::string why = CheckStored(seq, std::string_view(b->data.data() + offset, value.size())); !why.empty()) {
+        // Nothing after it is read: the caller stops there.
+        b->bad = b->slots.size() - 1;
+        b->why = std::move(why);
+        b->end = true;
+        return;
+      }
     }
     if (!it.Valid()) {
       b->end = true;

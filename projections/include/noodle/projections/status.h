@@ -130,6 +130,22 @@ struct RollbackOp {
   bool operator==(const RollbackOp&) const = default;
 };
 
+// Map nodes of ended upgrades, kept for the next requests to reuse: an
+// Upgrade's node (over 1 KB) is past malloc's per-thread caches, and a fold
+// requests and ends one per upgrade. Not state: a copy starts empty and
+// spares never make two values differ.
+template <typename Node>
+struct SpareNodes {
+  static constexpr size_t kKept = 1024;  // about 1 MB at most
+  std::vector<Node> nodes;
+  SpareNodes() = default;
+  SpareNodes(const SpareNodes&) {}
+  SpareNodes& operator=(const SpareNodes&) { return *this; }
+  SpareNodes(SpareNodes&&) noexcept = default;
+  SpareNodes& operator=(SpareNodes&&) noexcept = default;
+  bool operator==(const SpareNodes&) const { return true; }
+};
+
 struct Status {
   static constexpr const char* kName = "status";
   static constexpr size_t kRecentKept = 256;
@@ -143,6 +159,7 @@ struct Status {
   std::deque<UpgradeSummary> recent;       // newest last
   std::map<std::string, std::vector<std::string>> agents;  // agent -> instances it runs
   uint64_t history_count = 0;              // upgrades that ended
+  SpareNodes<std::map<Id, Upgrade>::node_type> spare;
   bool operator==(const Status&) const = default;
 
   const Upgrade* find(const Id& id) const {

@@ -34,8 +34,10 @@ std::string Slurp(const std::string& path) {
 
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// One install for every case: a prefix under a temp dir kept for the run.
+// One install for every case, into a prefix under a temp dir that goes
+// when the program ends.
 struct Installed {
+  Installed() { rc = test::RunProgram({CMAKE_COMMAND, "--install", BUILD_DIR, "--prefix", prefix}, "", &out, &err); }
   test::TempDir dir;
   std::string prefix = dir.sub("prefix");
   int rc = -1;
@@ -44,13 +46,9 @@ struct Installed {
 };
 
 const Installed& Install() {
-  static Installed* installed = [] {
-    auto* i = new Installed;
-    i->rc = test::RunProgram({CMAKE_COMMAND, "--install", BUILD_DIR, "--prefix", i->prefix}, "", &i->out, &i->err);
-    return i;
-  }();
-  BOOST_REQUIRE_MESSAGE(installed->rc == 0, "cmake --install failed: " + installed->out + installed->err);
-  return *installed;
+  static const Installed installed;
+  BOOST_REQUIRE_MESSAGE(installed.rc == 0, "cmake --install failed: " + installed.out + installed.err);
+  return installed;
 }
 
 // Configures tests/install_consumer against the prefix into build_dir,

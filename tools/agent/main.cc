@@ -27,6 +27,7 @@
 #include "noodle/envelope.h"
 #include "noodle/projections/registry.h"
 #include "noodle/projections/status.h"
+#include "version.h"
 
 namespace {
 
@@ -163,6 +164,7 @@ struct Flags {
 // else the exit code.
 int ParseFlags(int argc, char** argv, Flags* f, std::set<std::string>* given) {
   CLI::App app{"upgrade-agent: runs upgrade steps for the instances on this host"};
+  app.set_version_flag("--version", noodle::tools::VersionLine("upgrade-agent"));
   app.add_option("--name", f->name, "This agent's name")->required();
   app.add_option("--instances", f->instances, "Instances it runs, e.g. web-1,web-2")->delimiter(',')->required();
   app.add_option("--commands", f->commands, "Command endpoint of upgraded");

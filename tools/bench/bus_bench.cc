@@ -34,6 +34,7 @@
 #include "noodle/engine/engine.h"
 #include "noodle/envelope.h"
 #include "noodle/engine/bus_wiring.h"
+#include "version.h"
 
 namespace {
 
@@ -418,6 +419,7 @@ void CommandRows(Row row, const Curve& curve, size_t n_commands) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "bus_bench")) return 0;
   size_t n_commands = 5000, n_events = 200'000;
   std::string rows = "commands,load,curve,fanout";
   for (int i = 1; i + 1 < argc; i += 2) {

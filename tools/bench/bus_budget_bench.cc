@@ -30,6 +30,7 @@
 #include "noodle/bus/server.h"
 #include "noodle/envelope.h"
 #include "noodle/fb/events_generated.h"
+#include "version.h"
 
 namespace {
 
@@ -144,6 +145,7 @@ Row Run(int sndhwm, int rounds, int round_events, size_t event_bytes, int subscr
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "bus_budget_bench")) return 0;
   int rounds = 16, round_events = 4096, subscribers = 1;
   size_t event_bytes = 300;
   std::vector<int> hwms = {0, 100'000};

@@ -33,6 +33,7 @@
 
 #include "noodle/protocol/commands.h"
 #include "noodle/engine/engine.h"
+#include "version.h"
 
 namespace {
 
@@ -367,6 +368,7 @@ void LargeFoldRow(Bench& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "engine_bench")) return 0;
   Bench b;
   b.flags = Parse(argc, argv);
   const Flags& f = b.flags;

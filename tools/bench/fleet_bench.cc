@@ -38,6 +38,7 @@
 #include "noodle/protocol/commands.h"
 #include "noodle/protocol/reply.h"
 #include "noodle/envelope.h"
+#include "version.h"
 
 namespace {
 
@@ -272,6 +273,7 @@ void PrintRss(const char* when, pid_t pid) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "fleet_bench")) return 0;
   const Flags flags = Parse(argc, argv);
   const size_t n = flags.components;
   const std::string dir = fs::temp_directory_path() / ("fleet_bench." + std::to_string(getpid()));

@@ -26,6 +26,7 @@
 
 #include "noodle/envelope.h"
 #include "noodle/store/event_log.h"
+#include "version.h"
 
 namespace {
 
@@ -211,6 +212,7 @@ void Row(const char* what, const Run& ours, const Run& raw) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "log_bench")) return 0;
   uint64_t events = 200000;
   std::string only;  // e.g. "nosync-b256": one append configuration, ours only (for profiling)
   double seconds = 5;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "noodle/plugin/host.h"
+#include "version.h"
 
 namespace {
 
@@ -40,6 +41,7 @@ Figures Measure(noodle::plugin::Router* router, size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "swap_bench")) return 0;
   size_t calls = 2'000'000;
   std::string dir = PLUGIN_DIR;
   bool trial = true;

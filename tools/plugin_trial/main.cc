@@ -3,14 +3,17 @@
 // create(state), health, export_state, destroy. A crash here costs this
 // process only. Exit codes (read by plugin::Host): 0 fine, 2 cannot load,
 // 3 create refused the state, 4 unhealthy, 5 export_state failed, 64 usage.
+// --version prints its version.
 #include <dlfcn.h>
 #include <unistd.h>
 
 #include <string>
 
 #include "noodle/plugin/plugin_abi.h"
+#include "version.h"
 
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "noodle-plugin-trial")) return 0;
   if (argc != 2) return 64;
   std::string state;
   char buf[65536];

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "version.h"
+
 int main(int argc, char** argv) {
+  if (noodle::tools::PrintVersionIfAsked(argc, argv, "log-tamper")) return 0;
   if (argc != 3) {
     std::fprintf(stderr, "usage: log-tamper DIR SEQ\n");
     return 2;

@@ -10,6 +10,7 @@
 #include "key_commands.h"
 #include "local_log.h"
 #include "log_commands.h"
+#include "version.h"
 
 int main(int argc, char** argv) {
 #ifndef NOODLE_LOCAL_LOG
@@ -17,6 +18,11 @@ int main(int argc, char** argv) {
 #endif
   CLI::App app{"upgradectl: publish upgrade commands, watch events, query, replay and audit the log"};
   app.require_subcommand(1);
+#ifdef NOODLE_LOCAL_LOG
+  app.set_version_flag("--version", noodle::tools::VersionLine("noodle-log"));
+#else
+  app.set_version_flag("--version", noodle::tools::VersionLine("upgradectl"));
+#endif
   int exit_code = noodle::tools::kExitOk;
 #ifdef NOODLE_LOCAL_LOG
   noodle::tools::AddLogCommands(app, &exit_code);

@@ -20,6 +20,7 @@
 #include "noodle/plugin/executor.h"
 #include "noodle/store/event_log.h"
 #include "security.h"
+#include "service_notify.h"
 #include "settings.h"
 #include "startup_check.h"
 
@@ -239,7 +240,9 @@ int main(int argc, char** argv) {
   // One line on stdout that scripts can wait for.
   std::cout << "ready " << server->command_endpoint() << " " << server->event_endpoint() << " "
             << server->replay_endpoint() << std::endl;
+  daemon::NotifyReady("serving commands on " + server->command_endpoint());
   ServeUntilStopped(signals, s, so, server.get());
+  daemon::NotifyStopping();
   // The bus serves on while running steps finish: their events are published.
   if (eng) eng->Stop(std::chrono::milliseconds(static_cast<int64_t>(s.stop_grace_s * 1000)));
   server->Stop();

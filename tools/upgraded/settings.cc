@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "version.h"
+
 namespace noodle::daemon {
 namespace {
 
@@ -172,6 +174,7 @@ void AddTrustFlags(Flags& f) {
 
 int LoadSettings(int argc, char** argv, Settings* s) {
   CLI::App app{"upgraded: the NoodleCore upgrade engine daemon"};
+  app.set_version_flag("--version", noodle::tools::VersionLine("upgraded"));
   std::string config;
   app.add_option("--config", config,
                  "JSON config file (keys: data, commands, events, replay, sync, snapshot_every, log_level, ...)");

@@ -105,17 +105,20 @@ struct Batch {
   std::vector<Slot> slots;
   bool end = false;  // the scan's last batch; status says why it ended
   Status status;
+  bool verified = false;  // else the caller verifies each value as it reaches it
   // The value that failed verification (then the batch's last), and why.
   size_t bad = SIZE_MAX;
   std::string why;
 };
 
-// A long scan reads and verifies ahead on a thread of its own, a batch at a
-// time, while the caller folds the batch before: a rebuild takes the longer
-// of the two instead of their sum. (Folding is the larger share, so the
-// Verifier runs on the reading side.) Same events, same checks, same order
-// as ScanIterator: the caller gets every event before a value that fails,
-// then the scan ends with that value's Corruption status.
+// A long scan reads ahead on a thread of its own, a batch at a time, while
+// the caller folds the batch before: a rebuild takes the longer of the two
+// instead of their sum. The Verifier runs on whichever side has time: the
+// reader verifies a batch while the caller still has one queued, and leaves
+// it to the caller (each value as it is reached) when the caller is waiting.
+// Same events, same checks, same order as ScanIterator: the caller gets
+// every event before a value that fails, then the scan ends with that
+// value's Corruption status.
 class PrefetchScan final : public LogIterator {
  public:
   PrefetchScan(std::shared_lock<std::shared_timed_mutex> lock, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
@@ -157,20 +160,27 @@ class PrefetchScan final : public LogIterator {
   }
 
  private:
-  static constexpr size_t kBatchEvents = 1024, kBatchBytes = 512u << 10, kQueued = 2;
+  static constexpr size_t kBatchEvents = 1024, kBatchBytes = 512u << 10, kQueued = 4;
 
   // The event reached: the caller never sees one that failed verification.
   void Check() {
-    if (!Valid() || slot_ != batch_.bad) return;
-    failed_ = Status::Corruption(batch_.why, batch_.slots[slot_].seq);
-    last_seq_ = batch_.slots[slot_].seq;
+    if (!Valid()) return;
+    const Batch::Slot& slot = batch_.slots[slot_];
+    if (batch_.verified) {
+      if (slot_ == batch_.bad) failed_ = Status::Corruption(batch_.why, slot.seq);
+    } else if (std::string why = CheckStored(slot.seq, bytes()); !why.empty()) {
+      failed_ = Status::Corruption(why, slot.seq);
+    }
+    if (!failed_.ok()) last_seq_ = slot.seq;
   }
 
-  // Reads the next batch of values, each copied to an 8-byte aligned offset.
-  void Fill(Batch* b) {
+  // Reads the next batch of values, each copied to an 8-byte aligned offset
+  // (and verified, when `verify`).
+  void Fill(Batch* b, bool verify) {
     b->data.clear();
     b->slots.clear();
     b->end = false;
+    b->verified = verify;
     b->bad = SIZE_MAX;
     rocksdb::Iterator& it = range_.it();
     for (; it.Valid() && b->slots.size() < kBatchEvents && b->data.size() < kBatchBytes; it.Next()) {
@@ -181,6 +191,7 @@ class PrefetchScan final : public LogIterator {
       b->data.append(value);
       b->slots.push_back({seq, offset, value.size()});
       produced_seq_ = seq;
+      if (!verify) continue;
       if (std::string why = CheckStored(seq, std::string_view(b->data.data() + offset, value.size())); !why.empty()) {
         // Nothing after it is read: the caller stops there.
         b->bad = b->slots.size() - 1;
@@ -198,6 +209,7 @@ class PrefetchScan final : public LogIterator {
   void Produce() {
     while (true) {
       Batch b;
+      bool verify;
       {
         std::unique_lock<std::mutex> l(mu_);
         space_.wait(l, [this] { return stop_ || queue_.size() < kQueued; });
@@ -206,8 +218,9 @@ class PrefetchScan final : public LogIterator {
           b = std::move(spare_.back());
           spare_.pop_back();
         }
+        verify = !queue_.empty();  // the caller has a batch to fold meanwhile
       }
-      Fill(&b);
+      Fill(&b, verify);
       const bool end = b.end;
       {
         std::lock_guard<std::mutex> l(mu_);
@@ -222,7 +235,7 @@ class PrefetchScan final : public LogIterator {
   void Take() {
     slot_ = 0;
     if (!thread_.joinable()) {
-      Fill(&batch_);
+      Fill(&batch_, /*verify=*/true);
       return;
     }
     std::unique_lock<std::mutex> l(mu_);

@@ -4,3 +4,7 @@
 noodle_test(metrics_test metrics_test.cc LIBS noodle_metrics noodle_log_format noodle_http
   nlohmann_json::nlohmann_json LABELS unit)
 
+add_test(NAME observability_test
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/observability_test.py
+          --upgraded $<TARGET_FILE:upgraded> --upgradectl $<TARGET_FILE:upgradectl>)
+set_tests_properties(observability_test PROPERTIES LABELS integration TIMEOUT 600)

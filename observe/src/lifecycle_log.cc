@@ -174,7 +174,9 @@ void LifecycleLog::StepStarted(const fb::EventEnvelope& e, const fb::StepStarted
 
 void LifecycleLog::StepEnded(const fb::EventEnvelope& e, const fb::Id128* id, uint32_t number, bool ok,
                              int64_t duration_ns, const fb::StepFailed* failed) {
-  if (metrics_ != nullptr) (ok ? metrics_->step_succeeded_seconds : metrics_->step_failed_seconds).Observe(Seconds(duration_ns));
+  if (metrics_ != nullptr) {
+    (ok ? metrics_->step_succeeded_seconds : metrics_->step_failed_seconds).Observe(Seconds(duration_ns));
+  }
   Tracked& t = Of(id);
   // A step started before this process (a restart) is known by its number only.
   const auto it = t.steps.find(number);

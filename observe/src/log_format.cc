@@ -94,25 +94,17 @@ class LineFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     if (format_ == LogFormat::kText) return text_.format(msg, dest);
     const std::string_view payload(msg.payload.data(), msg.payload.size());
-    std::string line;
-    if (format_ == LogFormat::kLogfmt) {
-      line = "ts=" + Timestamp(msg.time) + " level=" + LevelName(msg.level) + " ";
-      if (structured_) {
-        line.append(payload);
-      } else {
-        line += "msg=";
-        AppendLogfmtValue(payload, &line);
-      }
+    const bool json = format_ == LogFormat::kJson;
+    const std::string ts = Timestamp(msg.time), level = LevelName(msg.level);
+    std::string line = json ? "{\"ts\":\"" + ts + "\",\"level\":\"" + level + "\","
+                            : "ts=" + ts + " level=" + level + " ";
+    if (structured_) {
+      line.append(payload);
     } else {
-      line = "{\"ts\":\"" + Timestamp(msg.time) + "\",\"level\":\"" + LevelName(msg.level) + "\",";
-      if (structured_) {
-        line.append(payload);
-      } else {
-        line += "\"msg\":";
-        AppendJsonString(payload, &line);
-      }
-      line.push_back('}');
+      line += json ? "\"msg\":" : "msg=";
+      (json ? AppendJsonString : AppendLogfmtValue)(payload, &line);
     }
+    if (json) line.push_back('}');
     line.push_back('\n');
     dest.append(line.data(), line.data() + line.size());
   }

@@ -92,56 +92,51 @@ std::vector<double> DurationBuckets(double from, int decades) {
   return out;
 }
 
-Registry::Series* Registry::Find(const std::string& name, const std::string& help, Type type, const Labels& labels) {
+Registry::Series& Registry::Find(const std::string& name, const std::string& help, Type type, const Labels& labels) {
   auto [it, made] = families_.try_emplace(name);
   Family& f = it->second;
   if (made) {
     f.type = type;
     f.help = help;
   }
-  if (f.type != type) return nullptr;
+  if (f.type != type) return *misfits_.emplace_back(std::make_unique<Series>());
   Series& s = f.series[LabelText(labels)];
   s.labels = labels;
-  return &s;
+  return s;
 }
 
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series* s = Find(name, help, Type::kCounter, labels);
-  if (s == nullptr) s = misfits_.emplace_back(std::make_unique<Series>()).get();
-  if (!s->counter) s->counter = std::make_unique<Counter>();
-  return *s->counter;
+  Series& s = Find(name, help, Type::kCounter, labels);
+  if (!s.counter) s.counter = std::make_unique<Counter>();
+  return *s.counter;
 }
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series* s = Find(name, help, Type::kGauge, labels);
-  if (s == nullptr) s = misfits_.emplace_back(std::make_unique<Series>()).get();
-  if (!s->gauge) s->gauge = std::make_unique<Gauge>();
-  return *s->gauge;
+  Series& s = Find(name, help, Type::kGauge, labels);
+  if (!s.gauge) s.gauge = std::make_unique<Gauge>();
+  return *s.gauge;
 }
 
 Histogram& Registry::histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
                                const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series* s = Find(name, help, Type::kHistogram, labels);
-  if (s == nullptr) s = misfits_.emplace_back(std::make_unique<Series>()).get();
-  if (!s->histogram) s->histogram = std::make_unique<Histogram>(bounds);
-  return *s->histogram;
+  Series& s = Find(name, help, Type::kHistogram, labels);
+  if (!s.histogram) s.histogram = std::make_unique<Histogram>(bounds);
+  return *s.histogram;
 }
 
 void Registry::counter_fn(const std::string& name, const std::string& help, std::function<uint64_t()> read,
                           const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (Series* s = Find(name, help, Type::kCounter, labels)) {
-    s->read = [read = std::move(read)] { return static_cast<double>(read()); };
-  }
+  Find(name, help, Type::kCounter, labels).read = [read = std::move(read)] { return static_cast<double>(read()); };
 }
 
 void Registry::gauge_fn(const std::string& name, const std::string& help, std::function<double()> read,
                         const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (Series* s = Find(name, help, Type::kGauge, labels)) s->read = std::move(read);
+  Find(name, help, Type::kGauge, labels).read = std::move(read);
 }
 
 void Registry::RenderFamily(const std::string& name, const Family& f, std::string* out) {

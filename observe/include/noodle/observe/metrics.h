@@ -97,8 +97,9 @@ class Registry {
     std::string help;
     std::map<std::string, Series> series;  // by rendered labels
   };
-  // The series for name{labels}; null when name has another type.
-  Series* Find(const std::string& name, const std::string& help, Type type, const Labels& labels);
+  // The series for name{labels}; one never rendered when name has another
+  // type. mu_ held.
+  Series& Find(const std::string& name, const std::string& help, Type type, const Labels& labels);
   static void RenderFamily(const std::string& name, const Family& f, std::string* out);
 
   mutable std::mutex mu_;

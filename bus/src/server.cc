@@ -20,6 +20,7 @@
 #include "noodle/fb/bus_generated.h"
 #include "noodle/fb/commands_generated.h"
 #include "frame_arena.h"
+#include "peer_count.h"
 #include "wire.h"
 
 namespace noodle::bus {
@@ -152,6 +153,7 @@ class ServerImpl final : public Server {
       }
       commands_ = zmq::socket_t(ctx_, zmq::socket_type::router);
       events_ = NewEventSocket();
+      event_peers_.Watch(ctx_, events_, "events");
       replay_sock_ = zmq::socket_t(ctx_, zmq::socket_type::router);
       Secure(commands_);
       Secure(replay_sock_);
@@ -169,10 +171,10 @@ class ServerImpl final : public Server {
       replay_sock_.bind(options_.replay_endpoint);
       replay_ep_ = replay_sock_.get(zmq::sockopt::last_endpoint);
     } catch (const zmq::error_t& e) {
-      const std::string which = command_ep_.empty() ? "command endpoint " + options_.command_endpoint
-                                : event_ep_.empty() ? "event endpoint " + options_.event_endpoint
-                                                    : "replay endpoint " + options_.replay_endpoint;
-      return wire::FromZmq(e, "bind " + which);
+      const std::string which = command_ep_.empty() ? "the command endpoint " + options_.command_endpoint
+                                : event_ep_.empty() ? "the event endpoint " + options_.event_endpoint
+                                                    : "the replay endpoint " + options_.replay_endpoint;
+      return wire::FromZmq(e, "cannot bind " + which);
     }
     command_thread_ = std::thread([this] { CommandLoop(); });
     replay_thread_ = std::thread([this] { ReplayLoop(); });
@@ -241,6 +243,7 @@ class ServerImpl final : public Server {
       events_.unbind(event_ep_);
       events_.close();
       events_ = NewEventSocket();
+      event_peers_.Watch(ctx_, events_, "events");
     } catch (const zmq::error_t& e) {
       return wire::FromZmq(e, "close event endpoint " + event_ep_);
     }
@@ -264,7 +267,8 @@ class ServerImpl final : public Server {
   ServerCounters counters() const override {
     return {commands_count_.load(), malformed_.load(), replay_requests_.load(), published_.load(),
             handshakes_refused_.load(), revoked_dropped_.load(), skipped_.load(),
-            event_frames_.held() + replay_frames_.held(), event_frames_.peak() + replay_frames_.peak()};
+            event_frames_.held() + replay_frames_.held(), event_frames_.peak() + replay_frames_.peak(),
+            event_peers_.count()};
   }
 
   void Stop() override {
@@ -280,6 +284,7 @@ class ServerImpl final : public Server {
     events_.close();
     replay_sock_.close();
     zap_.close();
+    event_peers_.Close();
     ctx_.close();
   }
 
@@ -396,6 +401,7 @@ class ServerImpl final : public Server {
     if (stopped_) return;
     try {
       (void)events_.get(zmq::sockopt::events);
+      event_peers_.Drain();
     } catch (const zmq::error_t& e) {
       spdlog::warn("bus: event endpoint housekeeping: {}", e.what());
     }
@@ -492,6 +498,7 @@ class ServerImpl final : public Server {
   bool stopped_ = false;
   std::atomic<uint64_t> commands_count_{0}, malformed_{0}, replay_requests_{0}, published_{0};
   std::atomic<uint64_t> handshakes_refused_{0}, revoked_dropped_{0}, skipped_{0};
+  PeerCount event_peers_;  // publish_mu_ held, but for count()
 };
 
 }  // namespace

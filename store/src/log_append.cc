@@ -264,6 +264,9 @@ Status RocksEventLog::CommitGroup(const std::vector<Writer*>& group, GroupPlan* 
   }
   for (const auto& [stream, version] : plan->versions) stream_versions_[std::string(stream)] = version;
   last_hash_ = plan->prev;
+  appended_events_.fetch_add(plan->next_seq - 1 - LastSeq(), std::memory_order_relaxed);
+  group_writes_.fetch_add(1, std::memory_order_relaxed);
+  if (wo.sync) synced_writes_.fetch_add(1, std::memory_order_relaxed);
   last_seq_.store(plan->next_seq - 1, std::memory_order_release);
   for (Writer* q : group) {
     if (q->status.ok() && !q->result->duplicate) q->result->events = std::move(*q->events);

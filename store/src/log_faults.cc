@@ -20,9 +20,15 @@ std::string Mb(uint64_t bytes) {
 }
 }  // namespace
 
+void RocksEventLog::SetFault(const Status& why) {
+  const bool full = why.message().starts_with("disk full");
+  fault_.store(full ? WriteCounters::Fault::kDiskFull : WriteCounters::Fault::kIoError, std::memory_order_relaxed);
+}
+
 Status RocksEventLog::MarkFailed(Status why, bool rocks_failed) {
   rocks_failed_ = rocks_failed_ || rocks_failed;
   failure_ = why;
+  SetFault(why);
   last_retry_ = Clock::now();
   if (healthy_.exchange(false)) {
     failed_at_ = last_retry_;
@@ -43,6 +49,7 @@ Status RocksEventLog::RecoverLocked() {
   auto free = FreeBytes();
   if (free.ok() && free.value() < need) {
     failure_ = Status::Unavailable("disk full: " + Mb(free.value()) + " free on the log's filesystem");
+    SetFault(failure_);
     return failure_;
   }
   if (rocks_failed_) {
@@ -65,6 +72,7 @@ Status RocksEventLog::RecoverLocked() {
   WriteBallast();
   last_room_check_ = {};
   healthy_.store(true);
+  fault_.store(WriteCounters::Fault::kNone, std::memory_order_relaxed);
   spdlog::info("event log {}: appends accepted again after {:.1f} s", dir_,
                std::chrono::duration<double>(now - failed_at_).count());
   return Status::OK();
@@ -128,6 +136,7 @@ Status RocksEventLog::OpenDbGivingUpBallast() {
   if (s.ok()) {
     // Open, but with no room: appends wait for space (and the ballast back).
     failure_ = Status::Unavailable("disk full: the log opened only by giving up its ballast");
+    SetFault(failure_);
     last_retry_ = Clock::now();
     if (healthy_.exchange(false)) failed_at_ = last_retry_;
     spdlog::error("event log {}: appends refused ({}); reads go on, and appends resume on their own once the "

@@ -266,4 +266,13 @@ Result<LogStats> RocksEventLog::Stats() const {
   return st;
 }
 
+WriteCounters RocksEventLog::Counters() const {
+  WriteCounters c;
+  c.group_writes = group_writes_.load(std::memory_order_relaxed);
+  c.synced_writes = synced_writes_.load(std::memory_order_relaxed);
+  c.appended_events = appended_events_.load(std::memory_order_relaxed);
+  c.fault = fault_.load(std::memory_order_relaxed);
+  return c;
+}
+
 }  // namespace noodle::store

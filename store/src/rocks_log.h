@@ -55,6 +55,7 @@ class RocksEventLog final : public EventLog {
   Result<uint64_t> FreeBytes() const override;
   Status CatchUp() override;
   Result<LogStats> Stats() const override;
+  WriteCounters Counters() const override;
 
   rocksdb::DB* db() const { return db_; }
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[c]; }
@@ -86,6 +87,8 @@ class RocksEventLog final : public EventLog {
   // Write failures (log_faults.cc). recover_mu_ held by all three.
   // Records that writes fail and why; logs the transition once.
   Status MarkFailed(Status why, bool rocks_failed);
+  // What Counters() says while appends are refused for `why`.
+  void SetFault(const Status& why);
   // While failed: at most once per retry interval, checks for room and
   // reopens RocksDB if its write failed. OK once writes may go on.
   Status RecoverLocked();
@@ -140,6 +143,9 @@ class RocksEventLog final : public EventLog {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   std::atomic<uint64_t> last_seq_{0};
+  // Counters(): written by the leader (or a PutMeta caller), read by anyone.
+  std::atomic<uint64_t> group_writes_{0}, synced_writes_{0}, appended_events_{0};
+  std::atomic<WriteCounters::Fault> fault_{WriteCounters::Fault::kNone};
 
   // Readers hold it shared while they use db_; a reopen holds it exclusively.
   mutable std::shared_timed_mutex db_mu_;

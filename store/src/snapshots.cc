@@ -29,6 +29,7 @@ Status RocksEventLog::PutMeta(rocksdb::ColumnFamilyHandle* family, const std::st
   std::shared_lock<std::shared_timed_mutex> lock;
   if (Status s = LockDb(&lock); !s.ok()) return s;
   rocksdb::Status rs = db_->Put(Synced(), family, key, value);
+  if (rs.ok()) synced_writes_.fetch_add(1, std::memory_order_relaxed);
   if (rs.IsIOError()) return MarkFailed(WriteFailure(rs, what), /*rocks_failed=*/true);
   return FromRocks(rs, what);
 }

@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "head_signer.h"
@@ -17,6 +16,8 @@
 #include "noodle/engine/engine.h"
 #include "noodle/engine/executor_by_kind.h"
 #include "noodle/engine/hook_executor.h"
+#include "noodle/observe/log_format.h"
+#include "noodle/observe/observability.h"
 #include "noodle/plugin/executor.h"
 #include "noodle/store/event_log.h"
 #include "security.h"
@@ -120,8 +121,10 @@ struct Executors {
   }
 };
 
-engine::EngineOptions EngineOptionsOf(const Settings& s, std::vector<std::string> lexical_roots) {
+engine::EngineOptions EngineOptionsOf(const Settings& s, std::vector<std::string> lexical_roots,
+                                      engine::EngineObserver* observer) {
   engine::EngineOptions eo;
+  eo.observer = observer;
   eo.snapshot_every = s.snapshot_every;
   eo.limits.max_running = std::max<uint32_t>(1, s.max_running);
   eo.limits.hook_roots = std::move(lexical_roots);  // refuse at registration what the hook executor would refuse
@@ -149,6 +152,18 @@ int StartSigner(const Settings& s, store::EventLog* log, store::HeadKey key, dae
     if (bus::Server* srv = publisher->server.load()) srv->PublishHead(h);
   });
   if (Status st = (*signer)->Start(log->LastSeq()); !st.ok()) return Refuse("cannot sign the chain head: " + st.ToString(), 1);
+  return -1;
+}
+
+// With --metrics, GET /metrics on its own port; the bus's counters join in.
+int ServeMetrics(const Settings& s, const bus::Server* server, observe::Observability* o) {
+  o->WatchBus(server);
+  if (s.metrics.empty()) return -1;
+  if (Status st = o->ServeMetrics(s.metrics); !st.ok()) return Refuse(st.message(), 1);
+  if (!bus::IsLoopbackEndpoint("tcp://" + o->metrics_address())) {
+    spdlog::warn("upgraded: metrics on {} are readable by anyone who reaches it (no authentication)", s.metrics);
+  }
+  spdlog::info("upgraded: metrics on http://{}/metrics", o->metrics_address());
   return -1;
 }
 
@@ -190,14 +205,14 @@ int main(int argc, char** argv) {
   Settings s;
   if (int rc = daemon::LoadSettings(argc, argv, &s); rc >= 0) return rc;
   // Logs on stderr; stdout carries only the "ready" line scripts wait for.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("upgraded"));
-  spdlog::set_level(spdlog::level::from_str(s.log_level));
+  observe::InstallLogger("upgraded", *observe::ParseLogFormat(s.log_format), *observe::ParseLogLevel(s.log_level));
   const sigset_t signals = BlockSignals();
   if (Status st = daemon::PrepareDataDir(s.data); !st.ok()) return Refuse(st.message());
   bus::ServerOptions so;
   if (int rc = ConfigureBus(s, &so); rc >= 0) return rc;
   std::unique_ptr<store::EventLog> log;
   if (int rc = OpenLog(s, &log); rc >= 0) return rc;
+  observe::Observability observability(log.get());
   // Before anything is appended: the chain since the last verified
   // checkpoint, and the log against the newest signed head.
   std::optional<store::HeadKey> head_key;
@@ -219,7 +234,7 @@ int main(int argc, char** argv) {
   daemon::HeadFanOut fanout(&publisher, signer.get());
   std::unique_ptr<engine::Engine> eng;
   if (!s.inspect) {
-    const auto eo = EngineOptionsOf(s, std::move(lexical_roots));
+    const auto eo = EngineOptionsOf(s, std::move(lexical_roots), observability.engine_observer());
     if (Status st = engine::Engine::Open(log.get(), executors->by_kind.get(), &fanout, eo, &eng); !st.ok()) {
       return Refuse("cannot start the engine: " + st.ToString(), 1);
     }
@@ -230,10 +245,12 @@ int main(int argc, char** argv) {
     return head.ok() ? head.value() : std::string();
   };
   std::unique_ptr<bus::Server> server;
-  auto handler = s.inspect ? daemon::RefuseCommands(InspectReason(damage)) : daemon::EngineHandler(eng.get());
+  auto handler = s.inspect ? daemon::RefuseCommands(InspectReason(damage))
+                           : daemon::EngineHandler(eng.get(), observability.reply_observer());
   if (Status st = bus::Server::Start(so, handler, daemon::LogReplay(log.get()), &server); !st.ok()) {
-    return Refuse(st.ToString(), 1);
+    return Refuse(st.message(), 1);
   }
+  if (int rc = ServeMetrics(s, server.get(), &observability); rc >= 0) return rc;
   publisher.server = server.get();
   spdlog::info("upgraded: data {} (sync {}), commands {}, events {}, replay {}; {} events in the log", s.data, s.sync,
                server->command_endpoint(), server->event_endpoint(), server->replay_endpoint(), log->LastSeq());
@@ -250,6 +267,7 @@ int main(int argc, char** argv) {
   eng.reset();
   if (signer) signer->Stop();  // signs the final head
   executors.reset();
+  observability.Stop();  // it reads the bus's counters
   server.reset();
   log.reset();
   spdlog::info("upgraded: stopped cleanly");

@@ -1,6 +1,7 @@
 #include "settings.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -10,46 +11,120 @@
 #include <stdexcept>
 
 #include "version.h"
+#include "noodle/observe/log_format.h"
 
 namespace noodle::daemon {
 namespace {
+
+using Json = nlohmann::json;
 
 template <typename T>
 void FromEnv(const char* name, T* value) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return;
-  if constexpr (std::is_same_v<T, std::string>) *value = v;
-  else *value = static_cast<T>(std::stoull(v));
+  if constexpr (std::is_same_v<T, std::string>) {
+    *value = v;
+  } else {
+    try {
+      *value = static_cast<T>(std::stoull(v));
+    } catch (const std::exception&) {
+      throw std::runtime_error(std::string(name) + "='" + v + "' is not a number");
+    }
+  }
 }
 
+// A config file key and how its value goes into the settings.
+struct ConfigKey {
+  const char* name;
+  std::function<void(const Json&, Settings&)> apply;
+};
+
+template <typename T>
+ConfigKey Key(const char* name, T Settings::*field) {
+  return {name, [field](const Json& v, Settings& s) { s.*field = v.get<T>(); }};
+}
+
+const std::vector<ConfigKey>& ConfigKeys() {
+  static const std::vector<ConfigKey> keys = {
+      Key("data", &Settings::data),
+      Key("commands", &Settings::commands),
+      Key("events", &Settings::events),
+      Key("replay", &Settings::replay),
+      Key("sync", &Settings::sync),
+      Key("snapshot_every", &Settings::snapshot_every),
+      Key("log_level", &Settings::log_level),
+      Key("log_format", &Settings::log_format),
+      Key("metrics", &Settings::metrics),
+      Key("plugin_dir", &Settings::plugin_dir),
+      Key("max_running", &Settings::max_running),
+      Key("write_buffer_mb", &Settings::write_buffer_mb),
+      Key("plugin_trial", &Settings::plugin_trial),
+      Key("hook_roots", &Settings::hook_roots),
+      Key("allow_shell_hooks", &Settings::allow_shell_hooks),
+      Key("plugin_require_sha256", &Settings::plugin_require_sha256),
+      Key("trusted_signers", &Settings::trusted_signers),
+      Key("require_signatures", &Settings::require_signatures),
+      Key("keys", &Settings::keys),
+      Key("server_key", &Settings::server_key),
+      Key("min_free_mb", &Settings::min_free_mb),
+      Key("stop_grace", &Settings::stop_grace_s),
+      Key("event_queue_mb", &Settings::event_queue_mb),
+      Key("event_live_max_kb", &Settings::event_live_max_kb),
+      Key("max_reply_kb", &Settings::max_reply_kb),
+  };
+  return keys;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown key 'log_levle' (did you mean 'log_level'?)", or the valid keys
+// when none is near.
+std::string UnknownKey(const std::string& key) {
+  const ConfigKey* nearest = nullptr;
+  size_t best = SIZE_MAX;
+  std::string all;
+  for (const auto& k : ConfigKeys()) {
+    all += (all.empty() ? "" : ", ") + std::string(k.name);
+    const size_t d = EditDistance(key, k.name);
+    if (d < best) {
+      best = d;
+      nearest = &k;
+    }
+  }
+  if (nearest != nullptr && best <= std::max<size_t>(2, key.size() / 3)) {
+    return "unknown key '" + key + "' (did you mean '" + nearest->name + "'?)";
+  }
+  return "unknown key '" + key + "' (valid keys: " + all + ")";
+}
 
 void ApplyConfigFile(const std::string& path, Settings& s) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
-  const auto j = nlohmann::json::parse(in);
-    s.data = j.value("data", s.data);
-    s.commands = j.value("commands", s.commands);
-    s.events = j.value("events", s.events);
-    s.replay = j.value("replay", s.replay);
-    s.sync = j.value("sync", s.sync);
-    s.snapshot_every = j.value("snapshot_every", s.snapshot_every);
-    s.log_level = j.value("log_level", s.log_level);
-    s.plugin_dir = j.value("plugin_dir", s.plugin_dir);
-    s.max_running = j.value("max_running", s.max_running);
-    s.write_buffer_mb = j.value("write_buffer_mb", s.write_buffer_mb);
-    s.plugin_trial = j.value("plugin_trial", s.plugin_trial);
-    s.hook_roots = j.value("hook_roots", s.hook_roots);
-    s.allow_shell_hooks = j.value("allow_shell_hooks", s.allow_shell_hooks);
-    s.plugin_require_sha256 = j.value("plugin_require_sha256", s.plugin_require_sha256);
-    s.trusted_signers = j.value("trusted_signers", s.trusted_signers);
-    s.require_signatures = j.value("require_signatures", s.require_signatures);
-    s.keys = j.value("keys", s.keys);
-    s.server_key = j.value("server_key", s.server_key);
-    s.min_free_mb = j.value("min_free_mb", s.min_free_mb);
-    s.stop_grace_s = j.value("stop_grace", s.stop_grace_s);
-    s.event_queue_mb = j.value("event_queue_mb", s.event_queue_mb);
-    s.event_live_max_kb = j.value("event_live_max_kb", s.event_live_max_kb);
-    s.max_reply_kb = j.value("max_reply_kb", s.max_reply_kb);
+  const auto j = Json::parse(in);
+  if (!j.is_object()) throw std::runtime_error(path + ": expected a JSON object of settings");
+  for (const auto& [key, value] : j.items()) {
+    const auto& keys = ConfigKeys();
+    const auto k = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& c) { return key == c.name; });
+    if (k == keys.end()) throw std::runtime_error(path + ": " + UnknownKey(key));
+    try {
+      k->apply(value, s);
+    } catch (const Json::exception& e) {
+      throw std::runtime_error(path + ": key '" + key + "': " + e.what());
+    }
+  }
 }
 
 void ApplyEnvironment(Settings& s) {
@@ -60,6 +135,8 @@ void ApplyEnvironment(Settings& s) {
   FromEnv("NOODLE_SYNC", &s.sync);
   FromEnv("NOODLE_SNAPSHOT_EVERY", &s.snapshot_every);
   FromEnv("NOODLE_LOG_LEVEL", &s.log_level);
+  FromEnv("NOODLE_LOG_FORMAT", &s.log_format);
+  FromEnv("NOODLE_METRICS", &s.metrics);
   FromEnv("NOODLE_PLUGIN_DIR", &s.plugin_dir);
   FromEnv("NOODLE_MAX_RUNNING", &s.max_running);
   FromEnv("NOODLE_WRITE_BUFFER_MB", &s.write_buffer_mb);
@@ -114,7 +191,12 @@ void AddEngineFlags(Flags& f) {
   f.Add("--sync", &Settings::sync, "on: fsync every round (default); off: OS cache only")
       ->check(CLI::IsMember({"on", "off"}));
   f.Add("--snapshot-every", &Settings::snapshot_every, "events between projection snapshots");
-  f.Add("--log-level", &Settings::log_level, "trace, debug, info, warn, error");
+  f.Add("--log-level", &Settings::log_level, "trace, debug, info (default), warn, error or off");
+  f.Add("--log-format", &Settings::log_format,
+        "text (default), logfmt or json: the form of every line the daemon logs on stderr");
+  f.Add("--metrics", &Settings::metrics,
+        "serve Prometheus metrics on GET http://HOST:PORT/metrics (e.g. 127.0.0.1:9464; port 0: a free one); "
+        "default: not served");
   f.Add("--write-buffer-mb", &Settings::write_buffer_mb,
         "RocksDB memtable size: memory (up to 3x) against flush frequency");
   f.Add("--max-running", &Settings::max_running, "upgrades running at once; more wait by priority");
@@ -170,6 +252,20 @@ void AddTrustFlags(Flags& f) {
          "open the log read-only even when damaged: replay and audit only, commands refused");
 }
 
+// Values with a fixed list, whichever source gave them: a typo is refused
+// rather than read as something else.
+int CheckChoices(const Settings& s) {
+  if (!observe::ParseLogLevel(s.log_level)) {
+    std::cerr << "upgraded: log level '" << s.log_level << "' is not one of " << observe::kLogLevels << "\n";
+    return 2;
+  }
+  if (!observe::ParseLogFormat(s.log_format)) {
+    std::cerr << "upgraded: log format '" << s.log_format << "' is not one of " << observe::kLogFormats << "\n";
+    return 2;
+  }
+  return -1;
+}
+
 }  // namespace
 
 int LoadSettings(int argc, char** argv, Settings* s) {
@@ -177,7 +273,8 @@ int LoadSettings(int argc, char** argv, Settings* s) {
   app.set_version_flag("--version", noodle::tools::VersionLine("upgraded"));
   std::string config;
   app.add_option("--config", config,
-                 "JSON config file (keys: data, commands, events, replay, sync, snapshot_every, log_level, ...)");
+                 "JSON config file (keys: data, commands, events, replay, sync, snapshot_every, log_level, log_format, "
+                 "metrics, ...; an unknown key is refused)");
   Flags flags(app);
   AddEngineFlags(flags);
   AddTrustFlags(flags);
@@ -194,7 +291,7 @@ int LoadSettings(int argc, char** argv, Settings* s) {
     return 2;
   }
   flags.ApplyTo(*s);
-  return -1;
+  return CheckChoices(*s);
 }
 
 }  // namespace noodle::daemon

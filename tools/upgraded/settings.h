@@ -1,12 +1,14 @@
 // upgraded's settings: flags, else the environment (NOODLE_DATA,
 // NOODLE_COMMANDS, NOODLE_EVENTS, NOODLE_REPLAY, NOODLE_SYNC,
-// NOODLE_SNAPSHOT_EVERY, NOODLE_LOG_LEVEL, NOODLE_PLUGIN_DIR,
+// NOODLE_SNAPSHOT_EVERY, NOODLE_LOG_LEVEL, NOODLE_LOG_FORMAT, NOODLE_METRICS, NOODLE_PLUGIN_DIR,
 // NOODLE_PLUGIN_TRIAL, NOODLE_MAX_RUNNING, NOODLE_WRITE_BUFFER_MB,
 // NOODLE_HOOK_ROOTS (':'-separated), NOODLE_PLUGIN_REQUIRE_SHA256,
 // NOODLE_TRUSTED_SIGNERS, NOODLE_KEYS, NOODLE_SERVER_KEY, NOODLE_MIN_FREE_MB),
 // else a JSON config file (--config, same names in lower case without the
 // prefix; also hook_roots as a list, allow_shell_hooks and
-// require_signatures as booleans), else the defaults below.
+// require_signatures as booleans), else the defaults below. A config key
+// this build does not know, a log level or a log format outside their lists
+// is refused at start (exit 2).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,9 @@ struct Settings {
   std::string replay = "tcp://127.0.0.1:7603";
   std::string sync = "on";
   uint64_t snapshot_every = 10'000;
-  std::string log_level = "info";
+  std::string log_level = "info";    // trace, debug, info, warn, error, off (any case)
+  std::string log_format = "text";   // text, logfmt, json (observe/log_format.h)
+  std::string metrics;               // host:port serving GET /metrics; empty: none
   std::string plugin_dir;  // empty: no plugin host
   std::string plugin_trial = "on";
   uint32_t max_running = 64;

@@ -5,11 +5,12 @@
 
 namespace noodle::daemon {
 
-bus::CommandHandler EngineHandler(engine::Engine* engine) {
-  return [engine](std::string command, Principal who, std::function<void(std::string)> respond) {
+bus::CommandHandler EngineHandler(engine::Engine* engine, std::function<void(const engine::Reply&)> on_reply) {
+  return [engine, on_reply](std::string command, Principal who, std::function<void(std::string)> respond) {
     proj::Id id;
     if (const auto* cmd = engine::cmd::VerifyCommand(command)) id = proj::Id::From(cmd->command_id());
-    engine->Submit(std::move(command), std::move(who), [id, respond = std::move(respond)](engine::Reply r) {
+    engine->Submit(std::move(command), std::move(who), [id, on_reply, respond = std::move(respond)](engine::Reply r) {
+      if (on_reply) on_reply(r);
       respond(engine::EncodeReply(id, r));
     });
   };

@@ -41,7 +41,7 @@ Status EngineImpl::Start() {
   spdlog::info("engine: state rebuilt at seq {}; {} upgrades in progress", first.seq, state_.status.upgrades.size());
   snapshots_ = std::make_unique<SnapshotWriter>(log_);
   read_ = std::make_unique<ReadSide>(std::move(first), options_.snapshot_every,
-                                     options_.snapshot_events_per_item, snapshots_.get());
+                                     options_.snapshot_events_per_item, snapshots_.get(), options_.observer);
   std::weak_ptr<Inbox> inbox = inbox_;
   queries_ = std::make_unique<QuerySide>(read_.get(), log_, options_.max_reply_bytes, options_.query_threads,
                                          [inbox](InboxItem item) {

@@ -68,6 +68,8 @@ class EngineImpl final : public Engine {
 
   // round.cc
   void Round(std::deque<InboxItem> batch, bool recover);
+  // One group-commit write of the round, timed for the observer.
+  void Append(std::vector<store::BatchAppend>& appends);
   void DecideOne(InboxItem& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends);
   void Refuse(InboxItem& item, const fb::CommandEnvelope& cmd, const Denial& denial, const std::string& actor,
               Pending& p, std::vector<store::BatchAppend>& appends);

@@ -22,10 +22,13 @@ uint64_t Items(const Version& v) {
 
 }  // namespace
 
-ReadSide::ReadSide(Version first, uint64_t snapshot_every, uint64_t events_per_item, SnapshotWriter* snapshots)
-    : snapshot_every_(snapshot_every), events_per_item_(events_per_item), snapshots_(snapshots),
-      published_(std::make_shared<Version>(std::move(first))), offered_seq_(published_->seq),
-      thread_([this] { Loop(); }) {}
+ReadSide::ReadSide(Version first, uint64_t snapshot_every, uint64_t events_per_item, SnapshotWriter* snapshots,
+                   EngineObserver* observer)
+    : snapshot_every_(snapshot_every), events_per_item_(events_per_item), snapshots_(snapshots), observer_(observer),
+      published_(std::make_shared<Version>(std::move(first))), offered_seq_(published_->seq) {
+  if (observer_ != nullptr) observer_->Durable({}, published_->state);
+  thread_ = std::thread([this] { Loop(); });
+}
 
 ReadSide::~ReadSide() { Stop(); }
 
@@ -109,10 +112,13 @@ void ReadSide::Loop() {
       Fold(*next, *r.events);
       folded.push_back(std::move(r.events));
     }
+    // Only this thread publishes: published_ is stable here without the lock.
+    auto seen = observer_ != nullptr ? folded : decltype(folded){};
     Publish(std::move(next), std::move(folded));
     for (auto& r : rounds) {
       for (auto& [item, reply] : r.answers) item.Answer(std::move(reply));
     }
+    for (const auto& events : seen) observer_->Durable(*events, published_->state);
     lock.lock();
     busy_ = false;
     if (queue_.empty()) drained_.notify_all();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "inbox.h"
+#include "noodle/engine/engine.h"
 #include "snapshot_writer.h"
 #include "version.h"
 
@@ -35,7 +36,9 @@ class ReadSide {
   // first: the state rebuilt at start. snapshot_every: events between
   // snapshots offered to snapshots (0: none; snapshots may be null), and at
   // least events_per_item per item of state (EngineOptions says why).
-  ReadSide(Version first, uint64_t snapshot_every, uint64_t events_per_item, SnapshotWriter* snapshots);
+  // observer (may be null) sees each folded round once its replies are sent.
+  ReadSide(Version first, uint64_t snapshot_every, uint64_t events_per_item, SnapshotWriter* snapshots,
+           EngineObserver* observer = nullptr);
   // Stop() if not yet.
   ~ReadSide();
   // Folds and answers everything handed over, then stops the projector;
@@ -63,6 +66,7 @@ class ReadSide {
   const uint64_t snapshot_every_;
   const uint64_t events_per_item_;
   SnapshotWriter* const snapshots_;
+  EngineObserver* const observer_;
   mutable std::mutex mu_;
   std::condition_variable cv_, drained_;
   std::deque<DurableRound> queue_;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine_impl.h"
 #include "noodle/envelope.h"
@@ -38,7 +39,7 @@ void EngineImpl::Round(std::deque<InboxItem> batch, bool recover) {
   }
   DurableRound round;
   if (!appends.empty()) {
-    log_->AppendMany(&appends);
+    Append(appends);
     bool rebuilt = false;
     auto stored = Settle(appends, &rebuilt);
     if (!stored->empty()) Dispatch(*stored);
@@ -48,6 +49,18 @@ void EngineImpl::Round(std::deque<InboxItem> batch, bool recover) {
   Answer(pending, appends, round);
   if (round.events != nullptr || !round.answers.empty()) read_->Hand(std::move(round));
   ArmTimers();
+}
+
+void EngineImpl::Append(std::vector<store::BatchAppend>& appends) {
+  if (options_.observer == nullptr) {
+    log_->AppendMany(&appends);
+    return;
+  }
+  size_t events = 0;
+  for (const auto& a : appends) events += a.events.size();
+  const auto start = std::chrono::steady_clock::now();
+  log_->AppendMany(&appends);
+  options_.observer->Appended(std::chrono::steady_clock::now() - start, events, AllStored(appends));
 }
 
 void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends) {

@@ -129,12 +129,16 @@ struct ServerCounters {
   // replay clients), and the most it held (live and replay peaks added).
   uint64_t held_bytes = 0;
   uint64_t held_bytes_peak = 0;
+  // Connections to the event endpoint now (subscribers), as of the replay
+  // thread's last housekeeping (every 200 ms); 0 again after Reauthenticate.
+  uint64_t event_peers = 0;
 };
 
 class Server {
  public:
   // Binds the three endpoints and starts the command and replay threads.
-  // IOError when an endpoint cannot be bound (in use, bad address).
+  // IOError when an endpoint cannot be bound (in use, bad address): "cannot
+  // bind the command endpoint tcp://127.0.0.1:7601: Address already in use".
   static Status Start(const ServerOptions& options, CommandHandler handler, ReplaySource replay,
                       std::unique_ptr<Server>* server);
   // With a source that honours the byte limit. A plain ReplaySource is read

@@ -80,6 +80,18 @@ struct Snapshot {
   std::string blob;
 };
 
+// What the log has written since it was opened, and whether it refuses
+// appends now; atomics, cheap to read from any thread (metrics).
+struct WriteCounters {
+  uint64_t group_writes = 0;     // RocksDB writes of appended events (one per group commit)
+  uint64_t synced_writes = 0;    // writes fsynced before they returned: group commits under
+                                 // Durability::kSync, snapshots and checkpoints
+  uint64_t appended_events = 0;
+  // Why appends are refused now (see Append's Unavailable); kNone while they
+  // are accepted.
+  enum class Fault : uint8_t { kNone, kDiskFull, kIoError } fault = Fault::kNone;
+};
+
 struct LogStats {
   uint64_t last_seq = 0;
   uint64_t event_count = 0;
@@ -176,6 +188,7 @@ class EventLog {
   virtual Status CatchUp() = 0;
 
   virtual Result<LogStats> Stats() const = 0;
+  virtual WriteCounters Counters() const = 0;
 
  protected:
   EventLog() = default;

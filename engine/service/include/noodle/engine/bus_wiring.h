@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include "noodle/bus/server.h"
 #include "noodle/engine/engine.h"
@@ -10,8 +11,11 @@
 
 namespace noodle::daemon {
 
-// Hands each command to the engine; the encoded Reply goes back through respond.
-bus::CommandHandler EngineHandler(engine::Engine* engine);
+// Hands each command to the engine; the encoded Reply goes back through
+// respond. on_reply (may be empty) sees each reply first, on the thread that
+// answers it: it must be cheap (metrics).
+bus::CommandHandler EngineHandler(engine::Engine* engine,
+                                  std::function<void(const engine::Reply&)> on_reply = {});
 
 // Serves replay requests from the log (thread-safe reads).
 bus::BoundedReplaySource LogReplay(store::EventLog* log);

@@ -28,6 +28,22 @@
 
 namespace noodle::engine {
 
+// Watches the engine for logs and metrics. Each call runs on one of the
+// engine's threads, so it must be cheap and must not block.
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // Writer thread, after each round's append: how long the log took to make
+  // the round's `events` durable (group commit and fsync included), and
+  // whether every batch was stored.
+  virtual void Appended(std::chrono::nanoseconds took, size_t events, bool stored) = 0;
+  // Projector thread, in seq order: events once durable and in the published
+  // state (the replies they answer already sent); `state` is as of the last
+  // of them. Called once at start with no events and the rebuilt state.
+  // Events a rebuild from the log takes in (never expected) are not seen.
+  virtual void Durable(const std::vector<std::string>& events, const State& state) = 0;
+};
+
 struct EngineOptions {
   Limits limits;
   // Events between snapshots of the projections. Smaller: faster restarts and
@@ -82,6 +98,8 @@ struct EngineOptions {
   // more memory per reply (engine, bus, client). Keep it below the bus's largest message
   // (bus::ServerOptions::max_message_bytes, 4 MB). Below 4 KiB counts as 4 KiB.
   size_t max_reply_bytes = size_t{1} << 20;
+  // Sees appends and durable events (may be null); outlives the engine.
+  EngineObserver* observer = nullptr;
 };
 
 class Engine {

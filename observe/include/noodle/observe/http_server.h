@@ -1,0 +1,43 @@
+// A small HTTP/1.1 server for the daemon's read-only pages (/metrics) over
+// cpp-httplib: GET (and HEAD) on exact paths, each answered by a function,
+// on two threads of its own; any other path is 404. No exception leaves it:
+// a handler that throws answers 500.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "noodle/status.h"
+
+namespace noodle::observe {
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+// Called on one of the server's threads; must be thread-safe.
+using HttpHandler = std::function<HttpResponse()>;
+
+class HttpServer {
+ public:
+  // Binds listen ("host:port" or "[v6]:port"; port 0: a free one) and
+  // serves routes (path -> handler, paths without regex characters).
+  // InvalidArgument: listen is not host:port. IOError when it cannot bind,
+  // naming it: "cannot bind the <name> 127.0.0.1:9464: Address already in use".
+  static Status Start(const std::string& listen, const std::string& name, std::map<std::string, HttpHandler> routes,
+                      std::unique_ptr<HttpServer>* server);
+  virtual ~HttpServer() = default;
+  // host:port as bound (the real port when 0 was asked for).
+  virtual const std::string& address() const = 0;
+  // Stops serving and joins its threads. Idempotent; the destructor stops too.
+  virtual void Stop() = 0;
+};
+
+// Splits "host:port" or "[v6]:port" (the brackets dropped from host).
+// False when it is neither or the port is not 0-65535.
+bool SplitHostPort(const std::string& listen, std::string* host, int* port);
+
+}  // namespace noodle::observe

@@ -1,0 +1,113 @@
+#include "noodle/observe/http_server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <thread>
+
+namespace noodle::observe {
+namespace {
+
+class HttpServerImpl final : public HttpServer {
+ public:
+  ~HttpServerImpl() override { Stop(); }
+
+  Status Bind(const std::string& host, int port, const std::string& what) {
+    // Two workers: a scrape is one short request, and a page should not
+    // wait behind another client's kept-alive connection for long.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(2); };
+    server_.set_keep_alive_timeout(2);
+    server_.set_read_timeout(5);
+    server_.set_write_timeout(5);
+    server_.set_payload_max_length(64 << 10);
+    // cpp-httplib sets SO_REUSEPORT by default, which would let a second
+    // daemon bind the same port silently: only SO_REUSEADDR here.
+    server_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    errno = 0;
+    const int bound = port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
+    if (bound < 0) {
+      const std::string why = errno != 0 ? std::strerror(errno) : "no address to bind";
+      return Status::IOError("cannot bind " + what + ": " + why);
+    }
+    address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // A stop() before the listener runs would be lost (it only stops a
+    // running server), and Stop() would then wait forever. Bounded: 5 s.
+    for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::OK();
+  }
+
+  void Route(const std::string& path, HttpHandler handler) {
+    server_.Get(path, [handler = std::move(handler)](const httplib::Request&, httplib::Response& res) {
+      try {
+        HttpResponse r = handler();
+        res.status = r.status;
+        res.set_content(std::move(r.body), r.content_type.c_str());
+      } catch (const std::exception& e) {
+        res.status = 500;
+        res.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain; charset=utf-8");
+      }
+    });
+  }
+
+  const std::string& address() const override { return address_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  httplib::Server server_;
+  std::string address_;
+  std::thread thread_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return false;
+  std::string h = listen.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.size() < 3 || h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string::npos) {
+    return false;  // an IPv6 address needs its brackets
+  }
+  const char* digits = listen.data() + colon + 1;
+  int p = -1;
+  auto [end, ec] = std::from_chars(digits, listen.data() + listen.size(), p);
+  if (ec != std::errc() || end != listen.data() + listen.size() || p < 0 || p > 65535) return false;
+  *host = std::move(h);
+  *port = p;
+  return true;
+}
+
+Status HttpServer::Start(const std::string& listen, const std::string& name, std::map<std::string, HttpHandler> routes,
+                         std::unique_ptr<HttpServer>* server) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(listen, &host, &port)) {
+    return Status::InvalidArgument("the " + name + " '" + listen + "' is not host:port (e.g. 127.0.0.1:9464)");
+  }
+  try {
+    auto impl = std::make_unique<HttpServerImpl>();
+    for (auto& [path, handler] : routes) impl->Route(path, std::move(handler));
+    if (Status s = impl->Bind(host, port, "the " + name + " " + listen); !s.ok()) return s;
+    *server = std::move(impl);
+    return Status::OK();
+  } catch (const std::exception& e) {  // std::regex of a route, a thread that cannot start
+    return Status::IOError("cannot start the " + name + " " + listen + ": " + e.what());
+  }
+}
+
+}  // namespace noodle::observe

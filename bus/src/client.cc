@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <zmq_addon.hpp>
 
@@ -297,6 +298,37 @@ Status CommandClient::Connect(const std::string& endpoint, const CommandClientOp
                               std::unique_ptr<CommandClient>* client) {
   *client = std::make_unique<CommandClientImpl>(endpoint, options);
   return Status::OK();
+}
+
+Status Probe(const std::string& endpoint, int timeout_ms) {
+  try {
+    zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    // The socket's monitor reports the TCP/IPC connection itself, before
+    // (and without) any handshake or key exchange.
+    const std::string monitor = "inproc://probe";
+    if (zmq_socket_monitor(s.handle(), monitor.c_str(), ZMQ_EVENT_CONNECTED) != 0) {
+      return Status::IOError("probe " + endpoint + ": " + zmq_strerror(zmq_errno()));
+    }
+    zmq::socket_t events(ctx, zmq::socket_type::pair);
+    events.set(zmq::sockopt::linger, 0);
+    events.connect(monitor);
+    s.connect(endpoint);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (MsLeft(deadline) > 0) {
+      zmq::pollitem_t item{events.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(MsLeft(deadline))) == 0) break;
+      std::vector<zmq::message_t> event;
+      if (!zmq::recv_multipart(events, std::back_inserter(event)) || event.empty() || event[0].size() < 2) continue;
+      uint16_t id = 0;
+      std::memcpy(&id, event[0].data(), sizeof id);
+      if (id == ZMQ_EVENT_CONNECTED) return Status::OK();
+    }
+    return Status::Unavailable("no connection to " + endpoint + " within " + std::to_string(timeout_ms) + " ms");
+  } catch (const zmq::error_t& e) {
+    return wire::FromZmq(e, endpoint);
+  }
 }
 
 Status ReplayReader::Open(const std::string& endpoint, std::unique_ptr<ReplayReader>* reader,

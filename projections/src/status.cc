@@ -193,6 +193,11 @@ void OnPaused(Status& s, const fb::EventEnvelope& e) {
   if (Upgrade* u = Find(s, p->upgrade_id())) {
     u->phase = Phase::kPaused;
     u->pause_until_ns = p->until_ns();
+    // An operator's pause: cause Paused and the reason; a canary's: neither.
+    const bool by_operator = p->by() != nullptr && p->by()->size() > 0;
+    const std::string why = p->reason() != nullptr ? p->reason()->str() : "";
+    u->cause = by_operator ? Phase::kPaused : Phase::kFailed;
+    u->reason = by_operator ? "paused by " + p->by()->str() + (why.empty() ? "" : ": " + why) : "";
   }
 }
 
@@ -201,6 +206,8 @@ void OnPromoted(Status& s, const fb::EventEnvelope& e) {
   if (Upgrade* u = Find(s, p->upgrade_id()); u != nullptr && u->phase == Phase::kPaused) {
     u->phase = Phase::kRunning;
     u->pause_until_ns = 0;
+    if (u->cause == Phase::kPaused) u->reason.clear();
+    u->cause = Phase::kFailed;
   }
 }
 

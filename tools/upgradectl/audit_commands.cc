@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include "daemon_client.h"
 #include "exit_codes.h"
 #include "local_log.h"
 #include "noodle/bus/client.h"
@@ -111,6 +112,7 @@ void AddAuditHeadCommands(CLI::App* audit, const std::shared_ptr<DaemonFlags>& f
   save->add_option("FILE", h->out, "Where to write the head (keep it away from the daemon's host)")->required();
   save->add_option("--head-key", h->head_key, "The head must be signed by this key (a head.pub file)");
   save->callback([f = flags, h, exit_code] {
+    if ((*exit_code = Reach(*f, f->replay)) != kExitOk) return;
     auto curve = CurveOf(*f);
     if (!curve.ok()) {
       *exit_code = Fail(curve.status());

@@ -1,5 +1,6 @@
 #include "daemon_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -45,10 +46,20 @@ engine::cmd::Meta MetaOf(const DaemonFlags& f) {
           !f.actor.empty() ? f.actor : (user != nullptr && *user ? user : "upgradectl")};
 }
 
+int Reach(const DaemonFlags& f, const std::string& endpoint) {
+  constexpr int kConnectMs = 1000;  // a local or LAN daemon connects in far less
+  Status s = bus::Probe(endpoint, std::clamp(f.timeout_ms, 1, kConnectMs));
+  if (s.ok()) return kExitOk;
+  std::cerr << "upgradectl: cannot connect: " << s.message() << "\n"
+            << "  is upgraded running at " << endpoint << "? (--commands/--events/--replay, or the client config)\n";
+  return s.code() == Status::Code::kIOError ? kExitUsage : kExitUnreachable;
+}
+
 int Send(const DaemonFlags& f, const std::string& command, engine::Reply* reply) {
   // One connection for the whole invocation (--wait polls through it too).
   static std::unique_ptr<bus::CommandClient> client;
   if (!client) {
+    if (int rc = Reach(f, f.commands); rc != kExitOk) return rc;
     bus::CommandClientOptions o;
     o.timeout_ms = f.timeout_ms;
     auto curve = CurveOf(f);

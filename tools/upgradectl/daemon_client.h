@@ -19,6 +19,12 @@ namespace noodle::tools {
 // The command's metadata: now, and the actor (--actor, else $USER).
 engine::cmd::Meta MetaOf(const DaemonFlags& f);
 
+// Checks that something accepts connections at endpoint within a second
+// (less with a shorter --timeout): 0 when it does, else prints the failure
+// with a hint ("is upgraded running at ...?") and returns kExitUnreachable
+// (or kExitUsage for a malformed endpoint).
+int Reach(const DaemonFlags& f, const std::string& endpoint);
+
 // Sends a command; 0 when accepted, else the exit code (after printing why).
 int Send(const DaemonFlags& f, const std::string& command, engine::Reply* reply);
 

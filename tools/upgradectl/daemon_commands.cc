@@ -14,6 +14,8 @@
 #include "noodle/protocol/commands.h"
 #include "print.h"
 #include "query_print.h"
+#include "upgrade_lookup.h"
+#include "noodle/engine/semver.h"
 
 namespace noodle::tools {
 namespace {
@@ -40,16 +42,6 @@ int WaitForEnd(const DaemonFlags& f, const proj::Id& id, int seconds) {
   return kExitRejected;
 }
 
-Result<int64_t> ParseTime(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) return static_cast<int64_t>(std::stoll(text));
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr || (*end != '\0' && std::string(end) != "Z")) {
-    return Status::InvalidArgument("--time: nanoseconds since the epoch or YYYY-MM-DDTHH:MM:SSZ (UTC)");
-  }
-  return static_cast<int64_t>(timegm(&tm)) * 1'000'000'000;
-}
-
 struct UpgradeFlags {
   std::string component, version, expected, strategy = "immediate", level = "standard", id, target_file;
   uint32_t steps = 1, pause_ms = 0, max_unavailable = 1, timeout_ms = 600000;
@@ -64,6 +56,11 @@ Status RequestOf(const DaemonFlags& f, const UpgradeFlags& u, engine::cmd::Upgra
     auto id = ParseId(u.id);
     if (!id.ok()) return id.status();
     r->upgrade_id = id.value();
+  }
+  // A version that is no SemVer is bad input: refused here, nothing sent.
+  if (auto v = semver::Parse(u.version); !v.ok()) return Status::InvalidArgument("version '" + u.version + "': " + v.status().message());
+  if (!u.expected.empty()) {
+    if (auto v = semver::Parse(u.expected); !v.ok()) return Status::InvalidArgument("--expected '" + u.expected + "': " + v.status().message());
   }
   r->component = u.component;
   r->target_version = u.version;
@@ -198,94 +195,42 @@ void AddUpgradeCommands(CLI::App& app, const Flags& f, int* exit_code) {
   auto* upgrade = app.add_subcommand("upgrade", "Start, cancel, promote, abort upgrades; show their status");
   upgrade->require_subcommand(1);
   AddUpgradeStart(upgrade, f, exit_code);
+  AddUpgradeList(upgrade, f, exit_code);
   auto id_text = std::make_shared<std::string>();
   auto reason = std::make_shared<std::string>();
   using Make = std::string (*)(const proj::Id&, const std::string&, const engine::cmd::Meta&);
   auto on_id = [=](const char* verb, const char* done, const char* help, Make make) {
     auto* c = upgrade->add_subcommand(verb, help);
     AddDaemonFlags(c, f);
-    c->add_option("id", *id_text, "Upgrade id")->required();
+    c->add_option("upgrade", *id_text, "Upgrade: id, unique id prefix, or component name")->required();
     c->add_option("--reason", *reason, "Why");
     c->callback([=] {
-      auto id = ParseId(*id_text);
-      *exit_code = id.ok() ? Simple(*f, make(id.value(), *reason, MetaOf(*f)), done) : Fail(id.status());
+      proj::Id id;
+      if ((*exit_code = ResolveUpgrade(*f, *id_text, &id)) != kExitOk) return;
+      *exit_code = Simple(*f, make(id, *reason, MetaOf(*f)), done);
     });
   };
   on_id("cancel", "cancelled", "Cancel an upgrade (rolls back what ran)",
         [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Cancel(id, why, m); });
   on_id("abort", "aborted", "Abort an upgrade (canary: traffic back to the old version)",
         [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Abort(id, why, m); });
+  on_id("pause", "paused", "Pause a running upgrade: steps in flight finish, none starts until resumed (its timeout keeps counting)",
+        [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Pause(id, why, m); });
+  on_id("resume", "resumed", "Resume an upgrade paused with `upgrade pause`",
+        [](const proj::Id& id, const std::string&, const engine::cmd::Meta& m) { return engine::cmd::Resume(id, m); });
   on_id("promote", "promoted", "Promote a paused canary to its next weight",
         [](const proj::Id& id, const std::string&, const engine::cmd::Meta& m) { return engine::cmd::Promote(id, m); });
   auto* ustatus = upgrade->add_subcommand("status", "Status of one upgrade");
   AddDaemonFlags(ustatus, f);
-  ustatus->add_option("id", *id_text, "Upgrade id")->required();
+  ustatus->add_option("upgrade", *id_text, "Upgrade: id, unique id prefix, or component name")->required();
   ustatus->callback([=] {
-    auto id = ParseId(*id_text);
-    if (!id.ok()) {
-      *exit_code = Fail(id.status());
-      return;
-    }
+    proj::Id id;
+    if ((*exit_code = ResolveUpgrade(*f, *id_text, &id)) != kExitOk) return;
     engine::Reply r;
     const fb::UpgradeInfo* u = nullptr;
-    if ((*exit_code = Query(*f, engine::cmd::QueryStatus(id.value(), MetaOf(*f)), &r, &u)) != kExitOk) return;
-    PrintAnswer(*f, r);
-  });
-}
-
-// Waits up to `seconds` for the daemon to have no rollback in progress.
-int WaitForRollbacks(const DaemonFlags& f, int seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    std::vector<engine::Reply> pages;
-    auto page = [&](const std::string& after) { return engine::cmd::QueryStatusPage(after, MetaOf(f)); };
-    if (int rc = FetchPages(f, page, fb::QueryAnswer::StatusResult, &pages); rc != kExitOk) return rc;
-    size_t running = 0;
-    for (const auto* p : Answers<fb::StatusResult>(pages)) running += p->rollbacks() != nullptr ? p->rollbacks()->size() : 0;
-    if (running == 0) {
-      if (!f.json) std::cout << "rollback finished\n";
-      return kExitOk;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return kExitOk;
-}
-
-void AddRollbackCommands(CLI::App& app, const Flags& f, int* exit_code) {
-  auto* rollback = app.add_subcommand("rollback", "Rollback points, and rolling back to one");
-  rollback->require_subcommand(1);
-  auto name = std::make_shared<std::string>();
-  auto reason = std::make_shared<std::string>();
-  auto* point = rollback->add_subcommand("point", "Create a named rollback point at the log's current position");
-  AddDaemonFlags(point, f);
-  point->add_option("name", *name, "Point name")->required();
-  point->callback([=] { *exit_code = Simple(*f, engine::cmd::Point(*name, MetaOf(*f)), "rollback point " + *name); });
-  auto to_seq = std::make_shared<uint64_t>(0);
-  auto to_time = std::make_shared<std::string>();
-  auto wait = std::make_shared<int>(0);
-  auto* to = rollback->add_subcommand("to", "Roll the registry back to a point, a seq or a time");
-  AddDaemonFlags(to, f);
-  to->add_option("--point", *name, "Rollback point name");
-  to->add_option("--seq", *to_seq, "Log seq");
-  to->add_option("--time", *to_time, "Time: ns since the epoch or YYYY-MM-DDTHH:MM:SSZ");
-  to->add_option("--reason", *reason, "Why");
-  to->add_option("--wait", *wait, "Wait up to this many seconds for the rollback to finish");
-  to->callback([=] {
-    int64_t t = 0;
-    if (!to_time->empty()) {
-      auto parsed = ParseTime(*to_time);
-      if (!parsed.ok()) {
-        *exit_code = Fail(parsed.status());
-        return;
-      }
-      t = parsed.value();
-    }
-    if ((!name->empty()) + (*to_seq > 0) + (t > 0) != 1) {
-      *exit_code = Fail(Status::InvalidArgument("give exactly one of --point, --seq, --time"));
-      return;
-    }
-    *exit_code = Simple(*f, engine::cmd::RollBack(*name, *to_seq, t, *reason, MetaOf(*f)), "rollback started:");
-    if (*exit_code == kExitOk && *wait > 0) *exit_code = WaitForRollbacks(*f, *wait);
+    if ((*exit_code = Query(*f, engine::cmd::QueryStatus(id, MetaOf(*f)), &r, &u)) != kExitOk) return;
+    if (f->json) PrintAnswer(*f, r);
+    else PrintUpgrade(*u);
   });
 }
 
@@ -348,7 +293,7 @@ void AddDaemonCommands(CLI::App& app, int* exit_code) {
   auto f = DefaultDaemonFlags();
   AddComponentCommands(app, f, exit_code);
   AddUpgradeCommands(app, f, exit_code);
-  AddRollbackCommands(app, f, exit_code);
+  AddRollbackCommands(app, f, exit_code);  // rollback_commands.cc
   AddReportCommands(app, f, exit_code);
 }
 

@@ -1,5 +1,5 @@
 // upgradectl's commands against a running upgraded: component, upgrade,
-// rollback, status, stats (daemon_commands.cc), and watch, events, audit
+// rollback (rollback_commands.cc), status, stats (daemon_commands.cc), and watch, events, audit
 // (stream_commands.cc).
 #pragma once
 
@@ -37,6 +37,8 @@ void AddDaemonFlags(CLI::App* cmd, const std::shared_ptr<DaemonFlags>& flags);
 Result<bus::CurveClientKeys> CurveOf(const DaemonFlags& flags);
 
 void AddDaemonCommands(CLI::App& app, int* exit_code);
+// rollback point NAME, rollback to (rollback_commands.cc).
+void AddRollbackCommands(CLI::App& app, const std::shared_ptr<DaemonFlags>& flags, int* exit_code);
 void AddStreamCommands(CLI::App& app, int* exit_code);
 
 }  // namespace noodle::tools

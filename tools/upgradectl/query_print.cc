@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "noodle/envelope.h"
+#include "print.h"
+#include "time_text.h"
 
 namespace noodle::tools {
 namespace {
@@ -35,6 +37,30 @@ std::string Outcomes(const flatbuffers::Vector<flatbuffers::Offset<fb::OutcomeCo
 }
 
 }  // namespace
+
+void PrintUpgrade(const fb::UpgradeInfo& u) {
+  const auto field = [](const char* name, const std::string& value) {
+    if (!value.empty()) std::printf("%-10s %s\n", name, value.c_str());
+  };
+  field("upgrade", IdToHex(*u.id()));
+  field("component", u.component()->str() + " " + (Str(u.from_version()).empty() ? "?" : Str(u.from_version())) + " -> " +
+                         Str(u.to_version()));
+  field("phase", Label(fb::EnumNamePhase(u.phase())) + (Str(u.reason()).empty() ? "" : ": " + Str(u.reason())));
+  field("strategy", Label(fb::EnumNameStrategyKind(u.strategy())) + "  weight " + std::to_string(u.weight()) + "%");
+  field("requested", u.requested_ns() ? FormatTime(u.requested_ns()) : "");
+  field("started", u.started_ns() ? FormatTime(u.started_ns()) : "");
+  field("finished", u.finished_ns() ? FormatTime(u.finished_ns()) : "");
+  if (u.started_ns() && u.finished_ns()) field("took", HumanDuration(u.finished_ns() - u.started_ns()));
+  if (u.steps() == nullptr || u.steps()->size() == 0) return;
+  std::printf("steps:\n  %-3s %-8s %-12s %-7s %s\n", "#", "ACTION", "INSTANCE", "WEIGHT", "STATE");
+  uint32_t n = 0;
+  for (const auto* s : *u.steps()) {
+    const std::string instance = Str(s->instance()).empty() ? "-" : Str(s->instance());
+    std::printf("  %-3u %-8s %-12s %-7s %s\n", ++n, Str(s->action()).c_str(), instance.c_str(),
+                (std::to_string(s->weight()) + "%").c_str(), Label(fb::EnumNameStepState(s->state())).c_str());
+  }
+  std::fflush(stdout);
+}
 
 std::string Label(const char* enum_name) {
   std::string out;

@@ -1,10 +1,12 @@
 // watch, events tail/replay, audit verify: reading the event stream of a
 // running upgraded (live from its PUB endpoint, gap-free through replay).
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <iostream>
 
 #include "audit_commands.h"
+#include "daemon_client.h"
 #include "daemon_commands.h"
 #include "exit_codes.h"
 #include "noodle/bus/client.h"
@@ -69,6 +71,11 @@ std::string Detail(const fb::EventEnvelope& e) {
     case fb::Event::HealthCheckRecorded:
       return fb::EnumNameHealthVerdict(e.event_as_HealthCheckRecorded()->verdict()) + std::string(" ") + e.event_as_HealthCheckRecorded()->detail()->str();
     case fb::Event::UpgradeFailed: return e.event_as_UpgradeFailed()->reason()->str();
+    case fb::Event::UpgradePaused: {
+      const auto* p = e.event_as_UpgradePaused();
+      if (p->by() == nullptr || p->by()->size() == 0) return "at weight " + std::to_string(p->weight()) + "%";
+      return "by " + p->by()->str() + (p->reason() != nullptr && p->reason()->size() > 0 ? ": " + p->reason()->str() : "");
+    }
     case fb::Event::UpgradeRejected: {
       std::string out;
       for (const auto* err : *e.event_as_UpgradeRejected()->errors()) out += (out.empty() ? "" : "; ") + err->message()->str();
@@ -81,6 +88,22 @@ std::string Detail(const fb::EventEnvelope& e) {
   }
 }
 
+// The event type as the schema spells it, matched case-insensitively;
+// InvalidArgument listing the valid types.
+Result<std::string> EventTypeNamed(const std::string& text) {
+  auto lower = [](std::string t) {
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+  };
+  std::string valid;
+  for (auto e : fb::EnumValuesEvent()) {
+    if (e == fb::Event::NONE) continue;
+    if (lower(fb::EnumNameEvent(e)) == lower(text)) return std::string(fb::EnumNameEvent(e));
+    valid += std::string(valid.empty() ? "" : ", ") + fb::EnumNameEvent(e);
+  }
+  return Status::InvalidArgument("--type '" + text + "' is no event type; one of: " + valid);
+}
+
 bool Ended(const StreamFlags& s, size_t printed, Clock::time_point last_event) {
   if (g_interrupted) return true;
   if (printed >= s.max_events) return true;
@@ -88,6 +111,8 @@ bool Ended(const StreamFlags& s, size_t printed, Clock::time_point last_event) {
 }
 
 int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
+  if (int rc = Reach(f, f.replay); rc != kExitOk) return rc;
+  if (int rc = Reach(f, f.events); rc != kExitOk) return rc;
   EventJson codec;
   uint64_t from = s.from;
   if (from == 0) {
@@ -120,7 +145,9 @@ int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
     if (events_only || f.json) {
       PrintEvent(codec, *env, f.json);
     } else {
-      std::cout << "#" << ev.seq << "  " << FormatTime(env->time_ns()).substr(11) << "  " << env->stream()->str().substr(0, 16)
+      // The whole stream name: upgrade ids begin with their creation time,
+      // so a short prefix would print many upgrades alike.
+      std::cout << "#" << ev.seq << "  " << FormatTime(env->time_ns()).substr(11) << "  " << env->stream()->str()
                 << "  " << fb::EnumNameEvent(env->event_type()) << "  " << Detail(*env) << "\n";
       if (env->stream()->string_view().starts_with("upgrade/")) {
         auto id = IdFromHex(env->stream()->string_view().substr(8));
@@ -142,6 +169,7 @@ int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
 }
 
 int RunReplay(const DaemonFlags& f, const StreamFlags& s) {
+  if (int rc = Reach(f, f.replay); rc != kExitOk) return rc;
   EventJson codec;
   uint64_t next = std::max<uint64_t>(1, s.from);
   size_t printed = 0;
@@ -174,6 +202,7 @@ int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
     // Offline, or beside a running daemon: a read-only view of its log.
     if (Status st = VerifyLocalLog(s.data, &checked, &last, &result); !st.ok()) return Fail(st, s.data);
   } else {
+    if (int rc = Reach(f, f.replay); rc != kExitOk) return rc;
     store::ChainChecker chain(1, nullptr);
     auto curve = CurveOf(f);
     if (!curve.ok()) return Fail(curve.status());
@@ -227,6 +256,7 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
   tail->callback([=] {
     StreamFlags t = *s;
     if (!t.follow) {
+      if ((*exit_code = Reach(*f, f->replay)) != kExitOk) return;
       auto last = LastSeq(*f);
       if (!last.ok()) {
         *exit_code = Fail(last.status(), "daemon at " + f->replay);
@@ -246,7 +276,17 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
   replay->add_option("--stream", s->stream, "Only streams starting with this");
   replay->add_option("--type", s->type, "Only this event type");
   replay->add_option("--max-events", s->max_events, "At most this many");
-  replay->callback([=] { *exit_code = RunReplay(*f, *s); });
+  replay->callback([=] {
+    if (!s->type.empty()) {
+      auto type = EventTypeNamed(s->type);
+      if (!type.ok()) {
+        *exit_code = Fail(type.status());
+        return;
+      }
+      s->type = type.value();
+    }
+    *exit_code = RunReplay(*f, *s);
+  });
 
   auto* audit = app.add_subcommand("audit", "Audit the log");
   audit->require_subcommand(1);

@@ -153,6 +153,8 @@ std::optional<Denial> Authorize(const Principal& who, const fb::CommandEnvelope&
     }
     case fb::Command::CancelUpgrade:
     case fb::Command::PromoteUpgrade:
+    case fb::Command::PauseUpgrade:
+    case fb::Command::ResumeUpgrade:
     case fb::Command::AbortUpgrade:
     case fb::Command::CreateRollbackPoint:
     case fb::Command::RollBack:

@@ -199,6 +199,47 @@ Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Contex
   return d;
 }
 
+// An operator's pause: the phase becomes Paused (cause Paused, telling it
+// from a canary's pause), so Advance starts no step; steps in flight finish.
+Decision Pause(const fb::PauseUpgrade& cmd, const State& state, const Context& ctx) {
+  const proj::Upgrade* u = Find(state, cmd.upgrade_id());
+  if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
+  if (u->phase != proj::Phase::kRunning) {
+    return Reject(fb::RejectCode::Conflict,
+                  "upgrade " + u->id.hex() + " is " + proj::PhaseName(u->phase) + ": only a running upgrade pauses");
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  const fb::Id128 fid = u->id.fb();
+  const std::string reason = S(cmd.reason());
+  // `by` set is what marks an operator's pause, so it is never empty here.
+  const std::string by = ctx.actor.empty() ? "an operator" : ctx.actor;
+  em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePaused, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateUpgradePaused(fbb, &fid, u->weight, 0, Str(fbb, by), Str(fbb, reason)).Union();
+  });
+  return d;
+}
+
+Decision Resume(const fb::ResumeUpgrade& cmd, const State& state, const Context& ctx) {
+  const proj::Upgrade* u = Find(state, cmd.upgrade_id());
+  if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
+  if (u->phase != proj::Phase::kPaused || u->cause != proj::Phase::kPaused) {
+    return Reject(fb::RejectCode::Conflict, "upgrade " + u->id.hex() + " is " + proj::PhaseName(u->phase) +
+                                                (u->phase == proj::Phase::kPaused ? " at a canary weight: promote it"
+                                                                                  : ", not paused by an operator"));
+  }
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(*u);
+  const fb::Id128 fid = u->id.fb();
+  em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateUpgradePromoted(fbb, &fid, Str(fbb, ctx.actor)).Union();
+  });
+  Advance(em, u->id);
+  return d;
+}
+
 StepOutcome OutcomeOf(const fb::ReportStepResult& cmd) {
   StepOutcome o;
   o.succeeded = cmd.succeeded();
@@ -293,6 +334,24 @@ Decision CreatePoint(const fb::CreateRollbackPoint& cmd, const State& state, con
   return d;
 }
 
+// What a rollback would do: components to bring back to their earlier spec
+// (present now: "downgrade", absent now: "register") and to remove.
+nlohmann::json RollbackPlanJson(const RollbackTarget& target, const State& state, const std::vector<proj::Component>& restore,
+                                const std::vector<std::string>& remove) {
+  nlohmann::json downgrade = nlohmann::json::array(), reg = nlohmann::json::array(), dereg = nlohmann::json::array();
+  for (const auto& c : restore) {
+    const proj::Component* now = state.registry.find(c.name);
+    if (now != nullptr) downgrade.push_back({{"name", c.name}, {"from", now->version}, {"to", c.version}});
+    else reg.push_back({{"name", c.name}, {"version", c.version}});
+  }
+  for (const auto& n : remove) {
+    const proj::Component* now = state.registry.find(n);
+    dereg.push_back({{"name", n}, {"version", now != nullptr ? now->version : ""}});
+  }
+  return {{"dry_run", true}, {"point", target.point}, {"to_seq", target.to_seq}, {"downgrade", std::move(downgrade)},
+          {"register", std::move(reg)}, {"deregister", std::move(dereg)}};
+}
+
 Decision RollBack(const fb::RollBack& cmd, const State& state, const Context& ctx, const RollbackTarget* target) {
   if (target == nullptr) return Reject(fb::RejectCode::Invalid, "rollback target was not resolved");
   if (!state.status.rollbacks.empty()) {
@@ -317,6 +376,11 @@ Decision RollBack(const fb::RollBack& cmd, const State& state, const Context& ct
   for (const auto& c : restore) check(c.name);
   for (const auto& n : remove) check(n);
   if (!busy.empty()) return Reject(fb::RejectCode::Conflict, "cannot roll back while upgrades are in progress", busy);
+  if (cmd.dry_run()) {
+    Decision dry;
+    dry.result_json = RollbackPlanJson(*target, state, restore, remove).dump();
+    return dry;
+  }
 
   Decision d;
   Emitter em(ctx, &d);
@@ -405,6 +469,10 @@ Decision Decide(const fb::CommandEnvelope& cmd, const State& state, const Contex
     }
     case fb::Command::PromoteUpgrade:
       return Promote(*cmd.command_as_PromoteUpgrade(), state, ctx);
+    case fb::Command::PauseUpgrade:
+      return Pause(*cmd.command_as_PauseUpgrade(), state, ctx);
+    case fb::Command::ResumeUpgrade:
+      return Resume(*cmd.command_as_ResumeUpgrade(), state, ctx);
     case fb::Command::CreateRollbackPoint:
       return CreatePoint(*cmd.command_as_CreateRollbackPoint(), state, ctx);
     case fb::Command::RollBack:

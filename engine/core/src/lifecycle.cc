@@ -316,8 +316,13 @@ void RecordStepResult(Emitter& em, const proj::Id& id, uint32_t step, const Step
     return;
   }
   const proj::PlanStep p = u->plan[step];
-  if (p.weight != weight_now && u->phase == proj::Phase::kRunning) shift(p.weight);
-  if (u->phase == proj::Phase::kRunning && p.pause && step + 1 < n) {
+  // A step that finishes during an operator's pause still shifts traffic
+  // and still pauses a canary at its weight (that pause then replaces the
+  // operator's: promote or resume goes on).
+  const bool going = u->phase == proj::Phase::kRunning ||
+                     (u->phase == proj::Phase::kPaused && u->cause == proj::Phase::kPaused);
+  if (p.weight != weight_now && going) shift(p.weight);
+  if (going && p.pause && step + 1 < n) {
     const int64_t until = u->strategy.pause_ms == 0 ? 0 : em.ctx().now_ns + int64_t{u->strategy.pause_ms} * 1'000'000;
     em.Emit(stream, id, fb::Event::UpgradePaused, [&](FlatBufferBuilder& fbb) {
       return fb::CreateUpgradePaused(fbb, &fid, p.weight, until).Union();

@@ -67,15 +67,28 @@ std::string Promote(const proj::Id& upgrade, const Meta& m) {
   return Finish(fbb, m, fb::Command::PromoteUpgrade, fb::CreatePromoteUpgrade(fbb, &fid).Union());
 }
 
+std::string Pause(const proj::Id& upgrade, const std::string& reason, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::PauseUpgrade, fb::CreatePauseUpgradeDirect(fbb, &fid, reason.c_str()).Union());
+}
+
+std::string Resume(const proj::Id& upgrade, const Meta& m) {
+  FlatBufferBuilder fbb;
+  const fb::Id128 fid = upgrade.fb();
+  return Finish(fbb, m, fb::Command::ResumeUpgrade, fb::CreateResumeUpgrade(fbb, &fid).Union());
+}
+
 std::string Point(const std::string& name, const Meta& m) {
   FlatBufferBuilder fbb;
   return Finish(fbb, m, fb::Command::CreateRollbackPoint, fb::CreateCreateRollbackPointDirect(fbb, name.c_str()).Union());
 }
 
 std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_ns, const std::string& reason,
-                     const Meta& m) {
+                     const Meta& m, bool dry_run) {
   FlatBufferBuilder fbb;
-  auto body = fb::CreateRollBackDirect(fbb, point.empty() ? nullptr : point.c_str(), to_seq, to_time_ns, reason.c_str());
+  auto body = fb::CreateRollBackDirect(fbb, point.empty() ? nullptr : point.c_str(), to_seq, to_time_ns, reason.c_str(),
+                                       dry_run);
   return Finish(fbb, m, fb::Command::RollBack, body.Union());
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 
+#include "noodle/engine/decider.h"
 #include "noodle/envelope.h"
 #include "noodle/protocol/query_result.h"
 #include "snapshot_loader.h"
@@ -346,6 +347,24 @@ Reply OneUpgrade(const proj::Status& status, const proj::Id& id, size_t budget) 
   return Single(what, [&ended](FlatBufferBuilder& fbb) { return query::BuildUpgrade(fbb, *ended); }, budget);
 }
 
+// An upgrade's own point ("before-upgrade-<id>") is not kept by name in the
+// status (one per upgrade would grow without bound): it is read from the
+// upgrade's stream, where validation recorded it among its first events.
+std::optional<uint64_t> UpgradePointSeq(const store::EventLog& log, const std::string& name) {
+  constexpr std::string_view kPrefix = "before-upgrade-";
+  constexpr size_t kFirstEvents = 16;  // requested, validated, the point: well within
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  const auto id = IdFromHex(std::string_view(name).substr(kPrefix.size()));
+  if (!id) return std::nullopt;
+  std::vector<store::StoredEvent> events;
+  if (!log.ReadStream(UpgradeStream(proj::Id::From(&*id)), 1, kFirstEvents, &events).ok()) return std::nullopt;
+  for (const auto& e : events) {
+    const auto* p = e.envelope()->event_as_RollbackPointCreated();
+    if (p != nullptr && p->name() != nullptr && p->name()->string_view() == name) return p->at_seq();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool ResolveRollback(const store::EventLog& log, const State& state, const fb::RollBack& rb, RollbackTarget* target,
@@ -353,12 +372,13 @@ bool ResolveRollback(const store::EventLog& log, const State& state, const fb::R
   const uint64_t last = log.LastSeq();
   if (rb.point() != nullptr && rb.point()->size() > 0) {
     auto it = state.status.points.find(rb.point()->str());
-    if (it == state.status.points.end()) {
+    const auto own = it == state.status.points.end() ? UpgradePointSeq(log, rb.point()->str()) : std::nullopt;
+    if (it == state.status.points.end() && !own) {
       *error = Rejected(fb::RejectCode::NotFound, "no rollback point '" + rb.point()->str() + "'");
       return false;
     }
-    target->point = it->first;
-    target->to_seq = it->second;
+    target->point = rb.point()->str();
+    target->to_seq = own ? *own : it->second;
   } else if (rb.to_seq() > 0) {
     target->to_seq = rb.to_seq();
   } else if (rb.to_time_ns() > 0) {

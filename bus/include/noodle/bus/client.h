@@ -41,6 +41,12 @@ class CommandClient {
   virtual Result<std::string> Call(std::string_view command) = 0;
 };
 
+// Whether anything accepts a connection at endpoint (tcp://, ipc://) within
+// timeout_ms: OK once one is made, Unavailable when none is (nothing
+// listening, wrong port), IOError for a malformed endpoint. A quick answer
+// before a command waits its full reply time for a daemon that is not there.
+Status Probe(const std::string& endpoint, int timeout_ms);
+
 // Reads the log through a replay endpoint, over one connection kept open
 // for every batch.
 class ReplayReader {

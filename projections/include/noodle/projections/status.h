@@ -84,7 +84,7 @@ struct Upgrade {
   std::string requested_by;
 
   Phase phase = Phase::kQueued;
-  Phase cause = Phase::kFailed;  // while rolling back: what started it
+  Phase cause = Phase::kFailed;  // while rolling back: what started it; while paused: kPaused if an operator paused it
   std::string reason;            // why it failed, was cancelled or rejected
   uint64_t requested_seq = 0;
   int64_t requested_ns = 0;

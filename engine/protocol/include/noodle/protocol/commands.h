@@ -52,10 +52,14 @@ std::string Upgrade(const UpgradeRequest& r, const Meta& m = {}, proj::Id* id = 
 std::string Cancel(const proj::Id& upgrade, const std::string& reason, const Meta& m = {});
 std::string Abort(const proj::Id& upgrade, const std::string& reason, const Meta& m = {});
 std::string Promote(const proj::Id& upgrade, const Meta& m = {});
+// An operator's pause: steps in flight finish, none starts until Resume.
+std::string Pause(const proj::Id& upgrade, const std::string& reason, const Meta& m = {});
+std::string Resume(const proj::Id& upgrade, const Meta& m = {});
 std::string Point(const std::string& name, const Meta& m = {});
 // Exactly one of point, to_seq, to_time_ns should be set.
+// dry_run: the reply carries the plan as JSON and nothing changes.
 std::string RollBack(const std::string& point, uint64_t to_seq, int64_t to_time_ns, const std::string& reason,
-                     const Meta& m = {});
+                     const Meta& m = {}, bool dry_run = false);
 std::string StepResult(const StepReport& r, const Meta& m = {});
 std::string Health(const proj::Id& upgrade, const std::string& instance, bool healthy, const std::string& detail,
                    const Meta& m = {});

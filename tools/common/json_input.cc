@@ -7,19 +7,24 @@
 namespace noodle::tools {
 namespace {
 
+// Edits (insert, delete, replace, swap two neighbours) from a to b: a
+// swapped pair ("rnage") is one slip, not two.
 size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return row[b.size()];
+  return d[a.size()][b.size()];
+}
+
+// "timeout" for "timeout_ms", "sha" for "sha256": a cut-short key.
+bool Truncated(std::string_view key, std::string_view valid) {
+  return key.size() >= 3 && valid.size() > key.size() && valid.substr(0, key.size()) == key;
 }
 
 // nlohmann reports the byte count read so far; the offending character is
@@ -64,7 +69,7 @@ std::string SuggestKey(std::string_view key, const std::vector<std::string_view>
   std::string all;
   for (std::string_view k : valid) {
     all += (all.empty() ? "" : ", ") + std::string(k);
-    const size_t d = EditDistance(key, k);
+    const size_t d = Truncated(key, k) ? 1 : EditDistance(key, k);
     if (d < best) best = d, nearest = k;
   }
   if (!nearest.empty() && best <= std::max<size_t>(2, key.size() / 3)) {

@@ -81,11 +81,8 @@ Status RequestOf(const DaemonFlags& f, const UpgradeFlags& u, engine::cmd::Upgra
   r->dry_run = u.dry_run;
   r->requested_by = MetaOf(f).actor;
   if (!u.target_file.empty()) {
-    std::ifstream in(u.target_file);
-    json j = json::parse(in, nullptr, false);
     proj::Component c;
-    if (j.is_discarded()) return Status::InvalidArgument(u.target_file + ": invalid JSON");
-    if (Status s = ComponentFromJson(j, &c); !s.ok()) return Status::InvalidArgument(u.target_file + ": " + s.message());
+    if (Status s = ReadComponentSpec(u.target_file, &c); !s.ok()) return s;
     r->target = c;
   }
   return Status::OK();
@@ -114,16 +111,6 @@ void PrintAnswer(const DaemonFlags& f, const engine::Reply& r) {
   std::cout << (f.json ? answer.dump() : answer.dump(2)) << "\n";
 }
 
-// Reads a component spec file; InvalidArgument naming the file when it is no spec.
-Status ReadSpec(const std::string& file, proj::Component* c) {
-  std::ifstream in(file);
-  if (!in) return Status::InvalidArgument("cannot read " + file);
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded()) return Status::InvalidArgument(file + ": invalid JSON");
-  if (Status s = ComponentFromJson(j, c); !s.ok()) return Status::InvalidArgument(file + ": " + s.message());
-  return Status::OK();
-}
-
 void AddComponentCommands(CLI::App& app, const Flags& f, int* exit_code) {
   auto* component = app.add_subcommand("component", "Register, list, show and deregister components");
   component->require_subcommand(1);
@@ -135,7 +122,7 @@ void AddComponentCommands(CLI::App& app, const Flags& f, int* exit_code) {
   reg->add_option("--file,-f", *spec_file, "Component spec (JSON; see README)")->required();
   reg->callback([=] {
     proj::Component c;
-    if (Status s = ReadSpec(*spec_file, &c); !s.ok()) {
+    if (Status s = ReadComponentSpec(*spec_file, &c); !s.ok()) {
       *exit_code = Fail(s);
       return;
     }

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "json_input.h"
 #include "version.h"
 #include "noodle/observe/log_format.h"
 
@@ -75,45 +76,17 @@ const std::vector<ConfigKey>& ConfigKeys() {
   return keys;
 }
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // "unknown key 'log_levle' (did you mean 'log_level'?)", or the valid keys
 // when none is near.
 std::string UnknownKey(const std::string& key) {
-  const ConfigKey* nearest = nullptr;
-  size_t best = SIZE_MAX;
-  std::string all;
-  for (const auto& k : ConfigKeys()) {
-    all += (all.empty() ? "" : ", ") + std::string(k.name);
-    const size_t d = EditDistance(key, k.name);
-    if (d < best) {
-      best = d;
-      nearest = &k;
-    }
-  }
-  if (nearest != nullptr && best <= std::max<size_t>(2, key.size() / 3)) {
-    return "unknown key '" + key + "' (did you mean '" + nearest->name + "'?)";
-  }
-  return "unknown key '" + key + "' (valid keys: " + all + ")";
+  std::vector<std::string_view> names;
+  for (const auto& k : ConfigKeys()) names.emplace_back(k.name);
+  return "unknown key '" + key + "' (" + tools::SuggestKey(key, names) + ")";
 }
 
 void ApplyConfigFile(const std::string& path, Settings& s) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  const auto j = Json::parse(in);
+  Json j;
+  if (Status st = tools::ReadJsonFile(path, &j); !st.ok()) throw std::runtime_error(st.message());
   if (!j.is_object()) throw std::runtime_error(path + ": expected a JSON object of settings");
   for (const auto& [key, value] : j.items()) {
     const auto& keys = ConfigKeys();
@@ -121,8 +94,8 @@ void ApplyConfigFile(const std::string& path, Settings& s) {
     if (k == keys.end()) throw std::runtime_error(path + ": " + UnknownKey(key));
     try {
       k->apply(value, s);
-    } catch (const Json::exception& e) {
-      throw std::runtime_error(path + ": key '" + key + "': " + e.what());
+    } catch (const Json::exception&) {  // a value of the wrong type; nlohmann's text names no key
+      throw std::runtime_error(path + ": key '" + key + "': a " + value.type_name() + " is the wrong type here");
     }
   }
 }

@@ -29,7 +29,8 @@ function weightCell(w) {
   return el("td", { class: "weight" }, w + "%", bar);
 }
 
-// Weights each upgrade has been seen at, from states and events alike.
+// Weights each upgrade has been shown at, in order (states are read one at a
+// time, so in log order; an event's weight is as of the end of its round).
 function sawWeight(id, w) {
   const seen = dash.weights[id] || (dash.weights[id] = []);
   if (seen[seen.length - 1] !== w) seen.push(w);
@@ -42,7 +43,7 @@ function upgradeRow(u) {
       " " + s.state })));
   const health = u.healthy ? "healthy" : u.unhealthy_checks + " failed checks";
   return el("tr", { class: "upgrade", "data-id": u.id, "data-phase": u.phase, "data-weight": u.weight },
-    el("td", {}, el("code", {}, u.id.slice(0, 12))), el("td", {}, u.component), el("td", {}, u.from + " → " + u.to),
+    el("td", {}, el("code", {}, u.id)), el("td", {}, u.component), el("td", {}, u.from + " → " + u.to),
     el("td", {}, u.strategy), el("td", { class: "phase phase-" + u.phase }, u.phase), weightCell(u.weight),
     el("td", { class: "weights-seen" }, dash.weights[u.id].join(" → ")), steps, el("td", { class: "health" }, health));
 }
@@ -61,7 +62,7 @@ function render(s) {
     el("td", {}, c.name), el("td", { class: "version" }, c.version), el("td", {}, c.type),
     el("td", {}, c.dependencies.map(d => d.name + " " + d.range).join(", ")), el("td", {}, c.instances.join(", ")))));
   fill("recent", s.recent.map(r => el("tr", { class: "history", "data-id": r.id, "data-phase": r.phase },
-    el("td", {}, el("code", {}, r.id.slice(0, 12))), el("td", {}, r.component), el("td", {}, r.from + " → " + r.to),
+    el("td", {}, el("code", {}, r.id)), el("td", {}, r.component), el("td", {}, r.from + " → " + r.to),
     el("td", { class: "phase phase-" + r.phase }, r.phase), el("td", {}, when(r.finished_ns)),
     el("td", {}, r.reason))));
   fill("points", s.rollback_points.map(p => el("tr", {}, el("td", {}, p.name), el("td", {}, p.seq))));
@@ -88,7 +89,7 @@ function logEvent(ev) {
   let text = "#" + ev.seq + " " + ev.type;
   if (ev.component) text += " " + ev.component;
   if (ev.phase) text += " " + ev.phase;
-  if (ev.weight !== undefined) { text += " " + ev.weight + "%"; sawWeight(ev.upgrade, ev.weight); }
+  if (ev.weight !== undefined) text += " " + ev.weight + "%";
   list.prepend(el("li", { "data-seq": ev.seq }, text));
   while (list.children.length > kMaxEvents) list.lastChild.remove();
 }

@@ -54,8 +54,10 @@ export NOODLE_EVENTS=${NOODLE_EVENTS:-tcp://127.0.0.1:7602}
 export NOODLE_REPLAY=${NOODLE_REPLAY:-tcp://127.0.0.1:7603}
 # CURVE on every endpoint (--keys); hook programs run only from --hook-root
 # (no shell lines); plugins need their SHA-256 and a trusted signature.
+# The live dashboard on a free local port (the log names it).
 build/tools/upgraded --data "$root/data" --keys "$root/keys/keys" --plugin-dir "$PWD/build/plugins" \
   --hook-root "$hooks" --trusted-signers "$root/keys/trusted-signers" --sign-head-seconds 1 \
+  --dashboard "127.0.0.1:${NOODLE_DEMO_DASHBOARD_PORT:-0}" \
   >"$root/ready" 2>"$root/upgraded.log" &
 daemon=$!
 watcher=
@@ -69,6 +71,8 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 100); do grep -q ready "$root/ready" 2>/dev/null && break; sleep 0.1; done
 cat "$root/ready"
+dashboard=$(grep -o 'dashboard on http://[^ ]*' "$root/upgraded.log" | head -n 1 | cut -d' ' -f3 || true)
+echo "dashboard (live while the demo runs; NOODLE_DEMO_HOLD=1 keeps it up at the end): $dashboard"
 # upgradectl reads its keys from the environment (or flags, or a config file).
 export NOODLE_SERVER_PUBLIC_KEY=$root/data/server.pub NOODLE_CLIENT_KEY=$root/keys/ops.key
 "$ctl" watch --from 1 --key "$root/keys/viewer.key" >"$root/watch.out" 2>&1 &
@@ -169,6 +173,9 @@ wait "$watcher" 2>/dev/null || true
 watcher=
 cat "$root/watch.out"
 
+if [ -n "${NOODLE_DEMO_HOLD:-}" ]; then
+  read -r -p "the dashboard is at $dashboard; press Enter to stop the daemon " _ || true
+fi
 step "stop upgraded (SIGTERM)"
 cleanup
 trap - EXIT

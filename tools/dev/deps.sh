@@ -7,6 +7,7 @@ packages=(
   libboost-test-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libsodium-dev libssl-dev libsystemd-dev systemd python3 python3-zmq python3-flatbuffers clang-tidy binutils
   libcpp-httplib-dev python3-prometheus-client python3-jsonschema
+  chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${packages[@]}"; do

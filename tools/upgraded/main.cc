@@ -21,6 +21,7 @@
 #include "noodle/plugin/executor.h"
 #include "noodle/store/event_log.h"
 #include "security.h"
+#include "serve_dashboard.h"
 #include "service_notify.h"
 #include "settings.h"
 #include "startup_check.h"
@@ -167,6 +168,15 @@ int ServeMetrics(const Settings& s, const bus::Server* server, observe::Observab
   return -1;
 }
 
+// The start-up line in the log, and the one line on stdout that scripts wait for.
+void Announce(const Settings& s, const bus::Server* server, const store::EventLog* log) {
+  spdlog::info("upgraded: data {} (sync {}), commands {}, events {}, replay {}; {} events in the log", s.data, s.sync,
+               server->command_endpoint(), server->event_endpoint(), server->replay_endpoint(), log->LastSeq());
+  std::cout << "ready " << server->command_endpoint() << " " << server->event_endpoint() << " "
+            << server->replay_endpoint() << std::endl;
+  daemon::NotifyReady("serving commands on " + server->command_endpoint());
+}
+
 // Signals go to the main thread's sigwait only; every thread started from
 // here inherits the block.
 sigset_t BlockSignals() {
@@ -213,6 +223,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<store::EventLog> log;
   if (int rc = OpenLog(s, &log); rc >= 0) return rc;
   observe::Observability observability(log.get());
+  dashboard::Dashboard dash(observability.engine_observer());  // sees the events first, then passes them on
   // Before anything is appended: the chain since the last verified
   // checkpoint, and the log against the newest signed head.
   std::optional<store::HeadKey> head_key;
@@ -234,7 +245,7 @@ int main(int argc, char** argv) {
   daemon::HeadFanOut fanout(&publisher, signer.get());
   std::unique_ptr<engine::Engine> eng;
   if (!s.inspect) {
-    const auto eo = EngineOptionsOf(s, std::move(lexical_roots), observability.engine_observer());
+    const auto eo = EngineOptionsOf(s, std::move(lexical_roots), dash.observer());
     if (Status st = engine::Engine::Open(log.get(), executors->by_kind.get(), &fanout, eo, &eng); !st.ok()) {
       return Refuse("cannot start the engine: " + st.ToString(), 1);
     }
@@ -251,18 +262,15 @@ int main(int argc, char** argv) {
     return Refuse(st.message(), 1);
   }
   if (int rc = ServeMetrics(s, server.get(), &observability); rc >= 0) return rc;
+  if (int rc = daemon::ServeDashboard(s, eng.get(), &dash); rc >= 0) return rc;
   publisher.server = server.get();
-  spdlog::info("upgraded: data {} (sync {}), commands {}, events {}, replay {}; {} events in the log", s.data, s.sync,
-               server->command_endpoint(), server->event_endpoint(), server->replay_endpoint(), log->LastSeq());
-  // One line on stdout that scripts can wait for.
-  std::cout << "ready " << server->command_endpoint() << " " << server->event_endpoint() << " "
-            << server->replay_endpoint() << std::endl;
-  daemon::NotifyReady("serving commands on " + server->command_endpoint());
+  Announce(s, server.get(), log.get());
   ServeUntilStopped(signals, s, so, server.get());
   daemon::NotifyStopping();
   // The bus serves on while running steps finish: their events are published.
   if (eng) eng->Stop(std::chrono::milliseconds(static_cast<int64_t>(s.stop_grace_s * 1000)));
   server->Stop();
+  dash.Stop();  // its pages read the engine
   publisher.server = nullptr;
   eng.reset();
   if (signer) signer->Stop();  // signs the final head

@@ -56,6 +56,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
       Key("log_level", &Settings::log_level),
       Key("log_format", &Settings::log_format),
       Key("metrics", &Settings::metrics),
+      Key("dashboard", &Settings::dashboard),
       Key("plugin_dir", &Settings::plugin_dir),
       Key("max_running", &Settings::max_running),
       Key("write_buffer_mb", &Settings::write_buffer_mb),
@@ -110,6 +111,7 @@ void ApplyEnvironment(Settings& s) {
   FromEnv("NOODLE_LOG_LEVEL", &s.log_level);
   FromEnv("NOODLE_LOG_FORMAT", &s.log_format);
   FromEnv("NOODLE_METRICS", &s.metrics);
+  FromEnv("NOODLE_DASHBOARD", &s.dashboard);
   FromEnv("NOODLE_PLUGIN_DIR", &s.plugin_dir);
   FromEnv("NOODLE_MAX_RUNNING", &s.max_running);
   FromEnv("NOODLE_WRITE_BUFFER_MB", &s.write_buffer_mb);
@@ -169,6 +171,9 @@ void AddEngineFlags(Flags& f) {
         "text (default), logfmt or json: the form of every line the daemon logs on stderr");
   f.Add("--metrics", &Settings::metrics,
         "serve Prometheus metrics on GET http://HOST:PORT/metrics (e.g. 127.0.0.1:9464; port 0: a free one); "
+        "default: not served");
+  f.Add("--dashboard", &Settings::dashboard,
+        "serve the read-only live dashboard on http://HOST:PORT/ (its own port; port 0: a free one); "
         "default: not served");
   f.Add("--write-buffer-mb", &Settings::write_buffer_mb,
         "RocksDB memtable size: memory (up to 3x) against flush frequency");

@@ -28,6 +28,7 @@ struct Settings {
   std::string log_level = "info";    // trace, debug, info, warn, error, off (any case)
   std::string log_format = "text";   // text, logfmt, json (observe/log_format.h)
   std::string metrics;               // host:port serving GET /metrics; empty: none
+  std::string dashboard;             // host:port serving the live dashboard; empty: none
   std::string plugin_dir;  // empty: no plugin host
   std::string plugin_trial = "on";
   uint32_t max_running = 64;

@@ -10,16 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-const char* StepStateName(proj::StepState s) {
-  switch (s) {
-    case proj::StepState::kPending: return "pending";
-    case proj::StepState::kRunning: return "running";
-    case proj::StepState::kSucceeded: return "succeeded";
-    case proj::StepState::kFailed: return "failed";
-  }
-  return "unknown";
-}
-
 json ComponentJson(const proj::RegistryEntry& entry) {
   const proj::Component& c = entry.spec;
   json deps = json::array();
@@ -41,7 +31,7 @@ json UpgradeJson(const proj::Upgrade& u) {
                      {"instance", p.instance},
                      {"weight", p.weight},
                      {"pause", p.pause},
-                     {"state", i < u.steps.size() ? StepStateName(u.steps[i]) : "pending"}});
+                     {"state", i < u.steps.size() ? proj::StepStateName(u.steps[i]) : "pending"}});
   }
   return {{"id", u.id.hex()},
           {"component", u.component},

@@ -9,19 +9,6 @@ namespace noodle::proj {
 
 using nlohmann::json;
 
-namespace {
-
-const char* StepStateName(StepState s) {
-  switch (s) {
-    case StepState::kPending: return "pending";
-    case StepState::kRunning: return "running";
-    case StepState::kSucceeded: return "succeeded";
-    case StepState::kFailed: return "failed";
-  }
-  return "";
-}
-
-}  // namespace
 
 // ---- what a snapshot holds: one field list per type, read and written ----
 // Renaming a key here changes the format: add the new key, keep reading the

@@ -343,4 +343,14 @@ void Evolve(Status& s, const fb::EventEnvelope& e) {
   if (kind < kHandlers.size() && kHandlers[kind] != nullptr) kHandlers[kind](s, e);
 }
 
+const char* StepStateName(StepState s) {
+  switch (s) {
+    case StepState::kPending: return "pending";
+    case StepState::kRunning: return "running";
+    case StepState::kSucceeded: return "succeeded";
+    case StepState::kFailed: return "failed";
+  }
+  return "";
+}
+
 }  // namespace noodle::proj

@@ -12,15 +12,6 @@ std::string Str(const flatbuffers::String* s) { return s == nullptr ? std::strin
 
 const char* Name(fb::Event t) { return fb::EnumNameEvent(t); }
 
-std::string StepName(proj::StepState s) {
-  switch (s) {
-    case proj::StepState::kPending: return "pending";
-    case proj::StepState::kRunning: return "running";
-    case proj::StepState::kSucceeded: return "succeeded";
-    case proj::StepState::kFailed: return "failed";
-  }
-  return "unknown";
-}
 
 std::string Show(const proj::Id& id) { return id.hex(); }
 std::string Show(const std::string& s) { return "\"" + s + "\""; }
@@ -411,7 +402,7 @@ void Model::DiffUpgrades(const proj::Status& st, std::vector<std::string>& out) 
     Expect(out, what + "parent", e->parent, u.parent);
     Expect(out, what + "requested_seq", e->requested_seq, u.requested_seq);
     std::vector<std::string> steps;
-    for (auto x : e->steps) steps.push_back(StepName(x));
+    for (auto x : e->steps) steps.push_back(proj::StepStateName(x));
     Expect(out, what + "steps", steps, u.steps);
     Expect(out, what + "reverts", e->reverts, u.reverts);
     Expect(out, what + "revert_running", e->revert_running, u.revert_running);

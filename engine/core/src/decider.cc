@@ -181,22 +181,29 @@ Decision StopUpgrade(const fb::Id128* fid, fb::Event how, const std::string& rea
   return d;
 }
 
+// A command the upgrade's phase does not allow: the phase, then why.
+Decision WrongPhase(const proj::Upgrade& u, const std::string& why) {
+  return Reject(fb::RejectCode::Conflict, "upgrade " + u.id.hex() + " is " + proj::PhaseName(u.phase) + why);
+}
+
+// A paused upgrade goes on (a canary promoted, an operator's pause resumed).
+Decision GoOn(const proj::Upgrade& u, const Context& ctx) {
+  Decision d;
+  Emitter em(ctx, &d);
+  em.Track(u);
+  const fb::Id128 fid = u.id.fb();
+  em.Emit(UpgradeStream(u.id), u.id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
+    return fb::CreateUpgradePromoted(fbb, &fid, Str(fbb, ctx.actor)).Union();
+  });
+  Advance(em, u.id);
+  return d;
+}
+
 Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Context& ctx) {
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
-  if (u->phase != proj::Phase::kPaused) {
-    return Reject(fb::RejectCode::Conflict,
-                  "upgrade " + u->id.hex() + " is " + proj::PhaseName(u->phase) + ", not paused: nothing to promote");
-  }
-  Decision d;
-  Emitter em(ctx, &d);
-  em.Track(*u);
-  const fb::Id128 fid = u->id.fb();
-  em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
-    return fb::CreateUpgradePromoted(fbb, &fid, Str(fbb, ctx.actor)).Union();
-  });
-  Advance(em, u->id);
-  return d;
+  if (u->phase != proj::Phase::kPaused) return WrongPhase(*u, ", not paused: nothing to promote");
+  return GoOn(*u, ctx);
 }
 
 // An operator's pause: the phase becomes Paused (cause Paused, telling it
@@ -204,10 +211,7 @@ Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Contex
 Decision Pause(const fb::PauseUpgrade& cmd, const State& state, const Context& ctx) {
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
-  if (u->phase != proj::Phase::kRunning) {
-    return Reject(fb::RejectCode::Conflict,
-                  "upgrade " + u->id.hex() + " is " + proj::PhaseName(u->phase) + ": only a running upgrade pauses");
-  }
+  if (u->phase != proj::Phase::kRunning) return WrongPhase(*u, ": only a running upgrade pauses");
   Decision d;
   Emitter em(ctx, &d);
   em.Track(*u);
@@ -225,19 +229,9 @@ Decision Resume(const fb::ResumeUpgrade& cmd, const State& state, const Context&
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
   if (u->phase != proj::Phase::kPaused || u->cause != proj::Phase::kPaused) {
-    return Reject(fb::RejectCode::Conflict, "upgrade " + u->id.hex() + " is " + proj::PhaseName(u->phase) +
-                                                (u->phase == proj::Phase::kPaused ? " at a canary weight: promote it"
-                                                                                  : ", not paused by an operator"));
+    return WrongPhase(*u, u->phase == proj::Phase::kPaused ? " at a canary weight: promote it" : ", not paused by an operator");
   }
-  Decision d;
-  Emitter em(ctx, &d);
-  em.Track(*u);
-  const fb::Id128 fid = u->id.fb();
-  em.Emit(UpgradeStream(u->id), u->id, fb::Event::UpgradePromoted, [&](FlatBufferBuilder& fbb) {
-    return fb::CreateUpgradePromoted(fbb, &fid, Str(fbb, ctx.actor)).Union();
-  });
-  Advance(em, u->id);
-  return d;
+  return GoOn(*u, ctx);
 }
 
 StepOutcome OutcomeOf(const fb::ReportStepResult& cmd) {

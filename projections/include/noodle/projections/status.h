@@ -33,6 +33,8 @@ const char* PhaseName(Phase p);
 inline bool IsEnd(Phase p) { return p >= Phase::kCompleted; }
 
 enum class StepState : uint8_t { kPending, kRunning, kSucceeded, kFailed };
+// "pending", "running", "succeeded", "failed": the name snapshots and views use.
+const char* StepStateName(StepState s);
 
 // A step action's wire name ("swap", "shift"): what the action strings of
 // events, snapshots and JSON hold. "" for Unspecified and unknown values.

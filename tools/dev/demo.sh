@@ -114,7 +114,7 @@ step "bad requests are refused with every reason"
 "$ctl" upgrade start ghost 1.0.0 || echo "(exit $?)"
 
 step "roll back to the point 'before-release'"
-"$ctl" rollback to --point before-release --reason "demo" --wait 30
+"$ctl" rollback to --point before-release --reason "demo" --yes --wait 30
 "$ctl" component list
 echo "current -> $(readlink "$root/shop/current")"
 

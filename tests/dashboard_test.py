@@ -17,13 +17,9 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -31,64 +27,34 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+import daemon  # noqa: E402  (tests/support/daemon.py)
+
 ARGS = None
 UPGRADE_ID = "0000000000000000000000000000da5b"
 
 
 def wait_for(cond, seconds, what):
-    """Polls cond until it is truthy or seconds pass (a bound, not a timing check)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    value = cond()
+    """daemon.wait_for, failing with what it waited for."""
+    value = daemon.wait_for(cond, seconds)
     if not value:
         raise AssertionError("timed out waiting for " + what)
     return value
 
 
-class Daemon:
-    """upgraded on ports the OS picks with --dashboard; ended by its pid."""
+class Daemon(daemon.Daemon):
+    """upgraded with --dashboard; upgradectl through it must succeed."""
 
     def __init__(self, work):
-        self.stderr_path = os.path.join(work, "upgraded.err")
-        args = [ARGS.upgraded, "--data", os.path.join(work, "data"), "--commands", "tcp://127.0.0.1:0",
-                "--events", "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0",
-                "--hook-root", os.path.join(work, "hooks"), "--dashboard", "127.0.0.1:0"]
-        with open(self.stderr_path, "w") as err:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("ready "):
-            self.stop()
-            raise AssertionError("upgraded printed no ready line:\n" + self.stderr())
-        self.commands = line.split()[1]
+        super().__init__(ARGS.upgraded, ARGS.upgradectl, work, "--dashboard", "127.0.0.1:0")
         found = re.search(r"dashboard on (http://127\.0\.0\.1:\d+/)", self.stderr())
         assert found, "no dashboard line in the log:\n" + self.stderr()
         self.url = found.group(1)
 
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
-
     def ctl(self, *args):
-        run = subprocess.run([ARGS.upgradectl] + list(args) + ["--commands", self.commands], capture_output=True,
-                             text=True, timeout=120)
-        assert run.returncode == 0, "upgradectl %s: %s%s" % (" ".join(args), run.stdout, run.stderr)
-        return run.stdout
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        return self.proc.returncode
+        rc, out, err = self.run_ctl(*args)
+        assert rc == 0, "upgradectl %s: %s%s" % (" ".join(args), out, err)
+        return out
 
 
 def browser(profile):

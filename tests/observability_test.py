@@ -16,20 +16,21 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
 
 import zmq
 from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+import daemon  # noqa: E402  (tests/support/daemon.py)
+from daemon import wait_for  # noqa: E402
 
 UPGRADED = UPGRADECTL = None
 
@@ -42,37 +43,11 @@ exit 3
 """
 
 
-def wait_for(cond, seconds):
-    """Polls cond until it holds or seconds pass (a bound, not a timing check)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    return cond()
-
-
-class Daemon:
-    """upgraded on ports the OS picks, stderr to a file; ended by its pid."""
+class Daemon(daemon.Daemon):
+    """upgraded with `flags`; upgradectl answers (exit code, all it printed)."""
 
     def __init__(self, work, *flags):
-        self.stderr_path = os.path.join(work, "upgraded.%d.err" % time.monotonic_ns())
-        args = [UPGRADED, "--data", os.path.join(work, "data"), "--commands", "tcp://127.0.0.1:0",
-                "--events", "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--snapshot-every", "50",
-                "--hook-root", os.path.join(work, "hooks")] + list(flags)
-        with open(self.stderr_path, "w") as err:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("ready "):
-            self.stop()
-            raise AssertionError("upgraded printed no ready line:\n" + self.stderr())
-        _, self.commands, self.events, self.replay = line.split()
-
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
+        super().__init__(UPGRADED, UPGRADECTL, work, "--snapshot-every", "50", *flags)
 
     def metrics_url(self):
         found = wait_for(lambda: re.search(r"metrics on (http://\S+/metrics)", self.stderr()), 10)
@@ -80,20 +55,8 @@ class Daemon:
         return found.group(1)
 
     def ctl(self, *args):
-        run = subprocess.run([UPGRADECTL] + list(args) + ["--commands", self.commands], capture_output=True,
-                             text=True, timeout=120)
-        return run.returncode, run.stdout + run.stderr
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        return self.proc.returncode
+        rc, out, err = self.run_ctl(*args)
+        return rc, out + err
 
 
 class Work:

@@ -1,16 +1,12 @@
 #include "noodle/dashboard/dashboard.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <list>
 #include <mutex>
-#include <thread>
+#include <string_view>
+#include <utility>
 
 #include "assets.h"
 #include "noodle/observe/http_server.h"
@@ -38,8 +34,7 @@ struct Dashboard::Impl final : engine::EngineObserver {
   std::atomic<size_t> client_count{0};
   std::function<engine::State()> state;
   Audit audit;
-  httplib::Server server;
-  std::thread thread;
+  std::unique_ptr<observe::HttpServer> server;
   std::string address;
   std::atomic<bool> stopping{false};
 
@@ -91,9 +86,9 @@ struct Dashboard::Impl final : engine::EngineObserver {
     client_count = clients.size();
   }
 
-  // One call of the chunked provider: waits up to a second for messages and
-  // writes them; a comment line every quiet second finds closed sockets.
-  bool Pump(Client& c, httplib::DataSink& sink) {
+  // One turn of a stream: waits up to a second for messages and writes them;
+  // a comment line every quiet second finds closed sockets.
+  bool Pump(Client& c, const std::function<bool(std::string_view)>& write) {
     std::deque<std::string> out;
     {
       std::unique_lock lock(c.mu);
@@ -103,74 +98,43 @@ struct Dashboard::Impl final : engine::EngineObserver {
     }
     if (out.empty()) out.push_back(": keep-alive\n\n");
     for (const auto& m : out) {
-      if (!sink.write(m.data(), m.size())) return false;
+      if (!write(m)) return false;
     }
     return true;
   }
 
-  void Events(httplib::Response& res) {
+  observe::HttpStream Events() {
+    observe::HttpStream s;
     auto c = Join();
     if (c == nullptr) {
-      res.status = 503;
-      res.set_content("too many event streams\n", "text/plain; charset=utf-8");
-      return;
+      s.refusal = {503, "text/plain; charset=utf-8", "too many event streams\n", ""};
+      return s;
     }
-    res.set_header("Cache-Control", "no-store");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [this, c](size_t, httplib::DataSink& sink) {
-          static const std::string kHello = "retry: 1000\n: connected\n\n";
-          if (!sink.write(kHello.data(), kHello.size())) return false;
-          while (Pump(*c, sink)) {
-          }
-          sink.done();
-          return true;
-        },
-        [this, c](bool) { Leave(c); });
+    s.content_type = "text/event-stream";
+    s.cache_control = "no-store";
+    auto hello = std::make_shared<bool>(true);
+    s.pump = [this, c, hello](const std::function<bool(std::string_view)>& write) {
+      if (std::exchange(*hello, false) && !write("retry: 1000\n: connected\n\n")) return false;
+      return Pump(*c, write);
+    };
+    s.finished = [this, c] { Leave(c); };
+    return s;
   }
 
-  void Routes() {
+  observe::HttpRoutes Routes() {
+    observe::HttpRoutes routes;
     for (const Asset& a : Assets()) {
       const std::string path = a.name == "index.html" ? "/" : "/" + std::string(a.name);
-      server.Get(path, [a](const httplib::Request&, httplib::Response& res) {
-        res.set_header("Cache-Control", "no-cache");
-        res.set_content(a.data.data(), a.data.size(), std::string(a.content_type).c_str());
-      });
+      routes.pages[path] = [a] {
+        return observe::HttpResponse{200, std::string(a.content_type), std::string(a.data), "no-cache"};
+      };
     }
-    server.Get("/api/state", [this](const httplib::Request&, httplib::Response& res) {
-      try {
-        res.set_header("Cache-Control", "no-store");
-        res.set_content(StateJson(state(), audit), "application/json");
-      } catch (const std::exception& e) {
-        res.status = 500;
-        res.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain; charset=utf-8");
-      }
-    });
-    server.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) { Events(res); });
-  }
-
-  Status Bind(const std::string& host, int port, const std::string& listen) {
-    // Each event stream holds a thread: room for every stream plus pages.
-    const size_t threads = options.max_clients + 4;
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server.set_keep_alive_timeout(2);
-    server.set_read_timeout(5);
-    server.set_write_timeout(5);
-    server.set_payload_max_length(64 << 10);
-    server.set_socket_options([](socket_t sock) {  // no SO_REUSEPORT: a busy port is an error
-      int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    errno = 0;
-    const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-    if (bound < 0) {
-      const std::string why = errno != 0 ? std::strerror(errno) : "no address to bind";
-      return Status::IOError("cannot bind the dashboard " + listen + ": " + why);
-    }
-    address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
-    thread = std::thread([this] { server.listen_after_bind(); });
-    for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return Status::OK();
+    routes.pages["/api/state"] = [this] {
+      return observe::HttpResponse{200, "application/json", StateJson(state(), audit), "no-store"};
+    };
+    routes.streams["/api/events"] = [this] { return Events(); };
+    routes.threads = options.max_clients + 4;
+    return routes;
   }
 };
 
@@ -184,19 +148,11 @@ Dashboard::~Dashboard() { Stop(); }
 engine::EngineObserver* Dashboard::observer() { return impl_.get(); }
 
 Status Dashboard::Serve(const std::string& listen, std::function<engine::State()> state, Audit audit) {
-  std::string host;
-  int port = 0;
-  if (!observe::SplitHostPort(listen, &host, &port)) {
-    return Status::InvalidArgument("the dashboard '" + listen + "' is not host:port (e.g. 127.0.0.1:9465)");
-  }
   impl_->state = std::move(state);
   impl_->audit = std::move(audit);
-  try {
-    impl_->Routes();
-    return impl_->Bind(host, port, listen);
-  } catch (const std::exception& e) {  // a route's regex, a thread that cannot start
-    return Status::IOError("cannot start the dashboard " + listen + ": " + e.what());
-  }
+  if (Status s = observe::HttpServer::Start(listen, "dashboard", impl_->Routes(), &impl_->server); !s.ok()) return s;
+  impl_->address = impl_->server->address();
+  return Status::OK();
 }
 
 std::string Dashboard::address() const { return impl_->address; }
@@ -211,8 +167,7 @@ void Dashboard::Stop() {
       c->cv.notify_one();
     }
   }
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->server != nullptr) impl_->server->Stop();
 }
 
 }  // namespace noodle::dashboard

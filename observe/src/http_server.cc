@@ -11,14 +11,25 @@
 namespace noodle::observe {
 namespace {
 
+void Answer(HttpResponse r, httplib::Response& res) {
+  res.status = r.status;
+  if (!r.cache_control.empty()) res.set_header("Cache-Control", r.cache_control);
+  res.set_content(std::move(r.body), r.content_type.c_str());
+}
+
+void Fail(const std::exception& e, httplib::Response& res) {
+  res.status = 500;
+  res.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain; charset=utf-8");
+}
+
 class HttpServerImpl final : public HttpServer {
  public:
   ~HttpServerImpl() override { Stop(); }
 
-  Status Bind(const std::string& host, int port, const std::string& what) {
-    // Two workers: a scrape is one short request, and a page should not
-    // wait behind another client's kept-alive connection for long.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // threads: two for pages alone (a scrape is one short request, and a page
+  // should not wait behind another client's kept-alive connection for long).
+  Status Bind(const std::string& host, int port, const std::string& what, size_t threads) {
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_.set_keep_alive_timeout(2);
     server_.set_read_timeout(5);
     server_.set_write_timeout(5);
@@ -46,12 +57,35 @@ class HttpServerImpl final : public HttpServer {
   void Route(const std::string& path, HttpHandler handler) {
     server_.Get(path, [handler = std::move(handler)](const httplib::Request&, httplib::Response& res) {
       try {
-        HttpResponse r = handler();
-        res.status = r.status;
-        res.set_content(std::move(r.body), r.content_type.c_str());
+        Answer(handler(), res);
       } catch (const std::exception& e) {
-        res.status = 500;
-        res.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain; charset=utf-8");
+        Fail(e, res);
+      }
+    });
+  }
+
+  void Stream(const std::string& path, HttpStreamHandler handler) {
+    server_.Get(path, [handler = std::move(handler)](const httplib::Request&, httplib::Response& res) {
+      try {
+        HttpStream s = handler();
+        if (!s.pump) return Answer(std::move(s.refusal), res);
+        if (!s.cache_control.empty()) res.set_header("Cache-Control", s.cache_control);
+        res.set_chunked_content_provider(
+            s.content_type,
+            [pump = std::move(s.pump)](size_t, httplib::DataSink& sink) {
+              const std::function<bool(std::string_view)> write = [&sink](std::string_view d) {
+                return sink.write(d.data(), d.size());
+              };
+              while (pump(write)) {
+              }
+              sink.done();
+              return true;
+            },
+            [finished = std::move(s.finished)](bool) {
+              if (finished) finished();
+            });
+      } catch (const std::exception& e) {
+        Fail(e, res);
       }
     });
   }
@@ -94,6 +128,13 @@ bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
 
 Status HttpServer::Start(const std::string& listen, const std::string& name, std::map<std::string, HttpHandler> routes,
                          std::unique_ptr<HttpServer>* server) {
+  HttpRoutes r;
+  r.pages = std::move(routes);
+  return Start(listen, name, std::move(r), server);
+}
+
+Status HttpServer::Start(const std::string& listen, const std::string& name, HttpRoutes routes,
+                         std::unique_ptr<HttpServer>* server) {
   std::string host;
   int port = 0;
   if (!SplitHostPort(listen, &host, &port)) {
@@ -101,8 +142,9 @@ Status HttpServer::Start(const std::string& listen, const std::string& name, std
   }
   try {
     auto impl = std::make_unique<HttpServerImpl>();
-    for (auto& [path, handler] : routes) impl->Route(path, std::move(handler));
-    if (Status s = impl->Bind(host, port, "the " + name + " " + listen); !s.ok()) return s;
+    for (auto& [path, handler] : routes.pages) impl->Route(path, std::move(handler));
+    for (auto& [path, handler] : routes.streams) impl->Stream(path, std::move(handler));
+    if (Status s = impl->Bind(host, port, "the " + name + " " + listen, routes.threads); !s.ok()) return s;
     *server = std::move(impl);
     return Status::OK();
   } catch (const std::exception& e) {  // std::regex of a route, a thread that cannot start

@@ -105,7 +105,7 @@ void Observability::WatchBus(const bus::Server* server) { AddBusMetrics(impl_->r
 Status Observability::ServeMetrics(const std::string& listen) {
   Registry* r = &impl_->registry;
   std::map<std::string, HttpHandler> routes;
-  routes["/metrics"] = [r] { return HttpResponse{200, Registry::kContentType, r->Render()}; };
+  routes["/metrics"] = [r] { return HttpResponse{200, Registry::kContentType, r->Render(), ""}; };
   std::unique_ptr<HttpServer> http;
   if (Status s = HttpServer::Start(listen, "metrics endpoint", std::move(routes), &http); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -1,5 +1,5 @@
 // The daemon's live dashboard (README "Dashboard"): a read-only web page
-// over a small HTTP server of its own. GET only:
+// over the daemon's small HTTP server (observe/), on a port of its own. GET only:
 //   /                 index.html, and its CSS and JS (embedded at build time)
 //   /api/state        a JSON snapshot: components, upgrades in flight with
 //                     their steps, recent history, rollback points, last seq

@@ -1,13 +1,14 @@
-// A small HTTP/1.1 server for the daemon's read-only pages (/metrics) over
-// cpp-httplib: GET (and HEAD) on exact paths, each answered by a function,
-// on two threads of its own; any other path is 404. No exception leaves it:
-// a handler that throws answers 500.
+// A small HTTP/1.1 server for the daemon's read-only pages (/metrics, the
+// dashboard) over cpp-httplib: GET (and HEAD) on exact paths, each answered
+// by a function or streamed, on threads of its own; any other path is 404.
+// No exception leaves it: a handler that throws answers 500.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "noodle/status.h"
 
@@ -17,9 +18,31 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::string cache_control;  // empty: no Cache-Control header
 };
 // Called on one of the server's threads; must be thread-safe.
 using HttpHandler = std::function<HttpResponse()>;
+
+// A streamed answer (e.g. Server-Sent Events). With `pump` set, the server
+// calls it again and again on one of its threads with a writer (false: the
+// client left) until it returns false; `finished` then runs once, whatever
+// ended the stream. Without `pump`, `refusal` is sent as a plain response.
+struct HttpStream {
+  std::string content_type;
+  std::string cache_control;
+  std::function<bool(const std::function<bool(std::string_view)>& write)> pump;
+  std::function<void()> finished;
+  HttpResponse refusal;
+};
+using HttpStreamHandler = std::function<HttpStream()>;
+
+struct HttpRoutes {
+  std::map<std::string, HttpHandler> pages;
+  std::map<std::string, HttpStreamHandler> streams;
+  // Each open stream holds a thread while it lasts: room for the streams
+  // plus a few pages.
+  size_t threads = 2;
+};
 
 class HttpServer {
  public:
@@ -28,6 +51,9 @@ class HttpServer {
   // InvalidArgument: listen is not host:port. IOError when it cannot bind,
   // naming it: "cannot bind the <name> 127.0.0.1:9464: Address already in use".
   static Status Start(const std::string& listen, const std::string& name, std::map<std::string, HttpHandler> routes,
+                      std::unique_ptr<HttpServer>* server);
+  // The same with streamed routes too, on routes.threads threads.
+  static Status Start(const std::string& listen, const std::string& name, HttpRoutes routes,
                       std::unique_ptr<HttpServer>* server);
   virtual ~HttpServer() = default;
   // host:port as bound (the real port when 0 was asked for).

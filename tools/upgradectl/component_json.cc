@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "enum_names.h"
 #include "json_input.h"
 
 namespace noodle::tools {
@@ -60,26 +61,16 @@ Status Strings(const json& v, const std::string& path, std::vector<std::string>*
   return Status::OK();
 }
 
-bool SameIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // Matches a string against an enum's names, ignoring case.
 template <typename E, size_t N>
 Status Enum(const json& v, const std::string& path, const E (&values)[N], const char* (*name)(E), E* out) {
   std::string s;
   if (Status st = String(v, path, &s); !st.ok()) return st;
   std::string all;
-  for (E e : values) {
-    if (SameIgnoringCase(s, name(e))) {
-      *out = e;
-      return Status::OK();
-    }
-    all += (all.empty() ? "" : ", ") + std::string(name(e));
-  }
-  return Status::InvalidArgument(path + ": unknown value '" + s + "' (valid: " + all + ")");
+  const auto e = EnumNamed(s, values, name, &all);
+  if (!e) return Status::InvalidArgument(path + ": unknown value '" + s + "' (valid: " + all + ")");
+  *out = *e;
+  return Status::OK();
 }
 
 const char* ExecutorName(fb::ExecutorKind e) { return fb::EnumNameExecutorKind(e); }

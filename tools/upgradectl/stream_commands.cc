@@ -15,6 +15,7 @@
 #include "noodle/projections/status.h"
 #include "noodle/store/chain.h"
 #include "local_log.h"
+#include "enum_names.h"
 #include "print.h"
 
 namespace noodle::tools {
@@ -91,16 +92,9 @@ std::string Detail(const fb::EventEnvelope& e) {
 // The event type as the schema spells it, matched case-insensitively;
 // InvalidArgument listing the valid types.
 Result<std::string> EventTypeNamed(const std::string& text) {
-  auto lower = [](std::string t) {
-    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return t;
-  };
   std::string valid;
-  for (auto e : fb::EnumValuesEvent()) {
-    if (e == fb::Event::NONE) continue;
-    if (lower(fb::EnumNameEvent(e)) == lower(text)) return std::string(fb::EnumNameEvent(e));
-    valid += std::string(valid.empty() ? "" : ", ") + fb::EnumNameEvent(e);
-  }
+  const char* (*name)(fb::Event) = fb::EnumNameEvent;
+  if (auto e = EnumNamed(text, fb::EnumValuesEvent(), name, &valid, std::optional(fb::Event::NONE))) return std::string(name(*e));
   return Status::InvalidArgument("--type '" + text + "' is no event type; one of: " + valid);
 }
 

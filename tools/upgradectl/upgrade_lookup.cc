@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_client.h"
+#include "enum_names.h"
 #include "exit_codes.h"
 #include "print.h"
 #include "time_text.h"
@@ -57,10 +58,8 @@ struct ListFlags {
 // The phase as the schema spells it, matched case-insensitively.
 Result<std::string> PhaseNamed(const std::string& text) {
   std::string valid;
-  for (auto p : fb::EnumValuesPhase()) {
-    if (Lower(fb::EnumNamePhase(p)) == Lower(text)) return std::string(fb::EnumNamePhase(p));
-    valid += std::string(valid.empty() ? "" : ", ") + fb::EnumNamePhase(p);
-  }
+  const char* (*name)(fb::Phase) = fb::EnumNamePhase;
+  if (auto p = EnumNamed(text, fb::EnumValuesPhase(), name, &valid)) return std::string(name(*p));
   return Status::InvalidArgument("--phase '" + text + "': not a phase; one of " + valid);
 }
 

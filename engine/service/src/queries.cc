@@ -371,14 +371,15 @@ bool ResolveRollback(const store::EventLog& log, const State& state, const fb::R
                      Reply* error) {
   const uint64_t last = log.LastSeq();
   if (rb.point() != nullptr && rb.point()->size() > 0) {
-    auto it = state.status.points.find(rb.point()->str());
-    const auto own = it == state.status.points.end() ? UpgradePointSeq(log, rb.point()->str()) : std::nullopt;
-    if (it == state.status.points.end() && !own) {
-      *error = Rejected(fb::RejectCode::NotFound, "no rollback point '" + rb.point()->str() + "'");
+    const std::string name = rb.point()->str();
+    auto it = state.status.points.find(name);
+    const auto at = it != state.status.points.end() ? std::optional(it->second) : UpgradePointSeq(log, name);
+    if (!at) {
+      *error = Rejected(fb::RejectCode::NotFound, "no rollback point '" + name + "'");
       return false;
     }
-    target->point = rb.point()->str();
-    target->to_seq = own ? *own : it->second;
+    target->point = name;
+    target->to_seq = *at;
   } else if (rb.to_seq() > 0) {
     target->to_seq = rb.to_seq();
   } else if (rb.to_time_ns() > 0) {

@@ -49,7 +49,7 @@ Run Ctl(std::vector<std::string> args) {
 // upgraded started on data with extra flags, expected to refuse.
 Run RefusedStart(const std::string& data, std::vector<std::string> extra = {}) {
   // timeout only keeps a daemon that wrongly starts from hanging the test.
-  std::vector<std::string> argv{"/usr/bin/timeout", "60", UPGRADED_PATH, "--data", data, "--commands", "tcp://127.0.0.1:0", "--events",
+  std::vector<std::string> argv{"/usr/bin/timeout", "60", UPGRADED_PATH, "--data-dir", data, "--commands", "tcp://127.0.0.1:0", "--events",
                                 "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--log-level", "warn"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return Program(argv);
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(a_saved_head_exposes_deleted_newest_events) {
   test::TempDir dir;
   const std::string data = dir.sub("data"), saved = dir.sub("saved.head");
   AnchoredLog(data, 20, saved);
-  const Run holds = Ctl({"audit", "verify", "--data", data, "--against", saved});
+  const Run holds = Ctl({"audit", "verify", "--data-dir", data, "--against", saved});
   BOOST_TEST(holds.rc == 0, holds.out << holds.err);
   BOOST_TEST(Contains(holds.out, "saved head holds"));
 
@@ -208,10 +208,10 @@ BOOST_AUTO_TEST_CASE(a_saved_head_exposes_deleted_newest_events) {
     for (uint64_t seq : {18, 19, 20}) raw.Delete(seq);
   }
   // The chain alone still holds: nothing in it says there were 20 events.
-  const Run chain_only = Ctl({"audit", "verify", "--data", data});
+  const Run chain_only = Ctl({"audit", "verify", "--data-dir", data});
   BOOST_TEST(chain_only.rc == 0, chain_only.out << chain_only.err);
 
-  const Run against = Ctl({"audit", "verify", "--data", data, "--against", saved});
+  const Run against = Ctl({"audit", "verify", "--data-dir", data, "--against", saved});
   BOOST_TEST(against.rc == 4, against.out << against.err);
   BOOST_TEST(Contains(against.out, "truncated: the log ends at seq 17, below the saved head at seq 20"));
 
@@ -235,10 +235,10 @@ BOOST_AUTO_TEST_CASE(a_saved_head_exposes_a_rewritten_and_rechained_history) {
     BOOST_REQUIRE(ev.ok());
     BOOST_TEST(ev->envelope()->event_as_ComponentDeregistered()->name()->str() == "component-under-TEST");
   }
-  const Run chain_only = Ctl({"audit", "verify", "--data", data});
+  const Run chain_only = Ctl({"audit", "verify", "--data-dir", data});
   BOOST_TEST(chain_only.rc == 0, chain_only.out << chain_only.err);  // re-chained: the chain holds
 
-  const Run against = Ctl({"audit", "verify", "--data", data, "--against", saved});
+  const Run against = Ctl({"audit", "verify", "--data-dir", data, "--against", saved});
   BOOST_TEST(against.rc == 4, against.out << against.err);
   BOOST_TEST(Contains(against.out, "rewritten: event 20's hash differs from the saved head"));
 
@@ -306,7 +306,7 @@ BOOST_AUTO_TEST_CASE(a_missing_event_stops_the_daemon_naming_its_seq) {
   const Run start = RefusedStart(data);
   BOOST_TEST(start.rc == 4, start.err);
   BOOST_TEST(Contains(start.err, "damaged at seq 9: missing event"));
-  const Run against = Ctl({"audit", "verify", "--data", data, "--against", saved});
+  const Run against = Ctl({"audit", "verify", "--data-dir", data, "--against", saved});
   BOOST_TEST(against.rc == 4, against.out);
   BOOST_TEST(Contains(against.out, "CHAIN BROKEN at seq 9"));
 }
@@ -327,11 +327,11 @@ BOOST_AUTO_TEST_CASE(a_head_signed_by_another_key_stops_the_daemon) {
   {
     const std::string pinned = dir.sub("pinned.pub");
     BOOST_REQUIRE(store::WriteFileAtomic(pinned, store::ToHex(old_key.value().data(), 32) + "\n", 0644).ok());
-    const Run ok = Ctl({"audit", "verify", "--data", data, "--against", saved, "--head-key", pinned});
+    const Run ok = Ctl({"audit", "verify", "--data-dir", data, "--against", saved, "--head-key", pinned});
     BOOST_TEST(ok.rc == 0, ok.out << ok.err);
     std::filesystem::create_directories(dir.sub("other"));
     BOOST_REQUIRE(store::HeadKey::LoadOrCreate(dir.sub("other")).ok());
-    const Run wrong = Ctl({"audit", "verify", "--data", data, "--against", saved, "--head-key", dir.sub("other/head.pub")});
+    const Run wrong = Ctl({"audit", "verify", "--data-dir", data, "--against", saved, "--head-key", dir.sub("other/head.pub")});
     BOOST_TEST(wrong.rc == 4, wrong.out << wrong.err);
     BOOST_TEST(Contains(wrong.out, "not by the expected key"));
   }

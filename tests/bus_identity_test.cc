@@ -472,7 +472,7 @@ BOOST_AUTO_TEST_CASE(without_keys_only_loopback_is_bound_and_modes_are_kept_tigh
   std::string out, err;
   // A non-loopback address without CURVE: refused, nothing bound.
   for (const char* ep : {"tcp://0.0.0.0:0", "tcp://*:0"}) {
-    const int rc = test::RunProgram({UPGRADED_PATH, "--data", dir.sub("data-open"), "--commands", ep, "--events",
+    const int rc = test::RunProgram({UPGRADED_PATH, "--data-dir", dir.sub("data-open"), "--commands", ep, "--events",
                                      "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0"},
                                     "", &out, &err);
     BOOST_TEST(rc == 2);
@@ -481,7 +481,7 @@ BOOST_AUTO_TEST_CASE(without_keys_only_loopback_is_bound_and_modes_are_kept_tigh
   // A data directory others may write: refused.
   std::filesystem::create_directories(dir.sub("shared"));
   chmod(dir.sub("shared").c_str(), 0777);
-  BOOST_TEST(test::RunProgram({UPGRADED_PATH, "--data", dir.sub("shared"), "--commands", "tcp://127.0.0.1:0",
+  BOOST_TEST(test::RunProgram({UPGRADED_PATH, "--data-dir", dir.sub("shared"), "--commands", "tcp://127.0.0.1:0",
                                "--events", "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0"},
                               "", &out, &err) == 2);
   BOOST_TEST(err.find("writable by group or others") != std::string::npos);
@@ -492,7 +492,7 @@ BOOST_AUTO_TEST_CASE(without_keys_only_loopback_is_bound_and_modes_are_kept_tigh
   test::TempDir other;
   Keys open = MakeKeys(other, {{"observer", "watcher"}});
   std::filesystem::copy_file(open.file, dir.sub("open-dir/keys"));
-  BOOST_TEST(test::RunProgram({UPGRADED_PATH, "--data", dir.sub("data-keys"), "--keys", dir.sub("open-dir/keys"),
+  BOOST_TEST(test::RunProgram({UPGRADED_PATH, "--data-dir", dir.sub("data-keys"), "--keys", dir.sub("open-dir/keys"),
                                "--commands", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0", "--replay",
                                "tcp://127.0.0.1:0"},
                               "", &out, &err) == 2);

@@ -26,7 +26,7 @@ bool Has(const std::string& text, const std::string& part) { return text.find(pa
 int Ctl(std::vector<std::string> args, std::string* out, const std::string& commands = "tcp://127.0.0.1:9") {
   std::vector<std::string> argv{UPGRADECTL_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), {"--commands", commands, "--timeout", "2000"});
+  argv.insert(argv.end(), {"--commands", commands, "--request-timeout", "2000ms"});
   std::string o, e;
   const int rc = test::RunProgram(argv, "", &o, &e);
   *out = o + e;

@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(a_second_daemon_on_the_same_data_is_refused) {
   test::TempDir dir;
   Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("data"));
   std::string out, err;
-  const int rc = test::RunProgram({UPGRADED_PATH, "--data", dir.sub("data"), "--commands", "tcp://127.0.0.1:0",
+  const int rc = test::RunProgram({UPGRADED_PATH, "--data-dir", dir.sub("data"), "--commands", "tcp://127.0.0.1:0",
                                    "--events", "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0"},
                                   "", &out, &err);
   BOOST_TEST(rc == 1);
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) 
   auto ctl = [&](std::vector<std::string> args, std::string* out = nullptr) {
     std::vector<std::string> argv{UPGRADECTL_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--commands", d.commands, "--events", d.events, "--replay", d.replay, "--timeout", "2000"});
+    argv.insert(argv.end(), {"--commands", d.commands, "--events", d.events, "--replay", d.replay, "--request-timeout", "2000ms"});
     std::string o, e;
     const int rc = test::RunProgram(argv, "", &o, &e);
     if (out != nullptr) *out = o + e;
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) 
                        << ok << R"("]}}})";
   std::string out;
   BOOST_TEST(ctl({"component", "register", "-f", spec}) == 0);
-  BOOST_TEST(ctl({"upgrade", "start", "db", "1.5.0", "--wait", "20"}, &out) == 0);
+  BOOST_TEST(ctl({"upgrade", "start", "db", "1.5.0", "--wait", "20s"}, &out) == 0);
   BOOST_TEST(out.find("completed") != std::string::npos);
   BOOST_TEST(ctl({"upgrade", "start", "db", "2.0.0"}, &out) == 1);  // breaking: rejected
   BOOST_TEST(out.find("breaking_change") != std::string::npos);
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) 
   BOOST_TEST(out.find("chain holds") != std::string::npos);
   BOOST_TEST(ctl({"events", "replay", "--type", "UpgradeCompleted", "--json"}, &out) == 0);
   BOOST_TEST(out.find("\"to_version\":\"1.5.0\"") != std::string::npos);
-  BOOST_TEST(ctl({"watch", "--from", "1", "--until-idle", "0.5"}, &out) == 0);
+  BOOST_TEST(ctl({"watch", "-e", "--from", "1", "--idle", "500ms"}, &out) == 0);
   BOOST_TEST(out.find("completed") != std::string::npos);
   d.Stop(SIGTERM);
   BOOST_TEST(ctl({"status"}, &out) == 3);  // unreachable
@@ -189,13 +189,13 @@ BOOST_AUTO_TEST_CASE(upgradectl_talks_to_the_daemon_with_documented_exit_codes) 
 BOOST_AUTO_TEST_CASE(settings_come_from_a_config_file_and_the_environment) {
   test::TempDir dir;
   const std::string config = dir.sub("upgraded.json");
-  std::ofstream(config) << R"({"data": ")" << dir.sub("from-config") << R"(", "snapshot_every": 7, "max_running": 3})";
+  std::ofstream(config) << R"({"data_dir": ")" << dir.sub("from-config") << R"(", "snapshot_every": 7, "max_running": 3})";
   {
     Daemon d = Daemon::Start(UPGRADED_PATH, "", {"--config", config});
     BOOST_TEST(std::filesystem::exists(dir.sub("from-config") + "/log"));
   }
   // The environment wins over the file, flags win over both
-  setenv("NOODLE_DATA", dir.sub("from-env").c_str(), 1);
+  setenv("NOODLE_DATA_DIR", dir.sub("from-env").c_str(), 1);
   {
     Daemon d = Daemon::Start(UPGRADED_PATH, "", {"--config", config});
     BOOST_TEST(std::filesystem::exists(dir.sub("from-env") + "/log"));
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(settings_come_from_a_config_file_and_the_environment) {
     Daemon d = Daemon::Start(UPGRADED_PATH, dir.sub("from-flag"), {"--config", config});
     BOOST_TEST(std::filesystem::exists(dir.sub("from-flag") + "/log"));
   }
-  unsetenv("NOODLE_DATA");
+  unsetenv("NOODLE_DATA_DIR");
   // A config file that does not parse is refused with exit 2
   std::ofstream(config) << "{not json";
   std::string out, err;

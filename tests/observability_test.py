@@ -130,7 +130,7 @@ class MetricsTest(unittest.TestCase):
         rc, out = self.daemon.ctl("component", "register", "-f", self.work.spec("db", "1.0.0", self.work.ok))
         self.assertEqual(rc, 0, out)
         for version in ("1.1.0", "1.2.0"):
-            rc, out = self.daemon.ctl("upgrade", "start", "db", version, "--wait", "60")
+            rc, out = self.daemon.ctl("upgrade", "start", "db", version, "--wait", "60s")
             self.assertEqual(rc, 0, out)
         rc, out = self.daemon.ctl("upgrade", "start", "db", "9.0.0")  # a major change: refused
         self.assertEqual(rc, 1, out)
@@ -196,10 +196,10 @@ class LifecycleLinesTest(unittest.TestCase):
                 for name, hook in (("db", work.ok), ("web", work.failing)):
                     rc, out = daemon.ctl("component", "register", "-f", work.spec(name, "1.0.0", hook))
                     self.assertEqual(rc, 0, out)
-                self.assertEqual(daemon.ctl("upgrade", "start", "db", "1.1.0", "--wait", "60")[0], 0)
+                self.assertEqual(daemon.ctl("upgrade", "start", "db", "1.1.0", "--wait", "60s")[0], 0)
                 self.assertEqual(daemon.ctl("upgrade", "start", "db", "9.0.0")[0], 1)
-                self.assertEqual(daemon.ctl("upgrade", "start", "web", "1.1.0", "--no-rollback", "--wait", "60")[0], 1)
-                self.assertEqual(daemon.ctl("upgrade", "start", "web", "1.2.0", "--wait", "60")[0], 1)
+                self.assertEqual(daemon.ctl("upgrade", "start", "web", "1.1.0", "--no-rollback", "--wait", "60s")[0], 1)
+                self.assertEqual(daemon.ctl("upgrade", "start", "web", "1.2.0", "--wait", "60s")[0], 1)
                 # The lines come from the projector thread after the replies.
                 wait_for(lambda: "upgrade.rolled_back" in daemon.stderr(), 10)
             finally:
@@ -279,7 +279,7 @@ class StrictSettingsTest(unittest.TestCase):
 
     def refused(self, *flags, env=None):
         """upgraded's exit code and output; endpoints the flags leave out on free ports."""
-        args = [UPGRADED, "--data", os.path.join(self.work.path, "data")] + list(flags)
+        args = [UPGRADED, "--data-dir", os.path.join(self.work.path, "data")] + list(flags)
         for endpoint in ("--commands", "--events", "--replay"):
             if endpoint not in flags:
                 args += [endpoint, "tcp://127.0.0.1:0"]
@@ -316,7 +316,7 @@ class StrictSettingsTest(unittest.TestCase):
         self.assertIn("did you mean 'log_level'?", out)
         rc, out = self.refused("--config", self.config({"zzzzzzzzzzzz": 1}))
         self.assertEqual(rc, 2, out)
-        self.assertIn("valid keys: data, commands", out)
+        self.assertIn("valid keys: data_dir, commands", out)
         rc, out = self.refused("--config", self.config({"max_running": "many"}))
         self.assertEqual(rc, 2, out)
         self.assertIn("'max_running'", out)

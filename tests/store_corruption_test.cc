@@ -222,20 +222,21 @@ BOOST_AUTO_TEST_CASE(damaged_sst_file_is_reported_not_crashed_on) {
 }
 
 BOOST_AUTO_TEST_CASE(upgradectl_log_verify_exits_non_zero_and_names_the_seq) {
-  TempDir dir;
-  WriteLog(dir.path(), 9);
+  TempDir data;  // upgradectl reads a data directory's log, DIR/log
+  const std::string log_dir = data.path() + "/log";
+  WriteLog(log_dir, 9);
   std::string out, err;
-  BOOST_TEST(test::RunProgram({UPGRADECTL_PATH, "log", "verify", "--dir", dir.path()}, "", &out, &err) == 0);
+  BOOST_TEST(test::RunProgram({UPGRADECTL_PATH, "log", "verify", "--data-dir", data.path()}, "", &out, &err) == 0);
   BOOST_TEST(out.find("9 events verified") != std::string::npos);
   {
-    RawLog raw(dir.path());
+    RawLog raw(log_dir);
     std::string v = raw.Get(7);
     v[v.size() - 20] ^= 1;
     raw.Put(7, v);
   }
-  const int rc = test::RunProgram({UPGRADECTL_PATH, "log", "verify", "--dir", dir.path()}, "", &out, &err);
+  const int rc = test::RunProgram({UPGRADECTL_PATH, "log", "verify", "--data-dir", data.path()}, "", &out, &err);
   BOOST_TEST(rc == 4);
   BOOST_TEST(out.find("seq 7") != std::string::npos, out);
-  test::RunProgram({UPGRADECTL_PATH, "log", "verify", "--json", "--dir", dir.path()}, "", &out, &err);
+  test::RunProgram({UPGRADECTL_PATH, "log", "verify", "--json", "--data-dir", data.path()}, "", &out, &err);
   BOOST_TEST(out.find("\"first_bad_seq\":7") != std::string::npos, out);
 }

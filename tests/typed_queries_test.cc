@@ -373,7 +373,7 @@ BOOST_AUTO_TEST_CASE(upgradectl_reports_a_reply_that_does_not_verify_as_corrupt)
       answer = reply;
     }
     std::string out;
-    return test::RunProgram({UPGRADECTL_PATH, "status", "--commands", endpoint, "--timeout", "5000"}, "", &out, err);
+    return test::RunProgram({UPGRADECTL_PATH, "status", "--commands", endpoint, "--request-timeout", "5000ms"}, "", &out, err);
   };
   std::string err;
   BOOST_TEST(run(wire, &err) == 0, err);  // the endpoint works: a good reply is printed

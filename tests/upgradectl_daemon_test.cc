@@ -15,10 +15,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "support/daemon_process.h"
 #include "support/test_support.h"
@@ -115,7 +118,7 @@ struct Rig {
     return test::DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"), {"--hook-root", dir.sub("hooks")});
   }
   Rig() : d(StartIn(dir)) {
-    endpoints = {"--commands", d.commands, "--events", d.events, "--replay", d.replay, "--timeout", "5000"};
+    endpoints = {"--commands", d.commands, "--events", d.events, "--replay", d.replay, "--request-timeout", "5000ms"};
     for (const auto& [name, version] : {std::pair{"db", "1.4.0"}, std::pair{"web", "1.0.0"}}) {
       BOOST_REQUIRE(Ctl({"component", "register", "-f", Spec(name, version)}).rc == 0);
     }
@@ -151,7 +154,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_daemon_is_answered_within_two_seconds_with_e
   const std::vector<std::string> endpoints{"--commands", dead, "--events", dead, "--replay", dead};
   const std::vector<std::vector<std::string>> commands{
       {"status"},        {"upgrade", "list"},   {"upgrade", "status", "db"}, {"component", "list"},
-      {"watch", "--until-idle", "5"}, {"watch", "--from", "1", "--until-idle", "5"},
+      {"watch", "--idle", "5s"}, {"watch", "-e", "--from", "1", "--idle", "5s"},
       {"events", "replay"}, {"events", "tail"}, {"audit", "verify"}, {"rollback", "to", "p", "--yes"}};
   for (const auto& c : commands) {
     const auto start = std::chrono::steady_clock::now();
@@ -167,7 +170,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_daemon_is_answered_within_two_seconds_with_e
 
 BOOST_AUTO_TEST_CASE(upgrades_are_listed_and_addressed_by_id_prefix_or_component) {
   Rig rig;
-  BOOST_REQUIRE(rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30"}).rc == 0);
+  BOOST_REQUIRE(rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30s"}).rc == 0);
   // A canary paused at its first weight stays in flight until promoted
   BOOST_REQUIRE(rig.Ctl({"upgrade", "start", "web", "1.1.0", "--strategy", "canary", "--weights", "10,100"}).rc == 0);
   BOOST_REQUIRE(test::WaitFor([&] { return rig.List({"--phase", "paused"}).size() == 1; }, 30));
@@ -187,7 +190,7 @@ BOOST_AUTO_TEST_CASE(upgrades_are_listed_and_addressed_by_id_prefix_or_component
   BOOST_TEST(r.rc == 0);
   BOOST_TEST(r.out.find("ID") == 0u);
   BOOST_TEST(r.out.find(db_id) != std::string::npos);
-  BOOST_TEST(r.out.find("Paused") != std::string::npos);
+  BOOST_TEST(r.out.find("paused") != std::string::npos);
   BOOST_TEST(rig.Ctl({"upgrade", "list", "--phase", "sleeping"}).rc == 2);
   BOOST_TEST(rig.Ctl({"upgrade", "list", "--since", "yesterday"}).rc == 2);
 
@@ -214,7 +217,7 @@ BOOST_AUTO_TEST_CASE(upgrades_are_listed_and_addressed_by_id_prefix_or_component
   BOOST_REQUIRE(test::WaitFor([&] { return rig.List({"--component", "web", "--phase", "completed"}).size() == 1; }, 30));
 
   // watch prints whole upgrade ids
-  r = rig.Ctl({"watch", "--from", "1", "--until-idle", "0.5"});
+  r = rig.Ctl({"watch", "-e", "--from", "1", "--idle", "500ms"});
   BOOST_TEST(r.rc == 0);
   BOOST_TEST(r.out.find("upgrade/" + db_id) != std::string::npos);
   BOOST_TEST(r.out.find("upgrade/" + web_id) != std::string::npos);
@@ -249,7 +252,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_exit_2_and_the_expected_form) {
 BOOST_AUTO_TEST_CASE(rollback_prints_its_plan_and_asks_unless_yes) {
   Rig rig;
   BOOST_REQUIRE(rig.Ctl({"rollback", "point", "p0"}).rc == 0);
-  BOOST_REQUIRE(rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30"}).rc == 0);
+  BOOST_REQUIRE(rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30s"}).rc == 0);
   BOOST_REQUIRE(rig.Ctl({"component", "register", "-f", rig.Spec("cache", "2.0.0")}).rc == 0);
   BOOST_REQUIRE(rig.Ctl({"component", "deregister", "web"}).rc == 0);
 
@@ -280,14 +283,14 @@ BOOST_AUTO_TEST_CASE(rollback_prints_its_plan_and_asks_unless_yes) {
   BOOST_TEST(r.rc == 1, r.out);
   BOOST_TEST(r.out.find("downgrade   db") != std::string::npos, r.out);
   BOOST_TEST(rig.Version("db") == "1.5.0");
-  to_p0.insert(to_p0.end(), {"--wait", "30"});
+  to_p0.insert(to_p0.end(), {"--wait", "30s"});
   r = RunOnTerminal(to_p0, "y");
   BOOST_TEST(r.rc == 0, r.out);
   BOOST_TEST(rig.Version("db") == "1.4.0");
   BOOST_TEST(rig.Version("web") == "1.0.0");
   BOOST_TEST(rig.Version("cache") == "");
   // --yes without a terminal
-  r = rig.Ctl({"rollback", "to", "before-upgrade-" + db_id, "--yes", "--wait", "30"});
+  r = rig.Ctl({"rollback", "to", "before-upgrade-" + db_id, "--yes", "--wait", "30s"});
   BOOST_TEST(r.rc == 0, r.err);
   BOOST_TEST(r.out.find("rollback started") != std::string::npos);
 }
@@ -336,4 +339,106 @@ BOOST_AUTO_TEST_CASE(an_unsigned_artifact_exits_4) {
   BOOST_REQUIRE(Run({"artifact", "keygen", "--out", dir.sub("rel")}, {}).rc == 0);
   const Result r = Run({"artifact", "verify", "--signers", dir.sub("rel.pub"), file}, {});
   BOOST_TEST(r.rc == 4, r.out << r.err);
+}
+
+BOOST_AUTO_TEST_CASE(wait_follows_the_upgrade_line_by_line_and_shows_a_failing_hooks_output) {
+  Rig rig;
+  const std::string bad = rig.dir.sub("hooks/bad.sh");
+  std::ofstream(bad) << "#!/bin/sh\necho 'loading /etc/web.conf'\necho 'error: port 8080 already in use' >&2\nexit 2\n";
+  std::filesystem::permissions(bad, std::filesystem::perms(0755));
+
+  Result r = rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30s"});
+  BOOST_TEST(r.rc == 0, r.err);
+  for (const char* line : {"accepted", "StepStarted", "StepSucceeded", "UpgradeCompleted", " completed after "}) {
+    BOOST_TEST(r.out.find(line) != std::string::npos, line << " in:\n" << r.out);
+  }
+  // Progress comes in order: the step starts before the upgrade completes
+  BOOST_TEST(r.out.find("StepStarted") < r.out.find("UpgradeCompleted"));
+
+  r = rig.Ctl({"upgrade", "start", "web", "1.1.0", "--target", rig.Spec("web", "1.1.0", "bad.sh"), "--wait", "30s"});
+  BOOST_TEST(r.rc == 1, r.out << r.err);
+  BOOST_TEST(r.out.find("StepFailed") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("cause: step 1: swap hook failed: exit code 2") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("| error: port 8080 already in use") != std::string::npos, r.out);  // the hook's own words
+  BOOST_TEST(r.out.find("| loading /etc/web.conf") != std::string::npos, r.out);
+
+  // -o json: the reply, then one JSON object per event of the upgrade
+  r = rig.Ctl({"upgrade", "start", "db", "1.6.0", "--wait", "30s", "-o", "json"});
+  BOOST_TEST(r.rc == 0, r.err);
+  std::istringstream lines(r.out);
+  size_t objects = 0;
+  for (std::string line; std::getline(lines, line); ++objects) BOOST_TEST(json::parse(line, nullptr, false).is_object(), line);
+  BOOST_TEST(objects >= 4u, r.out);
+
+  // A duration without its unit is refused before anything is sent
+  r = rig.Ctl({"upgrade", "start", "db", "1.7.0", "--wait", "30"});
+  BOOST_TEST(r.rc == 2);
+  BOOST_TEST(r.err.find("30s") != std::string::npos, r.err);
+  BOOST_TEST(rig.Ctl({"upgrade", "start", "db", "1.7.0", "--timeout", "600000"}).rc == 2);
+  BOOST_TEST(rig.Ctl({"status", "--request-timeout", "5000"}).rc == 2);
+  BOOST_TEST(rig.List({"--component", "db"}).size() == 2u);  // 1.5.0 and 1.6.0 only
+}
+
+BOOST_AUTO_TEST_CASE(every_view_speaks_table_wide_or_json) {
+  Rig rig;
+  // component show: fields and tables for people, the typed answer as JSON
+  Result r = rig.Ctl({"component", "show", "db"});
+  BOOST_TEST(r.rc == 0, r.err);
+  BOOST_TEST(r.out.find("version     1.4.0") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("hooks:") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find('{') == std::string::npos, r.out);
+  r = rig.Ctl({"component", "show", "db", "-o", "json"});
+  BOOST_TEST(json::parse(r.out)["spec"]["version"] == "1.4.0");
+
+  // A dry run explains itself and changes nothing
+  r = rig.Ctl({"upgrade", "start", "db", "1.5.0", "--dry-run"});
+  BOOST_TEST(r.rc == 0, r.err);
+  BOOST_TEST(r.out.find("dry run: upgrade of db 1.4.0 -> 1.5.0 would be accepted") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("nothing was changed") != std::string::npos, r.out);
+  r = rig.Ctl({"upgrade", "start", "db", "2.0.0", "--dry-run"});
+  BOOST_TEST(r.rc == 1);  // refused: each problem with its code and field
+  BOOST_TEST(r.err.find("dry run: upgrade of db would be rejected") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("breaking_change [target_version]") != std::string::npos, r.err);
+  BOOST_TEST(rig.List().empty());
+
+  BOOST_REQUIRE(rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30s"}).rc == 0);
+  // Tables: a header, readable durations; wide adds columns
+  r = rig.Ctl({"stats"});
+  BOOST_TEST(r.out.find("COMPONENT") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("(all)") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find(" ms") == std::string::npos, r.out);  // 12ms, 1.2s: never "12.402 ms"
+  BOOST_TEST(rig.Ctl({"stats", "-o", "wide"}).out.find("MAX") != std::string::npos);
+  BOOST_TEST(rig.Ctl({"component", "list", "-o", "wide"}).out.find("EXECUTOR") != std::string::npos);
+  r = rig.Ctl({"status"});
+  BOOST_TEST(r.out.find("ENDED") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("completed") != std::string::npos, r.out);
+  for (const auto& cmd : std::vector<std::vector<std::string>>{{"status"}, {"stats"}, {"component", "list"}, {"upgrade", "list"}}) {
+    auto args = cmd;
+    args.insert(args.end(), {"-o", "json"});
+    r = rig.Ctl(args);
+    BOOST_TEST(!json::parse(r.out, nullptr, false).is_discarded(), cmd[0] << ": " << r.out);
+    args.back() = "yaml";
+    BOOST_TEST(rig.Ctl(args).rc == 2);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(watch_into_a_pipe_prints_a_row_per_change) {
+  Rig rig;
+  Result watched;
+  // The watcher may join before, during or after the upgrade: either way the
+  // upgrade's last row says it completed.
+  std::thread watcher([&] { watched = rig.Ctl({"watch", "--idle", "3s"}); });
+  const Result started = rig.Ctl({"upgrade", "start", "db", "1.5.0", "--wait", "30s"});
+  watcher.join();
+  BOOST_TEST(started.rc == 0, started.err);
+  BOOST_TEST(watched.rc == 0, watched.err);
+  BOOST_TEST(watched.out.find("ID ") != std::string::npos, watched.out);
+  const std::string id = rig.List().at(0)["id"];
+  const size_t last = watched.out.rfind(id);
+  BOOST_REQUIRE(last != std::string::npos);
+  BOOST_TEST(watched.out.substr(last, watched.out.find('\n', last) - last).find("completed") != std::string::npos, watched.out);
+  // -e: the event stream instead, bounded by --limit
+  const Result events = rig.Ctl({"watch", "-e", "--from", "1", "--limit", "3"});
+  BOOST_TEST(events.rc == 0);
+  BOOST_TEST(std::count(events.out.begin(), events.out.end(), '#') >= 3, events.out);
 }

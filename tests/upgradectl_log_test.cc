@@ -29,7 +29,7 @@ std::vector<std::string> Contents(const std::string& dir) {
   o.mode = store::OpenMode::kReadOnly;
   std::unique_ptr<store::EventLog> log;
   std::vector<std::string> all;
-  if (!store::EventLog::Open(dir, o, &log).ok()) return all;
+  if (!store::EventLog::Open(dir + "/log", o, &log).ok()) return all;  // the data directory's log
   for (auto it = log->Scan(1); it->Valid(); it->Next()) all.emplace_back(it->bytes());
   return all;
 }
@@ -42,7 +42,7 @@ const char* kRegister = R"({"stream":"component/db","type":"ComponentRegistered"
 
 BOOST_AUTO_TEST_CASE(append_from_json_then_show_tail_verify_stats) {
   test::TempDir dir;
-  const std::string d = dir.sub("log");
+  const std::string d = dir.sub("data");
   std::string out, err;
   BOOST_TEST(Ctl({"log", "append", "-d", d, "-f", "-"}, kRegister, &out, &err) == 0, err);
   // JSON Lines: one object per line.
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(append_from_json_then_show_tail_verify_stats) {
 
 BOOST_AUTO_TEST_CASE(bad_input_is_refused_clearly_and_changes_nothing) {
   test::TempDir dir;
-  const std::string d = dir.sub("log");
+  const std::string d = dir.sub("data");
   BOOST_REQUIRE(Ctl({"log", "append", "-d", d, "-f", "-"}, kRegister) == 0);
   const auto before = Contents(d);
   BOOST_REQUIRE(before.size() == 1u);

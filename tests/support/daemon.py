@@ -25,7 +25,7 @@ class Daemon:
     def __init__(self, upgraded, upgradectl, work, *flags):
         self.upgradectl = upgradectl
         self.stderr_path = os.path.join(work, "upgraded.%d.err" % time.monotonic_ns())
-        args = [upgraded, "--data", os.path.join(work, "data"), "--commands", "tcp://127.0.0.1:0",
+        args = [upgraded, "--data-dir", os.path.join(work, "data"), "--commands", "tcp://127.0.0.1:0",
                 "--events", "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0",
                 "--hook-root", os.path.join(work, "hooks")] + list(flags)
         with open(self.stderr_path, "w") as err:
@@ -43,8 +43,8 @@ class Daemon:
 
     def run_ctl(self, *args):
         """upgradectl against this daemon: (exit code, stdout, stderr)."""
-        run = subprocess.run([self.upgradectl] + list(args) + ["--commands", self.commands], capture_output=True,
-                             text=True, timeout=120)
+        endpoints = ["--commands", self.commands, "--events", self.events, "--replay", self.replay]
+        run = subprocess.run([self.upgradectl] + list(args) + endpoints, capture_output=True, text=True, timeout=120)
         return run.returncode, run.stdout, run.stderr
 
     def stop(self):

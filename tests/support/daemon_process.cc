@@ -15,7 +15,7 @@ DaemonProcess DaemonProcess::Start(const std::string& upgraded_path, const std::
                                    const std::vector<std::string>& extra) {
   std::vector<std::string> args{"upgraded", "--commands", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0",
                                 "--replay", "tcp://127.0.0.1:0", "--log-level", "warn", "--snapshot-every", "50"};
-  if (!data_dir.empty()) args.insert(args.end(), {"--data", data_dir});
+  if (!data_dir.empty()) args.insert(args.end(), {"--data-dir", data_dir});
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.begin(), upgraded_path);
   args.erase(args.begin() + 1);  // argv[0] is the path itself

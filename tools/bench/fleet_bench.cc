@@ -62,7 +62,7 @@ struct Flags {
 Daemon Spawn(const std::string& data, const Flags& flags) {
   int out[2];
   if (pipe(out) != 0) std::exit(1);
-  std::vector<std::string> args = {"upgraded",  "--data",        data,       "--commands",    "tcp://127.0.0.1:0",
+  std::vector<std::string> args = {"upgraded",  "--data-dir",    data,       "--commands",    "tcp://127.0.0.1:0",
                                    "--events",  "tcp://127.0.0.1:0", "--replay", "tcp://127.0.0.1:0", "--log-level",
                                    "warn",      "--plugin-dir",  PLUGIN_DIR, "--plugin-trial", "off",
                                    "--max-running", "100000",    "--sync",   flags.sync};

@@ -55,7 +55,7 @@ export NOODLE_REPLAY=${NOODLE_REPLAY:-tcp://127.0.0.1:7603}
 # CURVE on every endpoint (--keys); hook programs run only from --hook-root
 # (no shell lines); plugins need their SHA-256 and a trusted signature.
 # The live dashboard on a free local port (the log names it).
-build/tools/upgraded --data "$root/data" --keys "$root/keys/keys" --plugin-dir "$PWD/build/plugins" \
+build/tools/upgraded --data-dir "$root/data" --keys "$root/keys/keys" --plugin-dir "$PWD/build/plugins" \
   --hook-root "$hooks" --trusted-signers "$root/keys/trusted-signers" --sign-head-seconds 1 \
   --dashboard "127.0.0.1:${NOODLE_DEMO_DASHBOARD_PORT:-0}" \
   >"$root/ready" 2>"$root/upgraded.log" &
@@ -75,10 +75,10 @@ dashboard=$(grep -o 'dashboard on http://[^ ]*' "$root/upgraded.log" | head -n 1
 echo "dashboard (live while the demo runs; NOODLE_DEMO_HOLD=1 keeps it up at the end): $dashboard"
 # upgradectl reads its keys from the environment (or flags, or a config file).
 export NOODLE_SERVER_PUBLIC_KEY=$root/data/server.pub NOODLE_CLIENT_KEY=$root/keys/ops.key
-"$ctl" watch --from 1 --key "$root/keys/viewer.key" >"$root/watch.out" 2>&1 &
+"$ctl" watch --key "$root/keys/viewer.key" >"$root/watch.out" 2>&1 &
 watcher=$!
 echo "a client without a key gets no answer:"
-"$ctl" status --server-key "" --key "" --timeout 300 2>&1 | tail -n 1 || true
+"$ctl" status --server-key "" --key "" --request-timeout 300ms 2>&1 | tail -n 1 || true
 echo "the viewer may look but not act:"
 "$ctl" status --key "$root/keys/viewer.key" | head -n 1
 "$ctl" rollback point viewer-was-here --key "$root/keys/viewer.key" || echo "(exit $?)"
@@ -90,7 +90,7 @@ step "register components (hooks: examples/hooks/*.sh)"
 "$ctl" rollback point before-release
 
 step "immediate upgrade: shop 1.0.0 -> 1.1.0"
-"$ctl" upgrade start shop 1.1.0 --wait 30
+"$ctl" upgrade start shop 1.1.0 --wait 30s
 echo "current -> $(readlink "$root/shop/current")"
 
 step "canary: db 1.4.0 -> 1.5.0 at 25%, then promoted"
@@ -106,7 +106,7 @@ sleep 0.5
 "$ctl" upgrade status $canary
 
 step "a broken release: shop 1.1.0 -> 1.2.0 fails its health check and rolls back by itself"
-"$ctl" upgrade start shop 1.2.0 --wait 30 || echo "(exit $?: not completed)"
+"$ctl" upgrade start shop 1.2.0 --wait 30s || echo "(exit $?: not completed)"
 echo "current -> $(readlink "$root/shop/current")"
 
 step "bad requests are refused with every reason"
@@ -114,7 +114,7 @@ step "bad requests are refused with every reason"
 "$ctl" upgrade start ghost 1.0.0 || echo "(exit $?)"
 
 step "roll back to the point 'before-release'"
-"$ctl" rollback to --point before-release --reason "demo" --yes --wait 30
+"$ctl" rollback to --point before-release --reason "demo" --yes --wait 30s
 "$ctl" component list
 echo "current -> $(readlink "$root/shop/current")"
 
@@ -131,9 +131,9 @@ for v in 1.0.0 1.1.0 1.2.0 2.0.0; do
 JSON
 done
 "$ctl" component register -f "$root/counter-1.0.0.json"
-"$ctl" upgrade start counter 1.1.0 --target "$root/counter-1.1.0.json" --wait 30
-"$ctl" upgrade start counter 1.2.0 --target "$root/counter-1.2.0.json" --wait 30 || echo "(exit $?: its health check failed in the plugin host; 1.1.0 kept serving)"
-"$ctl" upgrade start counter 2.0.0 --target "$root/counter-2.0.0.json" --allow-breaking --wait 30
+"$ctl" upgrade start counter 1.1.0 --target "$root/counter-1.1.0.json" --wait 30s
+"$ctl" upgrade start counter 1.2.0 --target "$root/counter-1.2.0.json" --wait 30s || echo "(exit $?: its health check failed in the plugin host; 1.1.0 kept serving)"
+"$ctl" upgrade start counter 2.0.0 --target "$root/counter-2.0.0.json" --allow-breaking --wait 30s
 echo "the steps record who signed what was loaded:"
 "$ctl" events replay --type StepSucceeded | grep -o '"signer":"[0-9a-f]\+"' | sort | uniq -c
 
@@ -147,7 +147,7 @@ cat >"$root/web.json" <<JSON
  "hooks":{"swap":{"argv":["$hooks/record-version.sh","$root"]}}}
 JSON
 "$ctl" component register -f "$root/web.json"
-"$ctl" upgrade start web 3.1.0 --strategy rolling --max-unavailable 1 --wait 30
+"$ctl" upgrade start web 3.1.0 --strategy rolling --max-unavailable 1 --wait 30s
 echo "web-1 runs $(cat "$root/web-1.version"), web-2 runs $(cat "$root/web-2.version")"
 cat "$root/agent.log"
 
@@ -160,7 +160,7 @@ step "status and statistics"
 
 step "audit: recompute the hash chain over the bus, and from the data directory"
 "$ctl" audit verify
-"$ctl" audit verify --data "$root/data"
+"$ctl" audit verify --data-dir "$root/data"
 echo "an auditor keeps a copy of the daemon's signed chain head; history cut or rewritten below it is caught:"
 sleep 1.2  # the daemon signs its head every second here (--sign-head-seconds 1)
 "$ctl" audit head save "$root/head.saved"

@@ -61,7 +61,7 @@ JSON
 # ipc endpoints in the work dir: no ports to collide with; no keys (local only).
 export NOODLE_COMMANDS=ipc://$work/commands NOODLE_EVENTS=ipc://$work/events NOODLE_REPLAY=ipc://$work/replay
 export HOME=$work  # no client config of the user's
-"$build/tools/upgraded" --data "$work/data" --allow-shell-hooks --snapshot-every 4 \
+"$build/tools/upgraded" --data-dir "$work/data" --allow-shell-hooks --snapshot-every 4 \
   >"$work/ready" 2>"$work/upgraded.log" &
 daemon=$!
 for _ in $(seq 100); do grep -q ready "$work/ready" 2>/dev/null && break; sleep 0.1; done

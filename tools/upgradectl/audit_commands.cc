@@ -54,7 +54,7 @@ Status LogFacts(const DaemonFlags& f, const std::string& data_dir, uint64_t seq,
   if (!curve.ok()) return curve.status();
   std::vector<std::string> events;
   const uint64_t from = seq == 0 ? 1 : seq;
-  if (Status s = bus::FetchReplay(f.replay, from, from, 1, &events, last, f.timeout_ms, *curve); !s.ok()) return s;
+  if (Status s = bus::FetchReplay(f.replay, from, from, 1, &events, last, f.timeout_ms(), *curve); !s.ok()) return s;
   if (seq > 0 && !events.empty()) take(VerifyEnvelope(events.front()));
   return Status::OK();
 }
@@ -119,7 +119,7 @@ void AddAuditHeadCommands(CLI::App* audit, const std::shared_ptr<DaemonFlags>& f
       return;
     }
     std::string bytes;
-    if (Status s = bus::FetchHead(f->replay, &bytes, f->timeout_ms, *curve); !s.ok()) {
+    if (Status s = bus::FetchHead(f->replay, &bytes, f->timeout_ms(), *curve); !s.ok()) {
       *exit_code = Fail(s, "daemon at " + f->replay);
       return;
     }

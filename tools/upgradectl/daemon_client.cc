@@ -48,7 +48,7 @@ engine::cmd::Meta MetaOf(const DaemonFlags& f) {
 
 int Reach(const DaemonFlags& f, const std::string& endpoint) {
   constexpr int kConnectMs = 1000;  // a local or LAN daemon connects in far less
-  Status s = bus::Probe(endpoint, std::clamp(f.timeout_ms, 1, kConnectMs));
+  Status s = bus::Probe(endpoint, std::clamp(f.timeout_ms(), 1, kConnectMs));
   if (s.ok()) return kExitOk;
   std::cerr << "upgradectl: cannot connect: " << s.message() << "\n"
             << "  is upgraded running at " << endpoint << "? (--commands/--events/--replay, or the client config)\n";
@@ -61,7 +61,7 @@ int Send(const DaemonFlags& f, const std::string& command, engine::Reply* reply)
   if (!client) {
     if (int rc = Reach(f, f.commands); rc != kExitOk) return rc;
     bus::CommandClientOptions o;
-    o.timeout_ms = f.timeout_ms;
+    o.timeout_ms = f.timeout_ms();
     auto curve = CurveOf(f);
     if (!curve.ok()) return Fail(curve.status());
     o.curve = *curve;
@@ -131,11 +131,12 @@ json ReplyJson(const engine::Reply& r) {
   return j;
 }
 
-int Simple(const DaemonFlags& f, const std::string& command, const std::string& what) {
-  engine::Reply r;
+int Simple(const DaemonFlags& f, const std::string& command, const std::string& what, engine::Reply* reply) {
+  engine::Reply own;
+  engine::Reply& r = reply != nullptr ? *reply : own;
   if (int rc = Send(f, command, &r); rc != kExitOk) return rc;
   if (f.json) {
-    std::cout << ReplyJson(r).dump() << "\n";
+    std::cout << ReplyJson(r).dump() << std::endl;
     return kExitOk;
   }
   std::cout << what;
@@ -143,7 +144,7 @@ int Simple(const DaemonFlags& f, const std::string& command, const std::string& 
   if (!r.seqs.empty()) {
     std::cout << " (seq " << r.seqs.front() << (r.seqs.size() > 1 ? ".." + std::to_string(r.seqs.back()) : "") << ")";
   }
-  std::cout << "\n";
+  std::cout << std::endl;
   return kExitOk;
 }
 

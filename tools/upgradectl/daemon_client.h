@@ -61,8 +61,8 @@ nlohmann::json PagesJson(const std::vector<engine::Reply>& pages);
 nlohmann::json ReplyJson(const engine::Reply& r);
 
 // For commands whose answer is just "accepted": prints what (and the ids,
-// seqs) or, with --json, the reply.
-int Simple(const DaemonFlags& f, const std::string& command, const std::string& what);
+// seqs) or, with --json, the reply; the reply in *reply when given.
+int Simple(const DaemonFlags& f, const std::string& command, const std::string& what, engine::Reply* reply = nullptr);
 
 Result<proj::Id> ParseId(const std::string& text);
 

@@ -5,12 +5,13 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "client_config.h"
 #include "component_json.h"
 #include "daemon_client.h"
 #include "exit_codes.h"
+#include "flags.h"
+#include "follow.h"
 #include "noodle/protocol/commands.h"
 #include "print.h"
 #include "query_print.h"
@@ -23,30 +24,12 @@ namespace {
 using nlohmann::json;
 using Flags = std::shared_ptr<DaemonFlags>;
 
-// Waits until the upgrade has ended; prints how. 0 when completed.
-int WaitForEnd(const DaemonFlags& f, const proj::Id& id, int seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    engine::Reply r;
-    const fb::UpgradeInfo* u = nullptr;
-    if (int rc = Query(f, engine::cmd::QueryStatus(id, MetaOf(f)), &r, &u); rc != kExitOk) return rc;
-    if (u->phase() >= fb::Phase::Completed) {  // the phases from Completed on are ends
-      if (f.json) std::cout << AnswerJson(r).dump() << "\n";
-      else std::cout << "upgrade " << id.hex() << " " << Label(fb::EnumNamePhase(u->phase()))
-                     << (u->reason() == nullptr || u->reason()->size() == 0 ? "" : ": " + u->reason()->str()) << "\n";
-      return u->phase() == fb::Phase::Completed ? kExitOk : kExitRejected;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::cerr << "upgradectl: upgrade " << id.hex() << " still in progress after " << seconds << " s\n";
-  return kExitRejected;
-}
-
 struct UpgradeFlags {
   std::string component, version, expected, strategy = "immediate", level = "standard", id, target_file;
-  uint32_t steps = 1, pause_ms = 0, max_unavailable = 1, timeout_ms = 600000;
+  uint32_t steps = 1, max_unavailable = 1;
+  int64_t pause_ns = 0, timeout_ns = 600'000'000'000, wait_ns = 0;
   std::vector<int> weights;
-  int priority = 0, wait = 0;
+  int priority = 0;
   bool no_rollback = false, allow_breaking = false, dry_run = false;
 };
 
@@ -71,10 +54,10 @@ Status RequestOf(const DaemonFlags& f, const UpgradeFlags& u, engine::cmd::Upgra
   r->strategy.kind = kinds.at(u.strategy);
   r->strategy.steps = u.steps;
   for (int w : u.weights) r->strategy.weights.push_back(static_cast<uint8_t>(std::clamp(w, 0, 255)));
-  r->strategy.pause_ms = u.pause_ms;
+  r->strategy.pause_ms = static_cast<uint32_t>(std::min<int64_t>(u.pause_ns / 1'000'000, UINT32_MAX));
   r->strategy.max_unavailable = u.max_unavailable;
   r->priority = u.priority;
-  r->timeout_ms = u.timeout_ms;
+  r->timeout_ms = static_cast<uint32_t>(std::min<int64_t>(u.timeout_ns / 1'000'000, UINT32_MAX));
   r->rollback_enabled = !u.no_rollback;
   r->level = u.level == "basic" ? fb::ValidationLevel::Basic : u.level == "strict" ? fb::ValidationLevel::Strict : fb::ValidationLevel::Standard;
   r->allow_breaking = u.allow_breaking;
@@ -88,20 +71,29 @@ Status RequestOf(const DaemonFlags& f, const UpgradeFlags& u, engine::cmd::Upgra
   return Status::OK();
 }
 
+// An accepted dry run's plan (Accepted.result_json) for people.
+void PrintDryRunOf(const engine::Reply& reply) {
+  if (reply.result_json.empty()) return;
+  const json plan = json::parse(reply.result_json, nullptr, false);
+  if (!plan.is_discarded()) PrintDryRun(plan);
+}
+
 int RunUpgradeStart(const DaemonFlags& f, const UpgradeFlags& u) {
   engine::cmd::UpgradeRequest r;
   if (Status s = RequestOf(f, u, &r); !s.ok()) return Fail(s);
+  // --wait follows the event stream: check it answers before asking.
+  if (u.wait_ns > 0 && !u.dry_run) {
+    if (int rc = Reach(f, f.events); rc != kExitOk) return rc;
+    if (int rc = Reach(f, f.replay); rc != kExitOk) return rc;
+  }
   proj::Id id;
   engine::Reply reply;
-  // A dry run's plan is JSON text (Accepted.result_json), also when refused.
-  if (int rc = Send(f, engine::cmd::Upgrade(r, MetaOf(f), &id), &reply); rc != kExitOk) {
-    if (u.dry_run && !reply.result_json.empty() && !f.json) std::cout << json::parse(reply.result_json).dump(2) << "\n";
-    return rc;
-  }
-  if (f.json) std::cout << ReplyJson(reply).dump() << "\n";
-  else if (u.dry_run) std::cout << json::parse(reply.result_json).dump(2) << "\n";
-  else std::cout << "upgrade " << id.hex() << " accepted: " << u.component << " -> " << u.version << "\n";
-  if (u.wait > 0 && !u.dry_run) return WaitForEnd(f, id, u.wait);
+  // A refused dry run is printed by Send: every problem with its code and field.
+  if (int rc = Send(f, engine::cmd::Upgrade(r, MetaOf(f), &id), &reply); rc != kExitOk) return rc;
+  if (f.json) std::cout << ReplyJson(reply).dump() << std::endl;
+  else if (u.dry_run) PrintDryRunOf(reply);
+  else std::cout << "upgrade " << id.hex() << " accepted: " << u.component << " -> " << u.version << std::endl;
+  if (u.wait_ns > 0 && !u.dry_run) return FollowUpgrade(f, id, reply.seqs.empty() ? 1 : reply.seqs.front(), u.wait_ns);
   return kExitOk;
 }
 
@@ -135,7 +127,7 @@ void AddComponentCommands(CLI::App& app, const Flags& f, int* exit_code) {
     auto page = [&](const std::string& after) { return engine::cmd::QueryRegistryPage(after, 0, MetaOf(*f)); };
     if ((*exit_code = FetchPages(*f, page, fb::QueryAnswer::RegistryResult, &pages)) != kExitOk) return;
     if (f->json) std::cout << PagesJson(pages).dump() << "\n";
-    else PrintRegistry(Answers<fb::RegistryResult>(pages));
+    else PrintRegistry(Answers<fb::RegistryResult>(pages), f->wide);
   });
   auto* show = component->add_subcommand("show", "Show one component");
   AddDaemonFlags(show, f);
@@ -144,7 +136,8 @@ void AddComponentCommands(CLI::App& app, const Flags& f, int* exit_code) {
     engine::Reply r;
     const fb::ComponentInfo* c = nullptr;
     if ((*exit_code = Query(*f, engine::cmd::QueryRegistry(*name, MetaOf(*f)), &r, &c)) != kExitOk) return;
-    PrintAnswer(*f, r);
+    if (f->json) PrintAnswer(*f, r);
+    else PrintComponent(*c);
   });
   auto* dereg = component->add_subcommand("deregister", "Deregister a component");
   AddDaemonFlags(dereg, f);
@@ -164,17 +157,18 @@ void AddUpgradeStart(CLI::App* upgrade, const Flags& f, int* exit_code) {
       ->check(CLI::IsMember({"immediate", "gradual", "canary", "blue_green", "rolling"}));
   start->add_option("--steps", u->steps, "gradual: number of steps");
   start->add_option("--weights", u->weights, "canary: weights in percent, e.g. 10,50,100")->delimiter(',');
-  start->add_option("--pause-ms", u->pause_ms, "canary: pause after each weight (0: until promoted)");
+  AddDurationOption(start, "--pause", &u->pause_ns, "canary: pause after each weight (30s, 5m; 0: until promoted)");
   start->add_option("--max-unavailable", u->max_unavailable, "rolling: instances down at once");
   start->add_option("--priority", u->priority, "Higher goes first when upgrades wait");
-  start->add_option("--timeout-ms", u->timeout_ms, "Fail (and roll back) after this long");
+  AddDurationOption(start, "--timeout", &u->timeout_ns, "Fail (and roll back) after this long (10m, 90s); paused time does not count");
   start->add_flag("--no-rollback", u->no_rollback, "Leave a failed upgrade where it stopped");
   start->add_option("--level", u->level, "Validation: basic, standard, strict")->check(CLI::IsMember({"basic", "standard", "strict"}));
   start->add_flag("--allow-breaking", u->allow_breaking, "Allow a major version change");
   start->add_flag("--dry-run", u->dry_run, "Validate and print the plan; change nothing");
   start->add_option("--id", u->id, "Upgrade id (32 hex digits; default: new)");
   start->add_option("--target", u->target_file, "Spec of the new version (JSON), when it changes more than the version");
-  start->add_option("--wait", u->wait, "Wait up to this many seconds for the upgrade to end; exit 0 only if it completed");
+  AddDurationOption(start, "--wait", &u->wait_ns,
+                    "Follow the upgrade's events for up to this long (5m, 90s), a line each; exit 0 only if it completed");
   start->callback([=] { *exit_code = RunUpgradeStart(*f, *u); });
 }
 
@@ -201,7 +195,7 @@ void AddUpgradeCommands(CLI::App& app, const Flags& f, int* exit_code) {
         [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Cancel(id, why, m); });
   on_id("abort", "aborted", "Abort an upgrade (canary: traffic back to the old version)",
         [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Abort(id, why, m); });
-  on_id("pause", "paused", "Pause a running upgrade: steps in flight finish, none starts until resumed (its timeout keeps counting)",
+  on_id("pause", "paused", "Pause a running upgrade: steps in flight finish, none starts until resumed (its timeout stops until resumed)",
         [](const proj::Id& id, const std::string& why, const engine::cmd::Meta& m) { return engine::cmd::Pause(id, why, m); });
   on_id("resume", "resumed", "Resume an upgrade paused with `upgrade pause`",
         [](const proj::Id& id, const std::string&, const engine::cmd::Meta& m) { return engine::cmd::Resume(id, m); });
@@ -230,7 +224,7 @@ void AddReportCommands(CLI::App& app, const Flags& f, int* exit_code) {
     auto page = [&](const std::string& after) { return engine::cmd::QueryStatusPage(after, MetaOf(*f)); };
     if ((*exit_code = FetchPages(*f, page, fb::QueryAnswer::StatusResult, &pages)) != kExitOk) return;
     if (f->json) std::cout << PagesJson(pages).dump() << "\n";
-    else PrintStatus(Answers<fb::StatusResult>(pages));
+    else PrintStatus(Answers<fb::StatusResult>(pages), f->wide);
   });
   auto* stats = app.add_subcommand("stats", "Outcomes and durations, overall and per component");
   AddDaemonFlags(stats, f);
@@ -239,7 +233,7 @@ void AddReportCommands(CLI::App& app, const Flags& f, int* exit_code) {
     auto page = [&](const std::string& after) { return engine::cmd::QueryStatisticsPage(after, MetaOf(*f)); };
     if ((*exit_code = FetchPages(*f, page, fb::QueryAnswer::StatisticsResult, &pages)) != kExitOk) return;
     if (f->json) std::cout << PagesJson(pages).dump() << "\n";
-    else PrintStats(Answers<fb::StatisticsResult>(pages));
+    else PrintStats(Answers<fb::StatisticsResult>(pages), f->wide);
   });
 }
 
@@ -249,8 +243,12 @@ void AddDaemonFlags(CLI::App* cmd, const Flags& f) {
   cmd->add_option("--commands", f->commands, "Command endpoint of upgraded")->default_str(f->commands);
   cmd->add_option("--events", f->events, "Event endpoint of upgraded");
   cmd->add_option("--replay", f->replay, "Replay endpoint of upgraded");
-  cmd->add_option("--timeout", f->timeout_ms, "Milliseconds to wait for each reply");
-  cmd->add_flag("--json", f->json, "Print JSON");
+  AddDurationOption(cmd, "--request-timeout", &f->request_timeout_ns, "How long to wait for each reply (5s, 500ms)");
+  cmd->add_option_function<std::string>(
+         "-o,--output", [f](const std::string& o) { f->json = o == "json", f->wide = o == "wide"; },
+         "table (default), wide (more columns) or json")
+      ->check(CLI::IsMember({"table", "wide", "json"}));
+  cmd->add_flag_callback("--json", [f] { f->json = true, f->wide = false; }, "Same as -o json");
   cmd->add_option("--actor", f->actor, "A note of who is asking (default: $USER); the daemon records its key's name");
   cmd->add_option("--server-key", f->server_key, "The daemon's CURVE public key (Z85, or its .pub file)");
   cmd->add_option("--key", f->key, "This client's CURVE key pair file (upgradectl keys generate)");

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,18 +20,21 @@ struct DaemonFlags {
   std::string commands;
   std::string events;
   std::string replay;
-  int timeout_ms = 5000;
-  bool json = false;
+  int64_t request_timeout_ns = 5'000'000'000;  // --request-timeout: each reply
+  bool json = false;  // -o json, --json
+  bool wide = false;  // -o wide: tables with more columns
   std::string actor;
   std::string server_key;  // the daemon's public key (Z85 or a file); empty: plaintext
   std::string key;         // this client's key pair file
   Status config_error;     // the client config did not load: commands refuse to run
+
+  int timeout_ms() const { return static_cast<int>(std::min<int64_t>(request_timeout_ns / 1'000'000, INT32_MAX)); }
 };
 
 // Endpoints and keys from the client config, else the daemon's defaults.
 std::shared_ptr<DaemonFlags> DefaultDaemonFlags();
 
-// Adds --commands/--events/--replay/--timeout/--json/--actor/--server-key/--key to a subcommand.
+// Adds --commands/--events/--replay/--request-timeout/-o/--json/--actor/--server-key/--key to a subcommand.
 void AddDaemonFlags(CLI::App* cmd, const std::shared_ptr<DaemonFlags>& flags);
 
 // The CURVE keys the flags name (none: plaintext); InvalidArgument when

@@ -1,5 +1,5 @@
 // Reading a data directory's log directly (RocksDB). upgradectl links no
-// RocksDB: `upgradectl log ...` and any command given --data run noodle-log,
+// RocksDB: `upgradectl log ...` and any command given --data-dir run noodle-log,
 // the same command line built with this part, from upgradectl's directory.
 #pragma once
 
@@ -12,7 +12,7 @@
 namespace noodle::tools {
 
 // The command line needs the data directory read directly: `log ...`, or a
-// --data option anywhere.
+// --data-dir option anywhere.
 bool NeedsLocalLog(int argc, char** argv);
 
 // Replaces this process with noodle-log (beside the running program), same

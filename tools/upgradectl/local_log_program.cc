@@ -17,7 +17,7 @@ bool NeedsLocalLog(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "log") return true;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a(argv[i]);
-    if (a == "--data" || a.starts_with("--data=")) return true;
+    if (a == "--data-dir" || a.starts_with("--data-dir=")) return true;
   }
   return false;
 }
@@ -35,10 +35,10 @@ int RunLocalLogProgram(int argc, char** argv) {
 
 // Never reached in upgradectl: main hands such command lines to noodle-log.
 Status VerifyLocalLog(const std::string&, uint64_t*, uint64_t*, Status*) {
-  return Status::NotSupported("reading a data directory is noodle-log's (upgradectl runs it for --data)");
+  return Status::NotSupported("reading a data directory is noodle-log's (upgradectl runs it for --data-dir)");
 }
 Status LocalLogFacts(const std::string&, uint64_t, uint64_t*, store::HeadHash*, bool*) {
-  return Status::NotSupported("reading a data directory is noodle-log's (upgradectl runs it for --data)");
+  return Status::NotSupported("reading a data directory is noodle-log's (upgradectl runs it for --data-dir)");
 }
 
 }  // namespace noodle::tools

@@ -51,7 +51,7 @@ Status OpenLog(const Flags& f, store::OpenMode mode, std::unique_ptr<store::Even
   store::LogOptions o;
   o.mode = mode;
   o.durability = f.no_sync ? store::Durability::kNoSync : store::Durability::kSync;
-  return store::EventLog::Open(f.dir, o, log);
+  return store::EventLog::Open(f.dir + "/log", o, log);
 }
 
 // Input: one JSON object, a JSON array of objects, or JSON Lines.
@@ -127,7 +127,7 @@ int RunAppend(const Flags& f) {
   }
 
   std::unique_ptr<store::EventLog> log;
-  if (Status s = OpenLog(f, store::OpenMode::kReadWrite, &log); !s.ok()) return Fail(s, "open " + f.dir);
+  if (Status s = OpenLog(f, store::OpenMode::kReadWrite, &log); !s.ok()) return Fail(s, "open " + f.dir + "/log");
   // Consecutive events of one stream go in one atomic batch; an event that
   // names its own expected version starts a new batch.
   size_t i = 0;
@@ -160,7 +160,7 @@ int RunAppend(const Flags& f) {
 int RunShow(const Flags& f) {
   EventJson codec;
   std::unique_ptr<store::EventLog> log;
-  if (Status s = OpenLog(f, store::OpenMode::kReadOnly, &log); !s.ok()) return Fail(s, "open " + f.dir);
+  if (Status s = OpenLog(f, store::OpenMode::kReadOnly, &log); !s.ok()) return Fail(s, "open " + f.dir + "/log");
   auto matches = [&](const fb::EventEnvelope& env) {
     return f.type_filter.empty() || f.type_filter == fb::EnumNameEvent(env.event_type());
   };
@@ -188,7 +188,7 @@ int RunTail(const Flags& f) {
   EventJson codec;
   std::unique_ptr<store::EventLog> log;
   const auto mode = f.follow ? store::OpenMode::kSecondary : store::OpenMode::kReadOnly;
-  if (Status s = OpenLog(f, mode, &log); !s.ok()) return Fail(s, "open " + f.dir);
+  if (Status s = OpenLog(f, mode, &log); !s.ok()) return Fail(s, "open " + f.dir + "/log");
   const uint64_t last = log->LastSeq();
   uint64_t next = last >= f.count ? last - f.count + 1 : 1;
   std::signal(SIGINT, [](int) { g_stop = 1; });
@@ -209,7 +209,7 @@ int RunTail(const Flags& f) {
 
 int RunVerify(const Flags& f) {
   std::unique_ptr<store::EventLog> log;
-  if (Status s = OpenLog(f, store::OpenMode::kReadOnly, &log); !s.ok()) return Fail(s, "open " + f.dir);
+  if (Status s = OpenLog(f, store::OpenMode::kReadOnly, &log); !s.ok()) return Fail(s, "open " + f.dir + "/log");
   uint64_t checked = 0;
   const Status s = log->Verify(f.from, f.to, &checked);
   if (f.json) {
@@ -230,7 +230,7 @@ int RunVerify(const Flags& f) {
 
 int RunStats(const Flags& f) {
   std::unique_ptr<store::EventLog> log;
-  if (Status s = OpenLog(f, store::OpenMode::kReadOnly, &log); !s.ok()) return Fail(s, "open " + f.dir);
+  if (Status s = OpenLog(f, store::OpenMode::kReadOnly, &log); !s.ok()) return Fail(s, "open " + f.dir + "/log");
   auto st = log->Stats();
   if (!st.ok()) return Fail(st.status());
   if (f.json) {
@@ -252,8 +252,11 @@ void AddLogCommands(CLI::App& app, int* exit_code) {
   auto* log = app.add_subcommand("log", kLogCommandsHelp);
   log->require_subcommand(1);
   auto add_dir = [&](CLI::App* c) {
-    c->add_option("--dir,-d", flags->dir, "Event log directory")->required();
-    c->add_flag("--json", flags->json, "Print JSON (one object per line)");
+    c->add_option("--data-dir,-d", flags->dir, "Data directory (the event log is DIR/log), as upgraded's --data-dir")->required();
+    c->add_option_function<std::string>(
+         "-o,--output", [flags](const std::string& o) { flags->json = o == "json"; }, "table (default) or json (one object per line)")
+        ->check(CLI::IsMember({"table", "json"}));
+    c->add_flag("--json", flags->json, "Same as -o json");
   };
 
   auto* append = log->add_subcommand("append", "Append events given as JSON (file or stdin) or by flags");

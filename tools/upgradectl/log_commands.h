@@ -5,7 +5,7 @@
 
 namespace noodle::tools {
 
-inline constexpr const char* kLogCommandsHelp = "Work offline on an event log directory";
+inline constexpr const char* kLogCommandsHelp = "Work offline on the event log of a data directory";
 
 // Adds the `log` subcommand tree to app. The chosen command stores its exit
 // code in *exit_code when it runs.

@@ -4,14 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "daemon_client.h"
 #include "daemon_commands.h"
 #include "exit_codes.h"
+#include "flags.h"
+#include "follow.h"
 #include "print.h"
 #include "time_text.h"
 
@@ -25,27 +25,9 @@ struct RollbackFlags {
   std::string point, positional, time, reason;
   uint64_t seq = 0;
   int64_t time_ns = 0;
-  int wait = 0;
+  int64_t wait_ns = 0;
   bool yes = false, dry_run = false;
 };
-
-// Waits up to `seconds` for the daemon to have no rollback in progress.
-int WaitForRollbacks(const DaemonFlags& f, int seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    std::vector<engine::Reply> pages;
-    auto page = [&](const std::string& after) { return engine::cmd::QueryStatusPage(after, MetaOf(f)); };
-    if (int rc = FetchPages(f, page, fb::QueryAnswer::StatusResult, &pages); rc != kExitOk) return rc;
-    size_t running = 0;
-    for (const auto* p : Answers<fb::StatusResult>(pages)) running += p->rollbacks() != nullptr ? p->rollbacks()->size() : 0;
-    if (running == 0) {
-      if (!f.json) std::cout << "rollback finished\n";
-      return kExitOk;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return kExitOk;
-}
 
 // Exactly one target; the time strictly RFC 3339. InvalidArgument otherwise.
 Status CheckTarget(RollbackFlags* r) {
@@ -117,10 +99,14 @@ int RunRollbackTo(const DaemonFlags& f, RollbackFlags r) {
       return kExitRejected;
     }
   }
+  if (r.wait_ns > 0) {  // --wait follows the event stream: check it answers before asking
+    if (int rc = Reach(f, f.events); rc != kExitOk) return rc;
+  }
   const std::string command = engine::cmd::RollBack(r.point, r.seq, r.time_ns, r.reason, MetaOf(f));
-  int rc = Simple(f, command, "rollback started:");
-  if (rc == kExitOk && r.wait > 0) rc = WaitForRollbacks(f, r.wait);
-  return rc;
+  engine::Reply reply;
+  if (int rc = Simple(f, command, "rollback started:", &reply); rc != kExitOk || r.wait_ns == 0) return rc;
+  if (reply.ids.empty()) return Fail(Status::Corruption("the accepted rollback names no operation"), "reply");
+  return FollowRollback(f, reply.ids.front(), reply.seqs.empty() ? 1 : reply.seqs.front(), r.wait_ns);
 }
 
 }  // namespace
@@ -144,7 +130,7 @@ void AddRollbackCommands(CLI::App& app, const Flags& f, int* exit_code) {
   to->add_option("--reason", r->reason, "Why");
   to->add_flag("--yes,-y", r->yes, "Do not ask for confirmation (needed without a terminal)");
   to->add_flag("--dry-run", r->dry_run, "Print the plan only; change nothing");
-  to->add_option("--wait", r->wait, "Wait up to this many seconds for the rollback to finish");
+  AddDurationOption(to, "--wait", &r->wait_ns, "Follow the rollback's events for up to this long (2m, 90s); exit 0 only if it completed");
   to->callback([=] { *exit_code = RunRollbackTo(*f, *r); });
 }
 

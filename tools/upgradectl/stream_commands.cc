@@ -9,6 +9,9 @@
 #include "daemon_client.h"
 #include "daemon_commands.h"
 #include "exit_codes.h"
+#include "event_text.h"
+#include "flags.h"
+#include "watch_table.h"
 #include "noodle/bus/client.h"
 #include "noodle/envelope.h"
 #include "noodle/projections/registry.h"
@@ -28,12 +31,12 @@ volatile std::sig_atomic_t g_interrupted = 0;
 
 struct StreamFlags {
   uint64_t from = 0;  // 0: from now on
-  uint64_t until = 0;
-  size_t count = 10;
-  size_t max_events = SIZE_MAX;
-  double until_idle = 0;  // seconds; 0: run until interrupted
-  bool follow = false;
-  std::string stream, type, data;
+  uint64_t to = 0;    // 0: to the end
+  size_t count = 10;  // events tail: how many of the newest
+  size_t limit = SIZE_MAX;
+  int64_t idle_ns = 0;  // stop after this long without an event; 0: run until interrupted
+  bool follow = false, events = false;
+  std::string stream, type, data_dir;
 };
 
 // The log's last seq, from a replay header.
@@ -42,7 +45,7 @@ Result<uint64_t> LastSeq(const DaemonFlags& f) {
   uint64_t last = 0;
   auto curve = CurveOf(f);
   if (!curve.ok()) return curve.status();
-  Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms, *curve);
+  Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms(), *curve);
   if (!s.ok()) return s;
   return last;
 }
@@ -59,36 +62,6 @@ std::string UpgradeLine(const proj::Upgrade& u) {
          std::to_string(u.weight) + "%  steps [" + steps + "]" + (u.unhealthy ? "  unhealthy checks " + std::to_string(u.unhealthy) : "");
 }
 
-std::string Detail(const fb::EventEnvelope& e) {
-  switch (e.event_type()) {
-    case fb::Event::StepStarted: {
-      const auto* s = e.event_as_StepStarted();
-      return std::string(s->revert() ? "revert " : "") + s->action()->str() + (s->instance()->size() ? " on " + s->instance()->str() : "") +
-             " (step " + std::to_string(s->step() + 1) + ")";
-    }
-    case fb::Event::StepFailed: return e.event_as_StepFailed()->reason()->str();
-    case fb::Event::TrafficShifted:
-      return std::to_string(e.event_as_TrafficShifted()->from_weight()) + "% -> " + std::to_string(e.event_as_TrafficShifted()->to_weight()) + "%";
-    case fb::Event::HealthCheckRecorded:
-      return fb::EnumNameHealthVerdict(e.event_as_HealthCheckRecorded()->verdict()) + std::string(" ") + e.event_as_HealthCheckRecorded()->detail()->str();
-    case fb::Event::UpgradeFailed: return e.event_as_UpgradeFailed()->reason()->str();
-    case fb::Event::UpgradePaused: {
-      const auto* p = e.event_as_UpgradePaused();
-      if (p->by() == nullptr || p->by()->size() == 0) return "at weight " + std::to_string(p->weight()) + "%";
-      return "by " + p->by()->str() + (p->reason() != nullptr && p->reason()->size() > 0 ? ": " + p->reason()->str() : "");
-    }
-    case fb::Event::UpgradeRejected: {
-      std::string out;
-      for (const auto* err : *e.event_as_UpgradeRejected()->errors()) out += (out.empty() ? "" : "; ") + err->message()->str();
-      return out;
-    }
-    case fb::Event::ComponentRegistered:
-      return e.event_as_ComponentRegistered()->component()->name()->str() + " " + e.event_as_ComponentRegistered()->component()->version()->str();
-    case fb::Event::RollbackPointCreated: return e.event_as_RollbackPointCreated()->name()->str() + " at seq " + std::to_string(e.event_as_RollbackPointCreated()->at_seq());
-    default: return "";
-  }
-}
-
 // The event type as the schema spells it, matched case-insensitively;
 // InvalidArgument listing the valid types.
 Result<std::string> EventTypeNamed(const std::string& text) {
@@ -100,8 +73,8 @@ Result<std::string> EventTypeNamed(const std::string& text) {
 
 bool Ended(const StreamFlags& s, size_t printed, Clock::time_point last_event) {
   if (g_interrupted) return true;
-  if (printed >= s.max_events) return true;
-  return s.until_idle > 0 && Clock::now() - last_event > std::chrono::duration<double>(s.until_idle);
+  if (printed >= s.limit) return true;
+  return s.idle_ns > 0 && Clock::now() - last_event > std::chrono::nanoseconds(s.idle_ns);
 }
 
 int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
@@ -142,7 +115,7 @@ int RunWatch(const DaemonFlags& f, const StreamFlags& s, bool events_only) {
       // The whole stream name: upgrade ids begin with their creation time,
       // so a short prefix would print many upgrades alike.
       std::cout << "#" << ev.seq << "  " << FormatTime(env->time_ns()).substr(11) << "  " << env->stream()->str()
-                << "  " << fb::EnumNameEvent(env->event_type()) << "  " << Detail(*env) << "\n";
+                << "  " << fb::EnumNameEvent(env->event_type()) << "  " << EventDetail(*env) << "\n";
       if (env->stream()->string_view().starts_with("upgrade/")) {
         auto id = IdFromHex(env->stream()->string_view().substr(8));
         if (id) {
@@ -174,7 +147,7 @@ int RunReplay(const DaemonFlags& f, const StreamFlags& s) {
   while (true) {
     std::vector<std::string> events;
     uint64_t last = 0;
-    if (Status st = reader->Fetch(next, s.until, 1000, &events, &last, f.timeout_ms); !st.ok()) {
+    if (Status st = reader->Fetch(next, s.to, 1000, &events, &last, f.timeout_ms()); !st.ok()) {
       return Fail(st, "daemon at " + f.replay);
     }
     for (const auto& bytes : events) {
@@ -183,18 +156,18 @@ int RunReplay(const DaemonFlags& f, const StreamFlags& s) {
       if (!s.stream.empty() && !env->stream()->string_view().starts_with(s.stream)) continue;
       if (!s.type.empty() && s.type != fb::EnumNameEvent(env->event_type())) continue;
       PrintEvent(codec, *env, f.json);
-      if (++printed >= s.max_events) return kExitOk;
+      if (++printed >= s.limit) return kExitOk;
     }
-    if (events.empty() || (s.until > 0 && next > s.until) || next > last) return kExitOk;
+    if (events.empty() || (s.to > 0 && next > s.to) || next > last) return kExitOk;
   }
 }
 
 int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
   uint64_t checked = 0, last = 0;
   Status result;
-  if (!s.data.empty()) {
+  if (!s.data_dir.empty()) {
     // Offline, or beside a running daemon: a read-only view of its log.
-    if (Status st = VerifyLocalLog(s.data, &checked, &last, &result); !st.ok()) return Fail(st, s.data);
+    if (Status st = VerifyLocalLog(s.data_dir, &checked, &last, &result); !st.ok()) return Fail(st, s.data_dir);
   } else {
     if (int rc = Reach(f, f.replay); rc != kExitOk) return rc;
     store::ChainChecker chain(1, nullptr);
@@ -204,7 +177,7 @@ int RunAudit(const DaemonFlags& f, const StreamFlags& s) {
     bus::ReplayReader::Open(f.replay, &reader, *curve);
     while (result.ok()) {
       std::vector<std::string> events;
-      if (Status st = reader->Fetch(chain.next_seq(), 0, 1000, &events, &last, f.timeout_ms); !st.ok()) {
+      if (Status st = reader->Fetch(chain.next_seq(), 0, 1000, &events, &last, f.timeout_ms()); !st.ok()) {
         if (!st.IsCorruption()) return Fail(st, "daemon at " + f.replay);
         result = st;
         break;
@@ -232,12 +205,18 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
   auto f = DefaultDaemonFlags();
   auto s = std::make_shared<StreamFlags>();
 
-  auto* watch = app.add_subcommand("watch", "Live view of upgrades: each event with its upgrade's phase, weight and steps");
+  auto* watch = app.add_subcommand(
+      "watch", "Live table of upgrades (redrawn on a terminal, a row per change into a pipe); -e: the event stream");
   AddDaemonFlags(watch, f);
-  watch->add_option("--from", s->from, "Start at this seq (resume); default: new events only");
-  watch->add_option("--until-idle", s->until_idle, "Stop after this many seconds without an event");
-  watch->add_option("--max-events", s->max_events, "Stop after printing this many events");
-  watch->callback([=] { *exit_code = RunWatch(*f, *s, false); });
+  // --events names the event endpoint on every daemon command.
+  watch->add_flag("-e,--event-stream", s->events, "Print each event with its upgrade's phase, weight and steps instead of the table");
+  watch->add_option("--from", s->from, "With --event-stream: start at this seq (resume); default: new events only");
+  watch->add_option("--limit", s->limit, "Stop after this many new events");
+  AddDurationOption(watch, "--idle", &s->idle_ns, "Stop after this long without an event (5s, 1m)");
+  watch->callback([=] {
+    if (s->events) *exit_code = RunWatch(*f, *s, false);
+    else *exit_code = RunWatchTable(*f, {s->limit, s->idle_ns});
+  });
 
   auto* events = app.add_subcommand("events", "Print events: the newest (tail) or a range (replay)");
   events->require_subcommand(1);
@@ -246,7 +225,8 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
   tail->add_option("-n,--count", s->count, "How many of the newest events");
   tail->add_option("--from", s->from, "Start at this seq instead");
   tail->add_flag("--follow", s->follow, "Keep printing new events");
-  tail->add_option("--until-idle", s->until_idle, "With --follow: stop after this many idle seconds");
+  tail->add_option("--limit", s->limit, "With --follow: stop after printing this many");
+  AddDurationOption(tail, "--idle", &s->idle_ns, "With --follow: stop after this long without an event (5s, 1m)");
   tail->callback([=] {
     StreamFlags t = *s;
     if (!t.follow) {
@@ -257,8 +237,8 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
         return;
       }
       if (t.from == 0) t.from = last.value() >= t.count ? last.value() - t.count + 1 : 1;
-      t.until = last.value();
-      *exit_code = t.from > t.until ? kExitOk : RunReplay(*f, t);
+      t.to = last.value();
+      *exit_code = t.from > t.to ? kExitOk : RunReplay(*f, t);
       return;
     }
     *exit_code = RunWatch(*f, t, true);
@@ -266,10 +246,10 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
   auto* replay = events->add_subcommand("replay", "Events of a seq range, optionally of one stream prefix or type");
   AddDaemonFlags(replay, f);
   replay->add_option("--from", s->from, "First seq");
-  replay->add_option("--until", s->until, "Last seq (default: the end)");
+  replay->add_option("--to", s->to, "Last seq (default: the end)");
   replay->add_option("--stream", s->stream, "Only streams starting with this");
   replay->add_option("--type", s->type, "Only this event type");
-  replay->add_option("--max-events", s->max_events, "At most this many");
+  replay->add_option("--limit", s->limit, "At most this many");
   replay->callback([=] {
     if (!s->type.empty()) {
       auto type = EventTypeNamed(s->type);
@@ -284,15 +264,15 @@ void AddStreamCommands(CLI::App& app, int* exit_code) {
 
   auto* audit = app.add_subcommand("audit", "Audit the log");
   audit->require_subcommand(1);
-  auto* verify = audit->add_subcommand("verify", "Recompute the hash chain (live over the bus, or --data offline); exit 4 when broken");
+  auto* verify = audit->add_subcommand("verify", "Recompute the hash chain (live over the bus, or --data-dir offline); exit 4 when broken");
   AddDaemonFlags(verify, f);
-  verify->add_option("--data", s->data, "Data directory of upgraded, read directly (offline or beside the daemon)");
+  verify->add_option("--data-dir", s->data_dir, "Data directory of upgraded, read directly (offline or beside the daemon)");
   auto head = std::make_shared<HeadAuditFlags>();
   AddAgainstFlags(verify, head);
   verify->callback([=] {
     *exit_code = RunAudit(*f, *s);
     // The chain can hold and the log still be truncated or re-chained.
-    if (!head->against.empty()) *exit_code = std::max(*exit_code, AuditAgainstHead(*f, s->data, *head));
+    if (!head->against.empty()) *exit_code = std::max(*exit_code, AuditAgainstHead(*f, s->data_dir, *head));
   });
   AddAuditHeadCommands(audit, f, exit_code);
 }

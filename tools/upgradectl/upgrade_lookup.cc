@@ -10,6 +10,8 @@
 #include "enum_names.h"
 #include "exit_codes.h"
 #include "print.h"
+#include "query_print.h"
+#include "table.h"
 #include "time_text.h"
 
 namespace noodle::tools {
@@ -63,22 +65,6 @@ Result<std::string> PhaseNamed(const std::string& text) {
   return Status::InvalidArgument("--phase '" + text + "': not a phase; one of " + valid);
 }
 
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
 json RowJson(const UpgradeRow& r) {
   return {{"id", r.id.hex()}, {"component", r.component}, {"from_version", r.from}, {"to_version", r.to},
           {"phase", r.phase}, {"strategy", r.strategy}, {"weight", r.weight}, {"reason", r.reason},
@@ -109,12 +95,12 @@ int RunList(const DaemonFlags& f, const ListFlags& l) {
     const int64_t begin = r.started_ns ? r.started_ns : r.requested_ns;
     const int64_t end = r.finished_ns ? r.finished_ns : now;
     out.push_back(RowJson(r));
-    table.push_back({r.id.hex(), r.component, r.from.empty() ? "-" : r.from, r.to, r.phase, r.strategy,
+    table.push_back({r.id.hex(), r.component, r.from.empty() ? "-" : r.from, r.to, Label(r.phase.c_str()), Label(r.strategy.c_str()),
                      r.requested_ns ? FormatTime(r.requested_ns) : "-", begin ? HumanDuration(end - begin) : "-"});
   }
   if (f.json) std::cout << out.dump() << "\n";
   else if (table.size() == 1) std::cout << "no upgrades\n";
-  else PrintTable(table);
+  else PrintTable(table, std::cout);
   return kExitOk;
 }
 

@@ -47,7 +47,7 @@ ConfigKey Key(const char* name, T Settings::*field) {
 
 const std::vector<ConfigKey>& ConfigKeys() {
   static const std::vector<ConfigKey> keys = {
-      Key("data", &Settings::data),
+      Key("data_dir", &Settings::data),
       Key("commands", &Settings::commands),
       Key("events", &Settings::events),
       Key("replay", &Settings::replay),
@@ -102,7 +102,7 @@ void ApplyConfigFile(const std::string& path, Settings& s) {
 }
 
 void ApplyEnvironment(Settings& s) {
-  FromEnv("NOODLE_DATA", &s.data);
+  FromEnv("NOODLE_DATA_DIR", &s.data);
   FromEnv("NOODLE_COMMANDS", &s.commands);
   FromEnv("NOODLE_EVENTS", &s.events);
   FromEnv("NOODLE_REPLAY", &s.replay);
@@ -159,7 +159,7 @@ class Flags {
 };
 
 void AddEngineFlags(Flags& f) {
-  f.Add("--data", &Settings::data, "data directory (the event log)");
+  f.Add("--data-dir", &Settings::data, "data directory (the event log, snapshots, keys)");
   f.Add("--commands", &Settings::commands, "command endpoint (ROUTER)");
   f.Add("--events", &Settings::events, "event endpoint (PUB)");
   f.Add("--replay", &Settings::replay, "replay endpoint (ROUTER)");
@@ -251,7 +251,7 @@ int LoadSettings(int argc, char** argv, Settings* s) {
   app.set_version_flag("--version", noodle::tools::VersionLine("upgraded"));
   std::string config;
   app.add_option("--config", config,
-                 "JSON config file (keys: data, commands, events, replay, sync, snapshot_every, log_level, log_format, "
+                 "JSON config file (keys: data_dir, commands, events, replay, sync, snapshot_every, log_level, log_format, "
                  "metrics, ...; an unknown key is refused)");
   Flags flags(app);
   AddEngineFlags(flags);

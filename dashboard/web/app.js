@@ -1,10 +1,12 @@
 // The dashboard: renders /api/state and keeps it live from /api/events
 // (Server-Sent Events). Every log event re-reads the state (at most one read
 // in flight, one more queued), so what is shown is always the daemon's own
-// projection; the page never reloads.
+// projection; the page never reloads. A reconnecting stream resumes after
+// the last event seen (Last-Event-ID); events seen already are ignored, and
+// a "reset" (the events missed are no longer kept) re-reads the state.
 "use strict";
 
-window.noodleDashboard = { loadedAt: Date.now(), events: 0, states: 0, weights: {} };
+window.noodleDashboard = { loadedAt: Date.now(), events: 0, states: 0, resets: 0, lastSeq: 0, weights: {} };
 const dash = window.noodleDashboard;
 const kMaxEvents = 200;
 
@@ -84,6 +86,8 @@ async function refresh() {
 }
 
 function logEvent(ev) {
+  if (ev.seq <= dash.lastSeq) return false;  // a resumed stream may repeat one
+  dash.lastSeq = ev.seq;
   dash.events++;
   const list = document.getElementById("events");
   let text = "#" + ev.seq + " " + ev.type;
@@ -92,15 +96,35 @@ function logEvent(ev) {
   if (ev.weight !== undefined) text += " " + ev.weight + "%";
   list.prepend(el("li", { "data-seq": ev.seq }, text));
   while (list.children.length > kMaxEvents) list.lastChild.remove();
+  return true;
+}
+
+// Events up to seq were missed and cannot be sent again: the state is read
+// anew and the list marks the gap. seq is the daemon's last: taken as is
+// (a daemon started on a new log counts from lower).
+function reset(seq) {
+  dash.resets++;
+  dash.lastSeq = seq;
+  document.getElementById("events").prepend(el("li", { class: "gap" }, "… events missed up to #" + seq));
+  refresh();
 }
 
 function connect() {
   const conn = document.getElementById("conn");
-  const source = new EventSource("/api/events");
-  // On every (re)connection the state is read again: nothing missed while away.
-  source.onopen = () => { conn.textContent = "live"; conn.className = "conn up"; refresh(); };
-  source.onerror = () => { conn.textContent = "reconnecting"; conn.className = "conn down"; };
-  source.addEventListener("log", m => { logEvent(JSON.parse(m.data)); refresh(); });
+  // A new EventSource (after a refusal) names where to resume itself; a
+  // reconnecting one sends Last-Event-ID.
+  const source = new EventSource("/api/events" + (dash.lastSeq ? "?last_event_id=" + dash.lastSeq : ""));
+  let opened = false;
+  // The first opening reads the state again (events may have come between
+  // the page's first read and the stream); later ones resume.
+  source.onopen = () => { conn.textContent = "live"; conn.className = "conn up"; if (!opened) refresh(); opened = true; };
+  source.onerror = () => {
+    conn.textContent = "reconnecting"; conn.className = "conn down";
+    // Refused (e.g. too many streams) or gone: EventSource gives up; retry later.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  };
+  source.addEventListener("log", m => { if (logEvent(JSON.parse(m.data))) refresh(); });
+  source.addEventListener("reset", m => reset(JSON.parse(m.data).seq));
 }
 
 refresh();

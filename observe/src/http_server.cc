@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -17,6 +19,19 @@ void Answer(HttpResponse r, httplib::Response& res) {
   res.set_content(std::move(r.body), r.content_type.c_str());
 }
 
+HttpRequest RequestOf(const httplib::Request& req) {
+  HttpRequest r;
+  r.headers.assign(req.headers.begin(), req.headers.end());
+  r.params.assign(req.params.begin(), req.params.end());
+  return r;
+}
+
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 void Fail(const std::exception& e, httplib::Response& res) {
   res.status = 500;
   res.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain; charset=utf-8");
@@ -28,7 +43,7 @@ class HttpServerImpl final : public HttpServer {
 
   // threads: two for pages alone (a scrape is one short request, and a page
   // should not wait behind another client's kept-alive connection for long).
-  Status Bind(const std::string& host, int port, const std::string& what, size_t threads) {
+  Status Bind(const std::string& host, int port, const std::string& what, size_t threads, int send_buffer) {
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_.set_keep_alive_timeout(2);
     server_.set_read_timeout(5);
@@ -36,9 +51,11 @@ class HttpServerImpl final : public HttpServer {
     server_.set_payload_max_length(64 << 10);
     // cpp-httplib sets SO_REUSEPORT by default, which would let a second
     // daemon bind the same port silently: only SO_REUSEADDR here.
-    server_.set_socket_options([](socket_t sock) {
+    // Accepted connections inherit the listener's SO_SNDBUF (Linux).
+    server_.set_socket_options([send_buffer](socket_t sock) {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      if (send_buffer > 0) setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     });
     errno = 0;
     const int bound = port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
@@ -65,9 +82,9 @@ class HttpServerImpl final : public HttpServer {
   }
 
   void Stream(const std::string& path, HttpStreamHandler handler) {
-    server_.Get(path, [handler = std::move(handler)](const httplib::Request&, httplib::Response& res) {
+    server_.Get(path, [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
       try {
-        HttpStream s = handler();
+        HttpStream s = handler(RequestOf(req));
         if (!s.pump) return Answer(std::move(s.refusal), res);
         if (!s.cache_control.empty()) res.set_header("Cache-Control", s.cache_control);
         res.set_chunked_content_provider(
@@ -107,6 +124,20 @@ class HttpServerImpl final : public HttpServer {
 
 }  // namespace
 
+std::string HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (SameName(k, name)) return v;
+  }
+  return "";
+}
+
+std::string HttpRequest::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return false;
@@ -144,7 +175,7 @@ Status HttpServer::Start(const std::string& listen, const std::string& name, Htt
     auto impl = std::make_unique<HttpServerImpl>();
     for (auto& [path, handler] : routes.pages) impl->Route(path, std::move(handler));
     for (auto& [path, handler] : routes.streams) impl->Stream(path, std::move(handler));
-    if (Status s = impl->Bind(host, port, "the " + name + " " + listen, routes.threads); !s.ok()) return s;
+    if (Status s = impl->Bind(host, port, "the " + name + " " + listen, routes.threads, routes.send_buffer); !s.ok()) return s;
     *server = std::move(impl);
     return Status::OK();
   } catch (const std::exception& e) {  // std::regex of a route, a thread that cannot start

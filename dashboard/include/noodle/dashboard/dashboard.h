@@ -9,8 +9,11 @@
 //                     component, phase, weight)
 // Events come from the engine's projector thread (observer()) into a
 // bounded queue per client: a client that falls behind is disconnected, the
-// engine never waits for one. A reconnecting page re-reads /api/state, so
-// no Last-Event-ID replay is kept.
+// engine never waits for one. The last Options::replay_events messages are
+// kept: a page reconnecting with Last-Event-ID: N (EventSource sends it by
+// itself) is sent the events after N before the live ones, gap-free, or an
+// `event: reset` (id: the last seq) when they are no longer all kept; the
+// page then re-reads /api/state.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,7 @@ struct Audit {
 struct Options {
   size_t max_clients = 8;       // event streams at once; more get 503
   size_t queue_events = 4096;   // per client; past it the client is dropped
+  size_t replay_events = 1024;  // kept for resuming clients (at most queue_events)
 };
 
 class Dashboard {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "noodle/status.h"
 
@@ -34,7 +36,17 @@ struct HttpStream {
   std::function<void()> finished;
   HttpResponse refusal;
 };
-using HttpStreamHandler = std::function<HttpStream()>;
+// What a stream's handler sees of its request (e.g. an EventSource's
+// Last-Event-ID when it reconnects).
+struct HttpRequest {
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent
+  std::vector<std::pair<std::string, std::string>> params;   // the query string's, decoded
+  // The first value of a header (name case-insensitive) or of a query
+  // parameter; "" when absent.
+  std::string header(std::string_view name) const;
+  std::string param(std::string_view name) const;
+};
+using HttpStreamHandler = std::function<HttpStream(const HttpRequest&)>;
 
 struct HttpRoutes {
   std::map<std::string, HttpHandler> pages;
@@ -42,6 +54,10 @@ struct HttpRoutes {
   // Each open stream holds a thread while it lasts: room for the streams
   // plus a few pages.
   size_t threads = 2;
+  // SO_SNDBUF of each connection; 0: the system's, autotuned up to
+  // megabytes. A stream's client that stops reading holds at most this much
+  // in the kernel before its writes time out and the stream ends.
+  int send_buffer = 0;
 };
 
 class HttpServer {

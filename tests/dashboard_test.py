@@ -241,7 +241,7 @@ class StreamLimitsTest(WithDaemon):
         self.version += 1
         to = "1.%d.0" % self.version
         before = self.seq()
-        out = self.daemon.ctl("upgrade", "start", "db", to, "--strategy", "canary", "--pause-ms", "1",
+        out = self.daemon.ctl("upgrade", "start", "db", to, "--strategy", "canary", "--pause", "1ms",
                               "--weights", ",".join(str(w) for w in weights))
         wait_for(lambda: self.component_version() == to, 120, "db at " + to + ": " + out)
         return before, self.seq()

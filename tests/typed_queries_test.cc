@@ -126,6 +126,8 @@ struct Rich {
     u.requested_ns = 1'700'000'000'000'000'001;
     u.started_ns = 1'700'000'000'000'000'002;
     u.pause_until_ns = 1'700'000'000'000'000'003;
+    u.paused_ns = 7'000'000'000;
+    u.paused_since_ns = 1'700'000'000'000'000'004;
     u.plan = {{fb::StepAction::Shift, "", 25, true}, {fb::StepAction::Shift, "web-1", 50, false},
               {fb::StepAction::Shift, "web-2", 100, false}};
     u.steps = {proj::StepState::kSucceeded, proj::StepState::kFailed, proj::StepState::kPending};
@@ -260,6 +262,8 @@ BOOST_AUTO_TEST_CASE(phases_strategies_and_outcomes_are_the_schemas_enums_and_ti
   BOOST_TEST(u.requested_ns() == 1'700'000'000'000'000'001);
   BOOST_TEST(u.started_ns() == 1'700'000'000'000'000'002);
   BOOST_TEST(u.pause_until_ns() == 1'700'000'000'000'000'003);
+  BOOST_TEST(u.paused_ns() == 7'000'000'000);
+  BOOST_TEST(u.paused_since_ns() == 1'700'000'000'000'000'004);
   BOOST_TEST(u.unhealthy() == 2u);
   BOOST_REQUIRE(u.parent() != nullptr);
   BOOST_TEST(IdToHex(*u.parent()) == rich.parent.hex());

@@ -94,6 +94,8 @@ void Fields(IO& io, T& u) {
   io("started_ns", u.started_ns);
   io("finished_ns", u.finished_ns);
   io("pause_until_ns", u.pause_until_ns);
+  io("paused_ns", u.paused_ns);  // absent before operator pauses stopped the clock: 0
+  io("paused_since_ns", u.paused_since_ns);
   io("plan", u.plan);
   io("parallel", u.parallel);
   io("steps", u.steps);

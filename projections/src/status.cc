@@ -1,5 +1,6 @@
 #include "noodle/projections/status.h"
 
+#include <algorithm>
 #include <array>
 
 namespace noodle::proj {
@@ -44,10 +45,19 @@ void End(Status& s, Upgrade& u, Phase phase, int64_t now) {
   if (s.spare.nodes.size() < s.spare.kKept) s.spare.nodes.push_back(std::move(node));
 }
 
+// An operator's pause ends (resumed, replaced by a canary's pause, or the
+// upgrade stopped): its time stops counting against the timeout.
+void EndOperatorPause(Upgrade& u, int64_t now) {
+  if (u.paused_since_ns == 0) return;
+  u.paused_ns += std::max<int64_t>(0, now - u.paused_since_ns);
+  u.paused_since_ns = 0;
+}
+
 // Failed, cancelled or aborted: the end, or the start of its rollback.
 void Stop(Status& s, Upgrade& u, Phase cause, const flatbuffers::String* reason, bool rollback, int64_t now) {
   if (reason != nullptr && u.reason.empty()) u.reason = reason->str();
   if (rollback) {
+    EndOperatorPause(u, now);
     Dequeue(s, u);
     u.phase = Phase::kRollingBack;
     u.cause = cause;
@@ -198,6 +208,9 @@ void OnPaused(Status& s, const fb::EventEnvelope& e) {
     const std::string why = p->reason() != nullptr ? p->reason()->str() : "";
     u->cause = by_operator ? Phase::kPaused : Phase::kFailed;
     u->reason = by_operator ? "paused by " + p->by()->str() + (why.empty() ? "" : ": " + why) : "";
+    EndOperatorPause(*u, e.time_ns());
+    // time_ns is never 0 in a real log; max keeps "0 = not paused" true anyway.
+    if (by_operator) u->paused_since_ns = std::max<int64_t>(1, e.time_ns());
   }
 }
 
@@ -206,6 +219,7 @@ void OnPromoted(Status& s, const fb::EventEnvelope& e) {
   if (Upgrade* u = Find(s, p->upgrade_id()); u != nullptr && u->phase == Phase::kPaused) {
     u->phase = Phase::kRunning;
     u->pause_until_ns = 0;
+    EndOperatorPause(*u, e.time_ns());
     if (u->cause == Phase::kPaused) u->reason.clear();
     u->cause = Phase::kFailed;
   }

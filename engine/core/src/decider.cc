@@ -208,6 +208,7 @@ Decision Promote(const fb::PromoteUpgrade& cmd, const State& state, const Contex
 
 // An operator's pause: the phase becomes Paused (cause Paused, telling it
 // from a canary's pause), so Advance starts no step; steps in flight finish.
+// Its timeout clock stops until resumed (the status counts the paused time).
 Decision Pause(const fb::PauseUpgrade& cmd, const State& state, const Context& ctx) {
   const proj::Upgrade* u = Find(state, cmd.upgrade_id());
   if (u == nullptr) return Reject(fb::RejectCode::NotFound, NotInProgress(cmd.upgrade_id()));
@@ -295,7 +296,9 @@ Decision Timer(const fb::TimerFired& cmd, const State& state, const Context& ctx
   Emitter em(ctx, &d);
   em.Track(*u);
   const bool active = u->phase == proj::Phase::kRunning || u->phase == proj::Phase::kPaused;
-  if (timer == fb::TimerKind::Deadline && active && ctx.now_ns >= u->deadline_ns()) {
+  // No deadline (0) while an operator has it paused; resuming moves it on by the pause.
+  const int64_t deadline = u->deadline_ns();
+  if (timer == fb::TimerKind::Deadline && active && deadline != 0 && ctx.now_ns >= deadline) {
     Stop(em, u->id, fb::Event::UpgradeFailed, "timed out after " + std::to_string(u->timeout_ms) + " ms", "");
   } else if (timer == fb::TimerKind::Pause && u->phase == proj::Phase::kPaused && u->pause_until_ns > 0 &&
              ctx.now_ns >= u->pause_until_ns) {

@@ -102,6 +102,8 @@ Offset<fb::UpgradeInfo> BuildUpgrade(FlatBufferBuilder& fbb, const proj::Upgrade
   b.add_finished_ns(u.finished_ns);
   b.add_pause_until_ns(u.pause_until_ns);
   b.add_unhealthy(u.unhealthy);
+  b.add_paused_ns(u.paused_ns);
+  b.add_paused_since_ns(u.paused_since_ns);
   return b.Finish();
 }
 

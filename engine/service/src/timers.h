@@ -21,6 +21,7 @@ class Timers {
   static constexpr Kind kPause = fb::TimerKind::Pause;
 
   // Sets or clears the upgrade's timers from its record (null: it ended).
+  // An operator's pause has no deadline (0), so its Deadline timer is cleared.
   void Rearm(const proj::Id& id, const proj::Upgrade* u) {
     const bool active = u != nullptr && (u->phase == proj::Phase::kRunning || u->phase == proj::Phase::kPaused);
     Set(id, kDeadline, active ? u->deadline_ns() : 0);

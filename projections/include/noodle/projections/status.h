@@ -93,6 +93,11 @@ struct Upgrade {
   int64_t started_ns = 0;  // validated and running
   int64_t finished_ns = 0;
   int64_t pause_until_ns = 0;  // 0 while paused: until promoted
+  // An operator's pauses stop the timeout clock (a canary's do not): the
+  // time spent in ended ones, and when the current one began (0: none).
+  // From the events' own times, so a replay gives the same deadline.
+  int64_t paused_ns = 0;
+  int64_t paused_since_ns = 0;
 
   std::vector<PlanStep> plan;
   uint32_t parallel = 1;
@@ -107,7 +112,11 @@ struct Upgrade {
   // Step numbers: plan steps are 0..n-1; the revert of plan step k is n+k.
   uint32_t RevertStepNumber(uint32_t k) const { return static_cast<uint32_t>(plan.size()) + k; }
   size_t Running() const;
-  int64_t deadline_ns() const { return started_ns + int64_t{timeout_ms} * 1'000'000; }
+  // When it times out: started + timeout + time paused by an operator; 0
+  // (none) while an operator has it paused.
+  int64_t deadline_ns() const {
+    return paused_since_ns != 0 ? 0 : started_ns + int64_t{timeout_ms} * 1'000'000 + paused_ns;
+  }
 };
 
 // A finished upgrade, kept (the newest few) for status queries.

@@ -315,6 +315,8 @@ BOOST_AUTO_TEST_CASE(pause_lets_the_step_in_flight_finish_and_starts_none_until_
   BOOST_TEST(r.out.find("paused") == 0u, r.out);
   BOOST_TEST(rig.List({"--phase", "paused"}).size() == 1u);
   BOOST_TEST(rig.Ctl({"upgrade", "pause", "queue"}).rc == 1);  // already paused: the engine refuses
+  r = rig.Ctl({"upgrade", "status", "queue"});
+  BOOST_TEST(r.out.find("the timeout is stopped") != std::string::npos, r.out);
   // The step in flight finishes; the next one does not start
   std::ofstream(go) << "go\n";
   BOOST_REQUIRE(test::WaitFor([&] { return status()["steps"][0]["state"] == "Succeeded"; }, 30));
@@ -361,6 +363,11 @@ BOOST_AUTO_TEST_CASE(wait_follows_the_upgrade_line_by_line_and_shows_a_failing_h
   BOOST_TEST(r.out.find("cause: step 1: swap hook failed: exit code 2") != std::string::npos, r.out);
   BOOST_TEST(r.out.find("| error: port 8080 already in use") != std::string::npos, r.out);  // the hook's own words
   BOOST_TEST(r.out.find("| loading /etc/web.conf") != std::string::npos, r.out);
+  // upgrade status of the failed upgrade shows the cause and the hook's output too
+  const std::string failed = rig.List({"--component", "web"}).at(0)["id"];
+  r = rig.Ctl({"upgrade", "status", failed});
+  BOOST_TEST(r.out.find("failed step: step 1: swap hook failed: exit code 2") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("| error: port 8080 already in use") != std::string::npos, r.out);
 
   // -o json: the reply, then one JSON object per event of the upgrade
   r = rig.Ctl({"upgrade", "start", "db", "1.6.0", "--wait", "30s", "-o", "json"});

@@ -210,8 +210,9 @@ void AddUpgradeCommands(CLI::App& app, const Flags& f, int* exit_code) {
     engine::Reply r;
     const fb::UpgradeInfo* u = nullptr;
     if ((*exit_code = Query(*f, engine::cmd::QueryStatus(id, MetaOf(*f)), &r, &u)) != kExitOk) return;
-    if (f->json) PrintAnswer(*f, r);
-    else PrintUpgrade(*u);
+    if (f->json) return PrintAnswer(*f, r);
+    PrintUpgrade(*u);
+    if (u->phase() > fb::Phase::Completed) PrintFailedStep(*f, id);  // ended, and not completed
   });
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "daemon_client.h"
 #include "event_json.h"
 #include "event_text.h"
 #include "exit_codes.h"
@@ -139,6 +140,26 @@ int FollowRollback(const DaemonFlags& f, const proj::Id& op, uint64_t from_seq, 
     }
     return std::nullopt;
   });
+}
+
+void PrintFailedStep(const DaemonFlags& f, const proj::Id& id) {
+  engine::Reply r;
+  const fb::EventsResult* events = nullptr;
+  if (Query(f, engine::cmd::QueryEvents("upgrade/" + id.hex(), 1, 1000, MetaOf(f)), &r, &events) != kExitOk) return;
+  uint64_t seq = 0;
+  for (size_t i = 0; events->events() != nullptr && i < events->events()->size() && seq == 0; ++i) {
+    const auto* e = events->events()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (e->event_type() == static_cast<uint8_t>(fb::Event::StepFailed)) seq = e->seq();  // the first failure is the cause
+  }
+  auto curve = CurveOf(f);
+  std::vector<std::string> got;
+  uint64_t last = 0;
+  if (seq == 0 || !curve.ok() || !bus::FetchReplay(f.replay, seq, seq, 1, &got, &last, f.timeout_ms(), *curve).ok() || got.empty()) return;
+  const fb::EventEnvelope* e = VerifyEnvelope(got.front());
+  if (e == nullptr || e->event_type() != fb::Event::StepFailed) return;
+  std::cout << "failed step: " << EventDetail(*e) << "\n";
+  for (const auto& line : OutputTail(*e)) std::cout << "  | " << line << "\n";
+  std::cout.flush();
 }
 
 }  // namespace noodle::tools

@@ -22,4 +22,10 @@ int FollowUpgrade(const DaemonFlags& f, const proj::Id& id, uint64_t from_seq, i
 // on RollbackCompleted, kExitRejected on RollbackFailed or timeout.
 int FollowRollback(const DaemonFlags& f, const proj::Id& op, uint64_t from_seq, int64_t wait_ns);
 
+// Under `upgrade status` of an upgrade that failed: the first failed step
+// (the cause) and its last output lines, read from the upgrade's stream
+// (QueryEvents, then that one event from the replay endpoint). Prints
+// nothing when there is none or the event cannot be read.
+void PrintFailedStep(const DaemonFlags& f, const proj::Id& id);
+
 }  // namespace noodle::tools

@@ -86,6 +86,10 @@ void PrintUpgrade(const fb::UpgradeInfo& u) {
   if (u.started_ns()) out += Field("started", FormatTime(u.started_ns()));
   if (u.finished_ns()) out += Field("finished", FormatTime(u.finished_ns()));
   if (u.started_ns()) out += Field(u.finished_ns() ? "took" : "running for", Since(u.started_ns(), u.finished_ns()));
+  if (u.paused_ns() > 0 || u.paused_since_ns() > 0) {  // operator pauses: time the timeout did not count
+    const int64_t paused = u.paused_ns() + (u.paused_since_ns() > 0 ? NowNs() - u.paused_since_ns() : 0);
+    out += Field("paused", HumanDuration(paused) + (u.paused_since_ns() > 0 ? " so far (the timeout is stopped)" : ""));
+  }
   std::cout << out;
   if (u.steps() == nullptr || u.steps()->size() == 0) return std::cout.flush(), void();
   std::cout << "steps:\n";

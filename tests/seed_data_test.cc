@@ -71,19 +71,21 @@ struct Ran {
   std::string out;  // stdout and stderr
 };
 
-// A daemon whose hook root holds ok.sh (exit 0) and fail.sh (exit 3 with a
-// message, as a broken release would).
+// A daemon whose hook root holds ok.sh (exit 0) and fail.sh, which exits 3
+// with a message when moving to `broken` (a release that is not there) and
+// 0 otherwise, so the revert to the current version succeeds.
 struct Daemon {
   noodle::test::TempDir dir;
   DaemonProcess d;
-  static DaemonProcess StartIn(const noodle::test::TempDir& dir) {
+  static DaemonProcess StartIn(const noodle::test::TempDir& dir, const std::string& broken) {
     fs::create_directories(dir.sub("hooks"));
     std::ofstream(dir.sub("hooks/ok.sh")) << "#!/bin/sh\nexit 0\n";
-    std::ofstream(dir.sub("hooks/fail.sh")) << "#!/bin/sh\necho \"error: release $NOODLE_TO is missing\" >&2\nexit 3\n";
+    std::ofstream(dir.sub("hooks/fail.sh")) << "#!/bin/sh\n[ \"$NOODLE_TO\" = '" << broken << "' ] || exit 0\n"
+                                            << "echo \"error: release $NOODLE_TO is missing\" >&2\nexit 3\n";
     for (const char* h : {"hooks/ok.sh", "hooks/fail.sh"}) fs::permissions(dir.sub(h), fs::perms(0755));
     return DaemonProcess::Start(UPGRADED_PATH, dir.sub("data"), {"--hook-root", dir.sub("hooks")});
   }
-  Daemon() : d(StartIn(dir)) {}
+  explicit Daemon(const std::string& broken = "") : d(StartIn(dir, broken)) {}
   Ran Ctl(std::vector<std::string> args) {
     std::vector<std::string> argv{UPGRADECTL_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -183,7 +185,7 @@ std::string PhaseOf(Daemon& daemon, const std::string& component) {
 }
 
 void RunUpgradeCase(const std::string& name, const json& c) {
-  Daemon daemon;  // one each: every case starts from its own current_version
+  Daemon daemon(c["target_version"].get<std::string>());  // one each: every case starts from its own current_version
   const std::string component = c["component_name"];
   if (c.contains("current_version")) {
     const Ran r = daemon.Ctl({"component", "register", "-f", daemon.Register(component, ComponentOf(daemon, c))});
@@ -205,7 +207,9 @@ void RunUpgradeCase(const std::string& name, const json& c) {
   } else {  // rejected by the engine (1) or invalid input to upgradectl (2): nothing starts
     BOOST_TEST(r.rc == (expected == "rejected" ? 1 : 2), r.out);
     BOOST_TEST(r.out.find(c.value("expected_error", "")) != std::string::npos, r.out);
-    BOOST_TEST(PhaseOf(daemon, component) == "");
+    // A refused request is recorded as Rejected on the component's stream;
+    // an unknown component has none.
+    BOOST_TEST(PhaseOf(daemon, component) == (expected == "rejected" && c.contains("current_version") ? "Rejected" : ""));
     if (c.contains("current_version")) BOOST_TEST(version == c["current_version"].get<std::string>());
   }
 }

@@ -8,6 +8,7 @@ packages=(
   libsodium-dev libssl-dev libsystemd-dev systemd python3 python3-zmq python3-flatbuffers clang-tidy binutils
   libcpp-httplib-dev python3-prometheus-client python3-jsonschema
   chromium chromium-driver python3-selenium
+  gcovr
 )
 missing=()
 for p in "${packages[@]}"; do

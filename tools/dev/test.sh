@@ -7,29 +7,48 @@
 #   test.sh SUITE...             the named CTest suites only (e.g. daemon_test)
 #   test.sh --sanitize address   the same selection in an ASan+UBSan build (build-asan/);
 #           --sanitize thread    or a TSan build (build-tsan/)
+#   test.sh --coverage           the same selection in a gcov build (build-cov/), one
+#                                category at a time (counters reset between), then gcovr
+#                                over the product code: build-cov/coverage/index.html,
+#                                summary.json, a per-module table; fails under
+#                                --fail-under N / NOODLE_COVERAGE_MIN line % (default 90)
+#   test.sh --report FILE        also write the JSON test report (tools/dev/test_report.py)
 #
-# Exit status: CTest's (non-zero when any selected test failed).
+# Exit status: CTest's (non-zero when any selected test failed), else 3 when
+# the coverage gate fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-labels=() suites=() sanitize=""
+labels=() suites=() sanitize="" coverage="" report="" fail_under=${NOODLE_COVERAGE_MIN:-90}
 while [ $# -gt 0 ]; do
   case "$1" in
+    --coverage) coverage=1 ;;
+    --report)
+      [ $# -ge 2 ] || { echo "test.sh: --report needs a file" >&2; exit 2; }
+      report=$(realpath -m "$2"); shift ;;
+    --fail-under)
+      [[ $# -ge 2 && $2 =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "test.sh: --fail-under needs a percentage" >&2; exit 2; }
+      fail_under=$2; shift ;;
     --unit|--integration|--e2e|--performance|--security|--faults) labels+=("${1#--}") ;;
     --sanitize)
       [ $# -ge 2 ] || { echo "test.sh: --sanitize needs address or thread" >&2; exit 2; }
       case "$2" in address|thread) sanitize=$2 ;; *) echo "test.sh: --sanitize address|thread, not '$2'" >&2; exit 2 ;; esac
       shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "test.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) suites+=("$1") ;;
   esac
   shift
 done
 
+[ -z "$coverage" ] || [ -z "$sanitize" ] || { echo "test.sh: --coverage and --sanitize do not mix" >&2; exit 2; }
 bash tools/dev/deps.sh
 build=build
-if [ -n "$sanitize" ]; then
+if [ -n "$coverage" ]; then
+  build=build-cov
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DNOODLE_COVERAGE=ON >/dev/null
+  cmake --build "$build" -j"$(nproc)"
+elif [ -n "$sanitize" ]; then
   build=build-${sanitize/address/asan}
   build=${build/thread/tsan}
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOODLE_SANITIZE="$sanitize" >/dev/null
@@ -50,5 +69,61 @@ if [ ${#suites[@]} -gt 0 ]; then
   done
   select+=(-R "^($(IFS='|'; echo "${suites[*]}"))\$")
 fi
+root=$PWD
 cd "$build"
-ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}"
+if [ -z "$coverage" ] && [ -z "$report" ]; then
+  exec ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}"
+fi
+
+# Coverage and/or report: CTest's JUnit output, the suites' labels, the
+# performance suite's figures and gcovr's JSON go to $out (BUILD/coverage with
+# --coverage, else BUILD/test-report).
+out=$PWD/$([ -n "$coverage" ] && echo coverage || echo test-report)
+rm -rf "$out" && mkdir -p "$out"
+ctest --show-only=json-v1 >"$out/tests.json"
+export NOODLE_PERF_REPORT=$out/perf.json
+rc=0
+if [ -z "$coverage" ]; then
+  ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}" --output-junit "$out/junit.xml" || rc=$?
+else
+  # One category at a time with the counters reset, so that each category's
+  # coverage is its own; the tracefiles are then merged for the total.
+  # --unit etc. narrow the categories; by default the five every suite has one of.
+  categories=("${labels[@]}")
+  [ ${#categories[@]} -gt 0 ] || categories=(unit integration e2e performance security)
+  names=()
+  [ ${#suites[@]} -eq 0 ] || names=(-R "^($(IFS='|'; echo "${suites[*]}"))\$")
+  # Product code only: not tests/, tools/bench/, tools/dev/, examples/, nor
+  # the generated code under the build directory or anything outside the tree.
+  # Branches: not the compiler's exception edges nor unreachable ones.
+  gcovr_args=(--root "$root" --object-directory "$PWD" -j"$(nproc)"
+              --exclude-unreachable-branches --exclude-throw-branches
+              --filter "$root/(schemas|store|projections|engine|bus|observe|dashboard|tools)/"
+              --exclude "$root/tools/(bench|dev)/" --exclude "$root/build[^/]*/")
+  tracefiles=()
+  for c in "${categories[@]}"; do
+    find . -name '*.gcda' -delete
+    echo "== $c tests (coverage)"
+    ctest --output-on-failure -j"$(nproc)" --timeout 900 -L "^$c\$" "${names[@]}" --no-tests=ignore \
+      --output-junit "$out/junit-$c.xml" || rc=$?
+    gcovr "${gcovr_args[@]}" "$PWD" --json "$out/$c.tracefile.json" --json-summary "$out/$c.summary.json"
+    tracefiles+=(--add-tracefile "$out/$c.tracefile.json")
+  done
+  gcovr --root "$root" "${tracefiles[@]}" --json-summary-pretty --json-summary "$out/summary.json" \
+    --html-details "$out/index.html" --html-title "NoodleCore coverage" --txt "$out/missing.txt"
+  echo "coverage report: $out/index.html"
+fi
+
+if [ -n "$report" ]; then
+  args=(--tests "$out/tests.json" --perf "$out/perf.json" -o "$report")
+  for j in "$out"/junit*.xml; do [ -e "$j" ] && args+=(--junit "$j"); done
+  if [ -n "$coverage" ]; then
+    args+=(--overall "$out/summary.json")
+    for c in "${categories[@]}"; do args+=(--coverage "$c=$out/$c.summary.json"); done
+  fi
+  /usr/bin/python3 "$root/tools/dev/test_report.py" build "${args[@]}"
+fi
+if [ -n "$coverage" ]; then
+  /usr/bin/python3 "$root/tools/dev/test_report.py" modules "$out/summary.json" --fail-under "$fail_under" || { [ $rc -ne 0 ] || rc=3; }
+fi
+exit $rc

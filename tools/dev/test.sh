@@ -97,7 +97,7 @@ else
   # the generated code under the build directory or anything outside the tree.
   # Branches: not the compiler's exception edges nor unreachable ones.
   gcovr_args=(--root "$root" --object-directory "$PWD" -j"$(nproc)"
-              --exclude-unreachable-branches --exclude-throw-branches
+              --exclude-unreachable-branches --exclude-throw-branches --gcov-ignore-parse-errors
               --filter "$root/(schemas|store|projections|engine|bus|observe|dashboard|tools)/"
               --exclude "$root/tools/(bench|dev)/" --exclude "$root/build[^/]*/")
   tracefiles=()

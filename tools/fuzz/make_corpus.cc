@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   ctx.actor = "fuzz";
   ctx.now_ns = 1'700'000'001'000'000'000;
   int events = 0;
+  for (const auto& e : seed.events) Write(out / "event", "event-" + std::to_string(++events), e);
   for (const auto& [name, bytes] : commands) {
     Write(out / "command", name, bytes);
     const fb::CommandEnvelope* cmd = engine::cmd::VerifyCommand(bytes);

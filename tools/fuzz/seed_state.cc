@@ -49,7 +49,7 @@ SeedState Build() {
     if (cmd == nullptr) std::abort();
     ctx.now_ns = meta.time_ns;
     ctx.command_id = proj::Id::From(cmd->command_id());
-    Apply(engine::Decide(*cmd, s.state, ctx, limits), &s.state, &s.statistics);
+    Apply(engine::Decide(*cmd, s.state, ctx, limits), &s.state, &s.statistics, &s.events);
   }
   return s;
 }
@@ -61,13 +61,15 @@ const SeedState& Seed() {
   return seed;
 }
 
-void Apply(const engine::Decision& d, engine::State* state, proj::Statistics* statistics) {
+void Apply(const engine::Decision& d, engine::State* state, proj::Statistics* statistics,
+           std::vector<std::string>* events) {
   for (const auto& batch : d.appends) {
     for (const auto& bytes : batch.events) {
       const fb::EventEnvelope* e = VerifyEnvelope(bytes);
       if (e == nullptr) std::abort();  // the decider must never write an event that does not verify
       engine::Evolve(*state, *e);
       if (statistics != nullptr) proj::Evolve(*statistics, *e);
+      if (events != nullptr) events->push_back(bytes);
     }
   }
 }

@@ -3,6 +3,9 @@
 // command or event meets the state they act on in practice.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "noodle/engine/decider.h"
 #include "noodle/projections/statistics.h"
 
@@ -11,6 +14,7 @@ namespace noodle::fuzz {
 struct SeedState {
   engine::State state;
   proj::Statistics statistics;
+  std::vector<std::string> events;  // the events that built it, in order (seed corpus)
 };
 
 // Built once (decide + evolve of a few commands), then copied per input.
@@ -18,6 +22,8 @@ const SeedState& Seed();
 
 // Folds a decision's events into state (and statistics when given); aborts
 // if the decider produced an event that does not verify.
-void Apply(const engine::Decision& d, engine::State* state, proj::Statistics* statistics);
+// Appends the events to *events when given.
+void Apply(const engine::Decision& d, engine::State* state, proj::Statistics* statistics,
+           std::vector<std::string>* events = nullptr);
 
 }  // namespace noodle::fuzz

@@ -13,16 +13,21 @@
 #                                summary.json, a per-module table; fails under
 #                                --fail-under N / NOODLE_COVERAGE_MIN line % (default 90)
 #   test.sh --report FILE        also write the JSON test report (tools/dev/test_report.py)
+#   test.sh --fuzz SECONDS       then run every libFuzzer target that long (tools/dev/fuzz.sh;
+#                                clang-14, build-fuzz/); a crash fails the run
 #
 # Exit status: CTest's (non-zero when any selected test failed), else 3 when
 # the coverage gate fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-labels=() suites=() sanitize="" coverage="" report="" fail_under=${NOODLE_COVERAGE_MIN:-90}
+labels=() suites=() sanitize="" coverage="" report="" fuzz="" fail_under=${NOODLE_COVERAGE_MIN:-90}
 while [ $# -gt 0 ]; do
   case "$1" in
     --coverage) coverage=1 ;;
+    --fuzz)
+      [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || { echo "test.sh: --fuzz needs a number of seconds per target" >&2; exit 2; }
+      fuzz=$2; shift ;;
     --report)
       [ $# -ge 2 ] || { echo "test.sh: --report needs a file" >&2; exit 2; }
       report=$(realpath -m "$2"); shift ;;
@@ -34,7 +39,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "test.sh: --sanitize needs address or thread" >&2; exit 2; }
       case "$2" in address|thread) sanitize=$2 ;; *) echo "test.sh: --sanitize address|thread, not '$2'" >&2; exit 2 ;; esac
       shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "test.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) suites+=("$1") ;;
   esac
@@ -72,7 +77,11 @@ fi
 root=$PWD
 cd "$build"
 if [ -z "$coverage" ] && [ -z "$report" ]; then
-  exec ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}"
+  [ -n "$fuzz" ] || exec ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}"
+  rc=0
+  ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}" || rc=$?
+  (cd "$root" && bash tools/dev/fuzz.sh "$fuzz") || { [ $rc -ne 0 ] || rc=1; }
+  exit $rc
 fi
 
 # Coverage and/or report: CTest's JUnit output, the suites' labels, the
@@ -125,5 +134,8 @@ if [ -n "$report" ]; then
 fi
 if [ -n "$coverage" ]; then
   /usr/bin/python3 "$root/tools/dev/test_report.py" modules "$out/summary.json" --fail-under "$fail_under" || { [ $rc -ne 0 ] || rc=3; }
+fi
+if [ -n "$fuzz" ]; then
+  (cd "$root" && bash tools/dev/fuzz.sh "$fuzz") || { [ $rc -ne 0 ] || rc=1; }
 fi
 exit $rc

@@ -197,3 +197,13 @@ BOOST_AUTO_TEST_CASE(unsatisfiable_ranges_are_detected) {
     BOOST_TEST_CONTEXT(r) { BOOST_TEST(semver::Range::Parse(r).value().Satisfiable()); }
   }
 }
+
+BOOST_AUTO_TEST_CASE(a_range_some_version_matches_is_satisfiable) {
+  // Found by fuzz_semver: pre-releases of 0.0.0 sort below 0.0.0, and the
+  // range below was called unsatisfiable although 0.0.0-aaulid.6 matches it.
+  const auto range = semver::Range::Parse(">0.0.0-aa <0.0.0").value();
+  const auto v = semver::Parse("0.0.0-aaulid.6").value();
+  BOOST_TEST(range.Matches(v));
+  BOOST_TEST(range.Satisfiable());
+  BOOST_TEST(!semver::Range::Parse("<0.0.0-0").value().Satisfiable());  // nothing sorts below 0.0.0-0
+}

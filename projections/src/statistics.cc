@@ -15,7 +15,11 @@ void Count(Statistics& s, const Id& id, const char* outcome, bool ends, int64_t 
   ++s.overall.outcomes[outcome];
   ++component.outcomes[outcome];
   if (!ends) return;
-  const int64_t d = now - it->second.requested_ns;
+  // Event times come from the log: a damaged or hostile one must not
+  // overflow. A duration is never negative and saturates at the maximum.
+  int64_t d = 0;
+  if (__builtin_sub_overflow(now, it->second.requested_ns, &d)) d = now < it->second.requested_ns ? 0 : INT64_MAX;
+  d = std::max<int64_t>(d, 0);
   s.overall.durations.Add(d);
   component.durations.Add(d);
   s.open.erase(it);

@@ -307,7 +307,15 @@ bool Range::Satisfiable() const {
   using Op = Comparator::Op;
   for (const auto& c : alternatives_) {
     // The interval the conjunction allows: [low, high] with open/closed ends.
-    Version low;  // 0.0.0, inclusive: the smallest release
+    // 0.0.0, inclusive: the smallest release. Pre-releases of 0.0.0 sort
+    // below it and match only when a comparator names one (as Matches
+    // says), so then the bound is 0.0.0-0, the smallest version there is:
+    // >0.0.0-a <0.0.0 is satisfiable, <0.0.0 is not.
+    Version low;
+    for (const auto& cmp : c) {
+      const auto& v = cmp.version;
+      if (v.major == 0 && v.minor == 0 && v.patch == 0 && v.is_prerelease()) low.prerelease = {"0"};
+    }
     bool low_open = false;
     const Version* high = nullptr;
     bool high_open = false;

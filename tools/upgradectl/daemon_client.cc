@@ -148,6 +148,15 @@ int Simple(const DaemonFlags& f, const std::string& command, const std::string& 
   return kExitOk;
 }
 
+Result<uint64_t> LastSeq(const DaemonFlags& f) {
+  std::vector<std::string> events;
+  uint64_t last = 0;
+  auto curve = CurveOf(f);
+  if (!curve.ok()) return curve.status();
+  if (Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms(), *curve); !s.ok()) return s;
+  return last;
+}
+
 Result<proj::Id> ParseId(const std::string& text) {
   auto id = IdFromHex(text);
   if (!id) return Status::InvalidArgument("'" + text + "' is not an upgrade id (32 hex digits)");

@@ -66,4 +66,8 @@ int Simple(const DaemonFlags& f, const std::string& command, const std::string& 
 
 Result<proj::Id> ParseId(const std::string& text);
 
+// The log's last seq, from a replay header (the replay endpoint's answer to
+// a one-event request).
+Result<uint64_t> LastSeq(const DaemonFlags& f);
+
 }  // namespace noodle::tools

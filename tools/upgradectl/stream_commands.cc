@@ -39,27 +39,11 @@ struct StreamFlags {
   std::string stream, type, data_dir;
 };
 
-// The log's last seq, from a replay header.
-Result<uint64_t> LastSeq(const DaemonFlags& f) {
-  std::vector<std::string> events;
-  uint64_t last = 0;
-  auto curve = CurveOf(f);
-  if (!curve.ok()) return curve.status();
-  Status s = bus::FetchReplay(f.replay, 1, 1, 1, &events, &last, f.timeout_ms(), *curve);
-  if (!s.ok()) return s;
-  return last;
-}
-
-
 // One line about an upgrade as the watcher's local status sees it.
 std::string UpgradeLine(const proj::Upgrade& u) {
-  std::string steps;
-  for (auto st : u.steps) {
-    steps += st == proj::StepState::kSucceeded ? "#" : st == proj::StepState::kRunning ? ">" : st == proj::StepState::kFailed ? "x" : ".";
-  }
   return u.component + " " + (u.from_version.empty() ? "?" : u.from_version) + " -> " + u.to_version + "  " +
          fb::EnumNameStrategyKind(u.strategy.kind) + "  " + proj::PhaseName(u.phase) + "  weight " +
-         std::to_string(u.weight) + "%  steps [" + steps + "]" + (u.unhealthy ? "  unhealthy checks " + std::to_string(u.unhealthy) : "");
+         std::to_string(u.weight) + "%  steps [" + StepMarks(u) + "]" + (u.unhealthy ? "  unhealthy checks " + std::to_string(u.unhealthy) : "");
 }
 
 // The event type as the schema spells it, matched case-insensitively;

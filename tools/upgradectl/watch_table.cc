@@ -37,14 +37,10 @@ const std::vector<std::string> kHeader{"ID", "COMPONENT", "FROM", "TO", "STRATEG
 std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 Row RowOf(const proj::Upgrade& u, int64_t updated_ns) {
-  std::string steps;
-  for (auto st : u.steps) {
-    steps += st == proj::StepState::kSucceeded ? '#' : st == proj::StepState::kRunning ? '>' : st == proj::StepState::kFailed ? 'x' : '.';
-  }
   std::string reason = u.reason;
   if (u.unhealthy > 0) reason += (reason.empty() ? "" : "; ") + std::to_string(u.unhealthy) + " unhealthy checks";
   return {u.id.hex(), u.component, Dash(u.from_version), u.to_version, fb::EnumNameStrategyKind(u.strategy.kind), proj::PhaseName(u.phase),
-          std::to_string(u.weight) + "%", "[" + steps + "]", FormatTime(updated_ns).substr(11, 12), Dash(reason)};
+          std::to_string(u.weight) + "%", "[" + StepMarks(u) + "]", FormatTime(updated_ns).substr(11, 12), Dash(reason)};
 }
 
 Row RowOf(const proj::UpgradeSummary& s) {
@@ -105,16 +101,22 @@ void AppendChanged(const std::vector<Row>& rows, std::map<std::string, Row>* pri
 
 }  // namespace
 
+std::string StepMarks(const proj::Upgrade& u) {
+  std::string marks;
+  for (auto st : u.steps) {
+    marks += st == proj::StepState::kSucceeded ? '#' : st == proj::StepState::kRunning ? '>' : st == proj::StepState::kFailed ? 'x' : '.';
+  }
+  return marks;
+}
+
 int RunWatchTable(const DaemonFlags& f, const WatchLimits& limits) {
   if (int rc = Reach(f, f.replay); rc != kExitOk) return rc;
   if (int rc = Reach(f, f.events); rc != kExitOk) return rc;
   auto curve = CurveOf(f);
   if (!curve.ok()) return Fail(curve.status());
-  std::vector<std::string> first;
-  uint64_t caught_up_at = 0;  // the log's last seq now: the table is shown from there on
-  if (Status s = bus::FetchReplay(f.replay, 1, 1, 1, &first, &caught_up_at, f.timeout_ms(), *curve); !s.ok()) {
-    return Fail(s, "daemon at " + f.replay);
-  }
+  auto last = LastSeq(f);
+  if (!last.ok()) return Fail(last.status(), "daemon at " + f.replay);
+  const uint64_t caught_up_at = last.value();  // the table is shown from there on
   bus::SubscriberOptions o;
   o.event_endpoint = f.events;
   o.replay_endpoint = f.replay;

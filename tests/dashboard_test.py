@@ -29,6 +29,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import urllib.parse
 import urllib.error
@@ -290,11 +291,16 @@ class StreamLimitsTest(WithDaemon):
         for t in threads:
             t.start()
         self.assertEqual(self.open().status, 503)  # the slow one holds the last place
-        # Events pour in until the slow client's place comes free (bounded).
-        for _ in range(40):
+        # Events pour in until the slow client's place comes free: its queue
+        # overflows, or a write of it blocks past the server's 5 s write
+        # timeout, whichever comes first (bounded in count and time).
+        deadline = time.monotonic() + 90
+        for _ in range(400):
             self.upgrade(range(5, 101, 5))  # canary's most weights: 20
             if self.open().status == 200:
                 break
+            if time.monotonic() > deadline:
+                self.fail("the client that stopped reading still holds its place after 90 s")
         else:
             self.fail("the client that stopped reading still holds its place")
         # The readers that keep up got every event, and the pages are served.

@@ -40,6 +40,10 @@ Status EngineImpl::Start() {
   now_ns_ = state_.status.last_time_ns;
   spdlog::info("engine: state rebuilt at seq {}; {} upgrades in progress", first.seq, state_.status.upgrades.size());
   snapshots_ = std::make_unique<SnapshotWriter>(log_);
+  committer_ = std::make_unique<RoundCommitter>(log_, [inbox = inbox_.get()] {
+    std::lock_guard<std::mutex> lock(inbox->mu);  // the writer may be between its check and its wait
+    inbox->cv.notify_all();
+  });
   read_ = std::make_unique<ReadSide>(std::move(first), options_.snapshot_every,
                                      options_.snapshot_events_per_item, snapshots_.get(), options_.observer);
   std::weak_ptr<Inbox> inbox = inbox_;
@@ -91,9 +95,19 @@ proj::Id EngineImpl::InternalId() {
   return proj::Id::From(&id);
 }
 
-std::deque<InboxItem> EngineImpl::NextBatch() {
+std::deque<InboxItem> EngineImpl::NextBatch(bool block) {
   std::deque<InboxItem> batch;
   std::unique_lock<std::mutex> lock(inbox_->mu);
+  if (!block) {
+    // While a round is appended: commands that come meanwhile, or nothing
+    // once it is stored.
+    inbox_->cv.wait(lock, [this] { return !inbox_->items.empty() || inbox_->closed || !committer_->Busy(); });
+    while (!inbox_->items.empty() && batch.size() < options_.max_round_commands) {
+      batch.push_back(std::move(inbox_->items.front()));
+      inbox_->items.pop_front();
+    }
+    return batch;
+  }
   inbox_->in_round = false;
   inbox_->settled.notify_all();
   // While the log cannot be written, wake up to retry it (a deadline fixed
@@ -116,10 +130,21 @@ std::deque<InboxItem> EngineImpl::NextBatch() {
 void EngineImpl::Run() {
   Round({}, /*recover=*/true);
   while (true) {
-    std::deque<InboxItem> batch = NextBatch();
+    // With a round being stored, the next is decided from what is there
+    // (nothing waits); else the writer sleeps until there is work.
+    std::deque<InboxItem> batch = NextBatch(/*block=*/in_flight_ == nullptr && deferred_.empty());
     {
       std::lock_guard<std::mutex> lock(inbox_->mu);
-      if (inbox_->closed) return;
+      if (inbox_->closed) {
+        if (in_flight_) FinishInFlight();
+        return;
+      }
+    }
+    // Retries of commands that were being stored go first: their answers
+    // are in the reply cache now.
+    while (!deferred_.empty()) {
+      batch.push_front(std::move(deferred_.back()));
+      deferred_.pop_back();
     }
     // Step results held while the log was down go first, in their order.
     if (!log_down_.empty() && LogBackUp()) {
@@ -216,6 +241,8 @@ void EngineImpl::Stop() {
   inbox_->cv.notify_all();
   if (queries_) queries_->Close();
   if (thread_.joinable()) thread_.join();
+  for (auto& item : deferred_) item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+  deferred_.clear();
   if (!held_.empty()) {
     spdlog::error("engine: {} step results were never recorded (the log could not be written); the next start "
                   "records their steps as interrupted",

@@ -1,10 +1,13 @@
-// The engine service's writer: one thread takes commands from the inbox,
-// decides a round of them against its own (speculative) state, appends the
-// round's events in one group-commit write, then hands the stored events and
+// The engine service's writer: one thread takes commands from the inbox and
+// decides a round of them against its own (speculative) state; the
+// committer appends the round's events in one group-commit write while the
+// writer decides the next round; then the writer hands the stored events and
 // the replies to the read side, the events to the bus and the started steps
 // to the executor. Queries never come here (query_side.h). Internal.
 //   engine.cc       open, load, the writer's loop, stop, the disk guard
-//   round.cc        one round: decide, append, answer, dispatch
+//   round.cc        one round: decide (while the round before is appended)
+//   round_finish.cc settle a stored round: answer, publish, dispatch
+//   round_committer the thread that appends a decided round
 #pragma once
 
 #include <deque>
@@ -20,6 +23,7 @@
 #include "query_side.h"
 #include "read_side.h"
 #include "reply_cache.h"
+#include "round_committer.h"
 #include "snapshot_writer.h"
 #include "timers.h"
 
@@ -54,11 +58,29 @@ class EngineImpl final : public Engine {
     size_t first_append = 0, append_count = 0;
     bool holdable = false;  // the engine's own step result: kept if the log is down
     bool hold = false;      // kept until the log can be written
+    bool defer = false;     // a retry of a command still being stored: decided in a later round
+  };
+  // A round: its commands, what was decided for them, and what its answers
+  // and dispatch need once it is stored. Never moved while in use (pending
+  // points into batch).
+  struct RoundWork {
+    std::deque<InboxItem> batch;
+    std::vector<Pending> pending;
+    std::vector<store::BatchAppend> appends;
+    std::vector<std::pair<size_t, StepRequest>> steps;  // StepStarted events, by append index
+    std::set<std::string> created;                       // streams the round creates
+    std::set<proj::Id> command_ids;                      // commands decided in it
+    uint64_t first_seq = 0;                              // the seq its first event gets
+    size_t events = 0;
+    bool recover = false;  // holds the start's recovery
+    bool redo = false;     // the round before it was not stored: decide it again
   };
 
   // engine.cc
   void Run();
-  std::deque<InboxItem> NextBatch();
+  // block: waits for commands or a due timer. Else waits only while a round
+  // is being appended, for commands that come meanwhile.
+  std::deque<InboxItem> NextBatch(bool block);
   bool LogBackUp();
   std::string RefuseForDisk(const fb::CommandEnvelope& cmd);
   void Rebuild();
@@ -67,24 +89,38 @@ class EngineImpl final : public Engine {
   proj::Id InternalId();
 
   // round.cc
+  // Decides the batch while the round before it is appended, settles that
+  // one, then hands this one to the committer (or answers it at once when
+  // it appends nothing).
   void Round(std::deque<InboxItem> batch, bool recover);
-  // One group-commit write of the round, timed for the observer.
-  void Append(std::vector<store::BatchAppend>& appends);
-  void DecideOne(InboxItem& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends);
+  void DecideRound(RoundWork& w, bool recover);
+  // Takes more commands into w while the committer is busy: the writer
+  // decides instead of waiting.
+  void DecideWhileCommitting(RoundWork& w);
+  void DecideOne(InboxItem& item, RoundWork& w);
   void Refuse(InboxItem& item, const fb::CommandEnvelope& cmd, const Denial& denial, const std::string& actor,
-              Pending& p, std::vector<store::BatchAppend>& appends);
+              Pending& p, RoundWork& w);
   // True when the decision cannot be appended because a stream it creates
   // exists: *reply is then the original answer when this command created it
   // (a retry after a restart), else a Conflict.
-  bool AlreadyStored(const Decision& d, const proj::Id& command_id, Reply* reply);
+  bool AlreadyStored(const Decision& d, const proj::Id& command_id, const RoundWork& w, Reply* reply);
   // Folds the decision's events into the state with the seqs they will get.
-  void ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends);
+  void ApplySpeculatively(Decision& d, RoundWork& w);
+  // The steps the round's StepStarted events start, as of the end of its decide.
+  void CaptureSteps(RoundWork& w);
+
+  // round_finish.cc
+  // Waits for the round in flight and finishes it. False when the state was
+  // put back to the log's (a batch not stored): whatever was decided after
+  // that round must be decided again.
+  bool FinishInFlight();
+  bool Finish(RoundWork& w);
   // After the append: the stored events, in order; the state put back to
-  // the durable one when a batch was not stored; *rebuilt when the log was
-  // not what was decided and everything was rebuilt from it.
-  std::shared_ptr<std::vector<std::string>> Settle(std::vector<store::BatchAppend>& appends, bool* rebuilt);
-  void Answer(std::vector<Pending>& pending, const std::vector<store::BatchAppend>& appends, DurableRound& round);
-  void Dispatch(const std::vector<std::string>& stored);
+  // the durable one when a batch was not stored (*failed); *rebuilt when the
+  // log was not what was decided and everything was rebuilt from it.
+  std::shared_ptr<std::vector<std::string>> Settle(RoundWork& w, bool* rebuilt, bool* failed);
+  void Answer(RoundWork& w, DurableRound& round);
+  void Dispatch(const std::vector<std::string>& stored, const RoundWork& w);
   void ArmTimers();
 
   store::EventLog* const log_;
@@ -99,14 +135,16 @@ class EngineImpl final : public Engine {
 
   // Writer thread only.
   State state_;                   // speculative: ahead of the log during a round
-  uint64_t next_seq_ = 1;         // the seq the next appended event will get
+  uint64_t next_seq_ = 1;         // the seq the next decided event will get (ahead of the log in flight)
   int64_t now_ns_ = 0;
   RefusalLimiter refusals_{options_.refusals_recorded_per_second};
   ReplyCache replies_{options_.replies_kept};
   Timers timers_;
   bool timers_armed_ = false;
   std::set<proj::Id> touched_;    // upgrades this round's events changed: their timers are re-armed
-  std::set<std::string> created_; // streams this round creates
+  std::unique_ptr<RoundCommitter> committer_;
+  std::unique_ptr<RoundWork> in_flight_;  // handed to the committer, not yet settled
+  std::deque<InboxItem> deferred_;        // retries of commands that were being stored
   bool recovered_ = false;        // the start's recovery is durable
   std::string log_down_;          // why the log cannot be written; empty: it can
   std::deque<InboxItem> held_;    // step results waiting for the log

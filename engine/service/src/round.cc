@@ -1,10 +1,11 @@
-// One round of the writer: decide the batch against the speculative state,
-// append every event in one group-commit write, then answer (through the
-// read side, once the events can be read), publish and dispatch steps.
+// One round of the writer: decide the batch against the speculative state
+// while the committer appends the round before, settle that one
+// (round_finish.cc), then hand this one's events to the committer as one
+// group-commit write. A round decided on top of one that was not stored is
+// decided again.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "engine_impl.h"
 #include "noodle/envelope.h"
@@ -15,56 +16,71 @@ namespace {
 
 constexpr size_t kMaxReconcilePerRound = 10'000;
 
-bool AllStored(const std::vector<store::BatchAppend>& appends) {
-  return std::all_of(appends.begin(), appends.end(), [](const auto& a) { return a.status.ok(); });
-}
-
 }  // namespace
 
 void EngineImpl::Round(std::deque<InboxItem> batch, bool recover) {
-  std::vector<Pending> pending;
-  std::vector<store::BatchAppend> appends;
-  pending.reserve(batch.size());
-  created_.clear();
-  // While the log cannot be written, nothing is decided that would append.
-  recover = recover && log_down_.empty();
-  if (recover) {
-    for (Decision& d : Recover(state_, NewContext(InternalId(), options_.actor))) ApplySpeculatively(d, appends);
-  }
-  for (auto& item : batch) DecideOne(item, pending, appends);
+  auto w = std::make_unique<RoundWork>();
+  w->batch = std::move(batch);
+  DecideRound(*w, recover);
+  if (!w->redo && !w->recover) DecideWhileCommitting(*w);
+  if (in_flight_ && !FinishInFlight()) w->redo = true;
+  // The round before was not stored as decided, and this one was decided on
+  // top of it: decided again against the state the log holds.
+  if (w->redo) DecideRound(*w, recover);
   for (size_t i = 0; i < kMaxReconcilePerRound && log_down_.empty(); ++i) {
     auto d = Reconcile(state_, NewContext(InternalId(), options_.actor), options_.limits);
     if (!d) break;
-    ApplySpeculatively(*d, appends);
+    ApplySpeculatively(*d, *w);
   }
-  DurableRound round;
-  if (!appends.empty()) {
-    Append(appends);
-    bool rebuilt = false;
-    auto stored = Settle(appends, &rebuilt);
-    if (!stored->empty()) Dispatch(*stored);
-    if (!rebuilt) round.events = std::move(stored);  // else the rebuilt version has them
+  CaptureSteps(*w);
+  if (w->appends.empty()) {
+    Finish(*w);
+    return;
   }
-  if (recover && AllStored(appends)) recovered_ = true;
-  Answer(pending, appends, round);
-  if (round.events != nullptr || !round.answers.empty()) read_->Hand(std::move(round));
+  w->first_seq = next_seq_;
+  next_seq_ += w->events;
+  committer_->Start(&w->appends);
+  in_flight_ = std::move(w);
+  // The start's recovery is stored before anything else is decided.
+  if (in_flight_->recover) FinishInFlight();
   ArmTimers();
 }
 
-void EngineImpl::Append(std::vector<store::BatchAppend>& appends) {
-  if (options_.observer == nullptr) {
-    log_->AppendMany(&appends);
-    return;
+void EngineImpl::DecideRound(RoundWork& w, bool recover) {
+  w.pending.clear();
+  w.appends.clear();
+  w.steps.clear();
+  w.created.clear();
+  w.command_ids.clear();
+  w.events = 0;
+  w.redo = false;
+  w.pending.reserve(w.batch.size());
+  // While the log cannot be written, nothing is decided that would append.
+  w.recover = recover && log_down_.empty();
+  if (w.recover) {
+    for (Decision& d : Recover(state_, NewContext(InternalId(), options_.actor))) ApplySpeculatively(d, w);
   }
-  size_t events = 0;
-  for (const auto& a : appends) events += a.events.size();
-  const auto start = std::chrono::steady_clock::now();
-  log_->AppendMany(&appends);
-  options_.observer->Appended(std::chrono::steady_clock::now() - start, events, AllStored(appends));
+  for (auto& item : w.batch) {
+    DecideOne(item, w);
+    if (w.redo) return;
+  }
 }
 
-void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::vector<store::BatchAppend>& appends) {
-  Pending& p = pending.emplace_back();
+void EngineImpl::DecideWhileCommitting(RoundWork& w) {
+  while (in_flight_ && w.batch.size() < options_.max_round_commands && committer_->Busy()) {
+    std::deque<InboxItem> more = NextBatch(/*block=*/false);
+    if (more.empty()) return;
+    const size_t first = w.batch.size();
+    for (auto& item : more) w.batch.push_back(std::move(item));
+    for (size_t i = first; i < w.batch.size(); ++i) {
+      DecideOne(w.batch[i], w);
+      if (w.redo) return;
+    }
+  }
+}
+
+void EngineImpl::DecideOne(InboxItem& item, RoundWork& w) {
+  Pending& p = w.pending.emplace_back();
   p.item = &item;
   const auto* cmd = cmd::VerifyCommand(item.bytes);
   if (cmd == nullptr) {
@@ -78,7 +94,7 @@ void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::
   const std::string actor = item.who.unauthenticated ? "local:" + claimed : item.who.name;
   // Before anything else, so a refused principal learns nothing, not even a
   // cached reply.
-  if (auto denial = Authorize(item.who, *cmd, state_)) return Refuse(item, *cmd, *denial, actor, p, appends);
+  if (auto denial = Authorize(item.who, *cmd, state_)) return Refuse(item, *cmd, *denial, actor, p, w);
   if (IsQuery(cmd->command_type())) {
     // Only a query the query side found refused comes here; allowed now, it
     // is answered from the newest version as there.
@@ -88,6 +104,10 @@ void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::
   }
   if (const Reply* earlier = replies_.Recall(command_id)) {
     p.reply = *earlier;  // a retry: the original answer, nothing decided again
+    return;
+  }
+  if (w.command_ids.count(command_id) > 0 || (in_flight_ && in_flight_->command_ids.count(command_id) > 0)) {
+    p.defer = true;  // its original is being stored: answered from the reply cache in a later round
     return;
   }
   const auto type = cmd->command_type();
@@ -101,18 +121,24 @@ void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::
   const RollbackTarget* resolved = nullptr;
   if (const auto* rb = cmd->command_as_RollBack()) {
     // Planned by the query side; resolved here only if it came another way.
-    if (item.rollback) target = std::move(*item.rollback);
+    // Planned from the log, which must hold what the state holds.
+    if (in_flight_ && !FinishInFlight()) {
+      w.redo = true;
+      return;
+    }
+    if (item.rollback) target = *item.rollback;
     else if (!ResolveRollback(*log_, state_, *rb, &target, &p.reply)) return;
-    if (auto denial = AuthorizeRollback(item.who, target, state_)) return Refuse(item, *cmd, *denial, actor, p, appends);
+    if (auto denial = AuthorizeRollback(item.who, target, state_)) return Refuse(item, *cmd, *denial, actor, p, w);
     resolved = &target;
   }
   Decision d = Decide(*cmd, state_, NewContext(command_id, actor), options_.limits, resolved);
   p.cacheable = true;
   p.command_id = command_id;
-  if (AlreadyStored(d, command_id, &p.reply)) return;
-  p.first_append = appends.size();
-  ApplySpeculatively(d, appends);
-  p.append_count = appends.size() - p.first_append;
+  w.command_ids.insert(command_id);
+  if (AlreadyStored(d, command_id, w, &p.reply)) return;
+  p.first_append = w.appends.size();
+  ApplySpeculatively(d, w);
+  p.append_count = w.appends.size() - p.first_append;
   p.reply.accepted = !d.rejected;
   p.reply.code = d.code;
   p.reply.message = d.message;
@@ -122,7 +148,7 @@ void EngineImpl::DecideOne(InboxItem& item, std::vector<Pending>& pending, std::
 }
 
 void EngineImpl::Refuse(InboxItem& item, const fb::CommandEnvelope& cmd, const Denial& denial,
-                        const std::string& actor, Pending& p, std::vector<store::BatchAppend>& appends) {
+                        const std::string& actor, Pending& p, RoundWork& w) {
   uint32_t suppressed = 0;
   const bool record = log_down_.empty() && refusals_.Admit(Now(), &suppressed);
   if (refusals_.dropped_total() % 1000 == 1 || record) {
@@ -130,16 +156,17 @@ void EngineImpl::Refuse(InboxItem& item, const fb::CommandEnvelope& cmd, const D
                  denial.reason);
   }
   Decision d = engine::Refuse(item.who, cmd.command_type(), denial, record, suppressed, NewContext(InternalId(), actor));
-  p.first_append = appends.size();
-  ApplySpeculatively(d, appends);
-  p.append_count = appends.size() - p.first_append;
+  p.first_append = w.appends.size();
+  ApplySpeculatively(d, w);
+  p.append_count = w.appends.size() - p.first_append;
   p.reply = Rejected(d.code, d.message);
 }
 
-bool EngineImpl::AlreadyStored(const Decision& d, const proj::Id& command_id, Reply* reply) {
+bool EngineImpl::AlreadyStored(const Decision& d, const proj::Id& command_id, const RoundWork& w, Reply* reply) {
   for (const auto& se : d.appends) {
     if (!se.new_stream) continue;
-    if (created_.count(se.stream) > 0) {
+    // Created by this round or by the one being stored (not in the log yet).
+    if (w.created.count(se.stream) > 0 || (in_flight_ && in_flight_->created.count(se.stream) > 0)) {
       *reply = Rejected(fb::RejectCode::Conflict, "stream " + se.stream + " is created twice in one round");
       return true;
     }
@@ -169,14 +196,14 @@ bool EngineImpl::AlreadyStored(const Decision& d, const proj::Id& command_id, Re
   return false;
 }
 
-void EngineImpl::ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>& appends) {
-  uint64_t seq = next_seq_;
-  for (const auto& a : appends) seq += a.events.size();
+void EngineImpl::ApplySpeculatively(Decision& d, RoundWork& w) {
+  uint64_t seq = next_seq_ + w.events;
   for (auto& se : d.appends) {
-    store::BatchAppend& b = appends.emplace_back();
+    store::BatchAppend& b = w.appends.emplace_back();
     b.stream = se.stream;
     b.expected_version = se.new_stream ? store::kNoStream : store::kAnyVersion;
-    if (se.new_stream) created_.insert(se.stream);
+    if (se.new_stream) w.created.insert(se.stream);
+    w.events += se.events.size();
     for (auto& bytes : se.events) {
       auto* env = fb::GetMutableEventEnvelope(bytes.data());
       env->mutate_seq(seq++);
@@ -189,128 +216,27 @@ void EngineImpl::ApplySpeculatively(Decision& d, std::vector<store::BatchAppend>
   }
 }
 
-std::shared_ptr<std::vector<std::string>> EngineImpl::Settle(std::vector<store::BatchAppend>& appends,
-                                                             bool* rebuilt) {
-  auto stored = std::make_shared<std::vector<std::string>>();
-  bool failed = false, diverged = false;
-  uint64_t expect = next_seq_;
-  for (auto& a : appends) {
-    if (a.status.code() == Status::Code::kUnavailable) {
-      if (log_down_.empty()) {
-        spdlog::error("engine: the log cannot be written ({}); commands that change state are refused, queries go "
-                      "on, and step results wait in memory until it can",
-                      a.status.message());
-      }
-      log_down_ = a.status.message();
-    } else if (!a.status.ok()) {
-      spdlog::error("engine: append to {} failed: {}", a.stream, a.status.ToString());
-    }
-    failed = failed || !a.status.ok();
-    if (!a.status.ok()) continue;
-    if (a.result.duplicate || a.result.seqs.front() != expect) diverged = true;
-    expect += a.result.seqs.size();
-    for (auto& e : a.result.events) stored->push_back(std::move(e));
-  }
-  next_seq_ = log_->LastSeq() + 1;
-  if (diverged || expect != next_seq_) {
-    // Not what was decided (a batch stored twice, another writer): the log
-    // is the truth. Never expected; the read side is rebuilt with it.
-    spdlog::warn("engine: the log differs from the decided round; rebuilding the state from the log");
-    Rebuild();
-    *rebuilt = true;
-    return stored;
-  }
-  if (failed) {
-    // The speculative state holds events that were not stored: back to the
-    // durable state (the newest version plus what this round stored).
-    read_->Drain();
-    State durable = read_->Latest()->state;
-    for (const auto& bytes : *stored) Evolve(durable, *fb::GetEventEnvelope(bytes.data()));
-    state_ = std::move(durable);
-    timers_armed_ = false;
-  }
-  return stored;
-}
 
-void EngineImpl::Answer(std::vector<Pending>& pending, const std::vector<store::BatchAppend>& appends,
-                        DurableRound& round) {
-  for (auto& p : pending) {
-    bool stored = true;
-    for (size_t k = p.first_append; k < p.first_append + p.append_count; ++k) {
-      const auto& a = appends[k];
-      if (!a.status.ok()) {
-        // Not acknowledged; a retry with the same command id is safe.
-        stored = false;
-        const bool unavailable = a.status.code() == Status::Code::kUnavailable;
-        p.hold = p.holdable && unavailable;
-        p.reply = Rejected(a.status.IsConflict() ? fb::RejectCode::Conflict : fb::RejectCode::Unavailable,
-                           unavailable ? a.status.message() : "events not stored: " + a.status.ToString());
-        break;
-      }
-      for (uint64_t seq : a.result.seqs) p.reply.seqs.push_back(seq);
-    }
-    if (p.hold) {
-      if (held_.size() < options_.max_held_results) {
-        held_.push_back(std::move(*p.item));
-      } else {
-        spdlog::error("engine: more than {} step results wait for the log; this one is dropped (the next start "
-                      "records its step as interrupted)",
-                      options_.max_held_results);
-      }
-      continue;
-    }
-    if (p.cacheable && stored) replies_.Remember(p.command_id, p.reply);
-    round.answers.emplace_back(std::move(*p.item), std::move(p.reply));
-  }
-}
-
-void EngineImpl::Dispatch(const std::vector<std::string>& stored) {
-  if (publisher_ != nullptr) publisher_->Publish(stored);
+void EngineImpl::CaptureSteps(RoundWork& w) {
   if (executor_ == nullptr) return;
-  for (const auto& bytes : stored) {
-    const auto* st = fb::GetEventEnvelope(bytes.data())->event_as_StepStarted();
-    if (st == nullptr) continue;
-    const proj::Upgrade* u = state_.status.find(proj::Id::From(st->upgrade_id()));
-    if (u == nullptr) continue;  // ended later in the same round
-    StepRequest req;
-    req.upgrade_id = u->id;
-    req.step = st->step();
-    req.revert = st->revert();
-    req.action = proj::ResolveStepAction(st->action_kind(), st->action());
-    req.instance = st->instance() ? st->instance()->str() : "";
-    req.weight = st->weight();
-    if (const proj::Component* now = state_.registry.find(u->component)) req.from = *now;
-    req.to = u->target;
-    std::weak_ptr<Inbox> inbox = inbox_;
-    const std::string actor = options_.actor;
-    // A graceful stop waits for the steps this process runs; an agent's
-    // result comes over the bus, which a stopping engine no longer takes.
-    const bool in_process = req.to.executor != fb::ExecutorKind::Agent;
-    if (in_process) {
-      std::lock_guard<std::mutex> lock(inbox_->mu);
-      ++inbox_->steps_out;
+  for (size_t k = 0; k < w.appends.size(); ++k) {
+    for (const auto& bytes : w.appends[k].events) {
+      const auto* st = fb::GetEventEnvelope(bytes.data())->event_as_StepStarted();
+      if (st == nullptr) continue;
+      const proj::Upgrade* u = state_.status.find(proj::Id::From(st->upgrade_id()));
+      if (u == nullptr) continue;  // ended later in the same round
+      StepRequest req;
+      req.upgrade_id = u->id;
+      req.step = st->step();
+      req.revert = st->revert();
+      req.action = proj::ResolveStepAction(st->action_kind(), st->action());
+      req.instance = st->instance() ? st->instance()->str() : "";
+      req.weight = st->weight();
+      if (const proj::Component* now = state_.registry.find(u->component)) req.from = *now;
+      req.to = u->target;
+      w.steps.emplace_back(k, std::move(req));
     }
-    executor_->Start(req, [inbox, req, actor, in_process](StepOutcome o) {
-      auto in = inbox.lock();
-      if (!in) return;
-      for (auto& c : cmd::OutcomeCommands({req.upgrade_id, req.step, req.instance}, o, {{}, 0, actor})) {
-        in->Push(InboxItem{std::move(c), Principal::Engine(actor), {}, {}, {}});
-      }
-      if (!in_process) return;
-      std::lock_guard<std::mutex> lock(in->mu);  // after the results are in: a stop waits for both
-      --in->steps_out;
-      in->settled.notify_all();
-    });
   }
-}
-
-void EngineImpl::ArmTimers() {
-  if (!timers_armed_) {  // the first round after a (re)load: every upgrade
-    for (const auto& [id, u] : state_.status.upgrades) touched_.insert(id);
-    timers_armed_ = true;
-  }
-  for (const auto& id : touched_) timers_.Rearm(id, state_.status.find(id));
-  touched_.clear();
 }
 
 }  // namespace noodle::engine

@@ -1,0 +1,173 @@
+// The writer's pipeline on a real RocksDB log: the engine decides a round
+// while the round before it is being appended. A gate in front of the real
+// log (support/gated_log.h) holds an append so that the next round is
+// decided behind it, then lets it through or fails it as a full disk does.
+#define BOOST_TEST_MODULE engine_pipeline
+#include <boost/test/unit_test.hpp>
+
+#include <future>
+
+#include "noodle/engine/engine.h"
+#include "noodle/envelope.h"
+#include "noodle/protocol/commands.h"
+#include "support/gated_log.h"
+#include "support/test_support.h"
+
+using namespace noodle;
+using engine::cmd::UpgradeRequest;
+
+namespace {
+
+struct Rig {
+  test::TempDir dir;
+  std::unique_ptr<store::EventLog> real;
+  std::unique_ptr<test::GatedLog> gate;
+  std::unique_ptr<engine::Engine> engine;
+
+  Rig() {
+    BOOST_REQUIRE(store::EventLog::Open(dir.sub("log"), {}, &real).ok());
+    gate = std::make_unique<test::GatedLog>(real.get());
+    Status s = engine::Engine::Open(gate.get(), nullptr, nullptr, {}, &engine);
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+    for (const char* name : {"alpha", "beta", "gamma"}) {
+      proj::Component c;
+      c.name = name;
+      c.version = "1.0.0";
+      c.hooks["swap"] = proj::Hook{{"/bin/true"}, false, 1000};
+      const auto r = engine->Execute(engine::cmd::Register(c));
+      BOOST_REQUIRE_MESSAGE(r.accepted, r.message);
+    }
+  }
+  ~Rig() { gate->Release(); }
+
+  // A RequestUpgrade of component to 1.1.0 under a command id of its own.
+  static std::string Upgrade(const std::string& component, proj::Id* upgrade_id, proj::Id* command_id) {
+    const fb::Id128 cid = NewId();
+    *command_id = proj::Id::From(&cid);
+    UpgradeRequest r;
+    r.component = component;
+    r.target_version = "1.1.0";
+    engine::cmd::Meta m;
+    m.command_id = *command_id;
+    return engine::cmd::Upgrade(r, m, upgrade_id);
+  }
+  static std::string Stream(const proj::Id& upgrade_id) { return "upgrade/" + upgrade_id.hex(); }
+
+  // The seqs of the events a command caused, read from the log.
+  std::vector<uint64_t> CausedBy(const proj::Id& command_id) const {
+    std::vector<uint64_t> seqs;
+    for (auto it = real->Scan(1); it->Valid(); it->Next()) {
+      if (proj::Id::From(it->envelope()->causation_id()) == command_id) seqs.push_back(it->seq());
+    }
+    return seqs;
+  }
+  // The engine's state is the one the log rebuilds.
+  void CheckStateIsTheLogs() {
+    auto rebuilt = engine->StateAt(real->LastSeq());
+    BOOST_REQUIRE(rebuilt.ok());
+    BOOST_CHECK(engine->Current() == rebuilt.value());
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_round_decided_behind_one_that_fails_is_decided_again_and_nothing_of_either_is_kept) {
+  // Given an upgrade of alpha held at the log's gate
+  Rig rig;
+  const uint64_t before = rig.real->LastSeq();
+  rig.gate->Hold();
+  proj::Id up_a, cmd_a, up_b, cmd_b;
+  const std::string a = Rig::Upgrade("alpha", &up_a, &cmd_a);
+  auto first = rig.engine->Submit(a);
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->AppendWaiting(); }));
+  // and an upgrade of beta decided behind it (the engine asks the log for its new stream)
+  const std::string b = Rig::Upgrade("beta", &up_b, &cmd_b);
+  auto second = rig.engine->Submit(b);
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->Asked(Rig::Stream(up_b)); }));
+
+  // When alpha's append fails as on a full disk, and the disk has room again at once
+  rig.gate->FailHeld("disk full: test");
+  const engine::Reply ra = first.get(), rb = second.get();
+
+  // Then neither is acknowledged (beta is decided again, against a log that
+  // failed), nothing is stored, and the state holds neither
+  BOOST_CHECK(!ra.accepted);
+  BOOST_CHECK(ra.code == fb::RejectCode::Unavailable);
+  BOOST_CHECK_MESSAGE(!rb.accepted, "beta was decided on top of alpha's unstored events: " + rb.message);
+  BOOST_CHECK(rb.code == fb::RejectCode::Unavailable);
+  BOOST_CHECK_EQUAL(rig.real->LastSeq(), before);
+  BOOST_CHECK(rig.engine->Current().status.upgrades.empty());
+  rig.CheckStateIsTheLogs();
+
+  // And the same commands sent again are accepted, each stored once
+  engine::Reply ra2, rb2;
+  BOOST_REQUIRE(test::WaitFor([&] {
+    ra2 = rig.engine->Execute(a);
+    return ra2.accepted;
+  }));
+  rb2 = rig.engine->Execute(b);
+  BOOST_REQUIRE_MESSAGE(rb2.accepted, rb2.message);
+  BOOST_CHECK(rig.CausedBy(cmd_a) == ra2.seqs);
+  BOOST_CHECK(rig.CausedBy(cmd_b) == rb2.seqs);
+  BOOST_CHECK(rig.engine->Current().status.find(up_a) != nullptr);
+  BOOST_CHECK(rig.engine->Current().status.find(up_b) != nullptr);
+  rig.CheckStateIsTheLogs();
+}
+
+BOOST_AUTO_TEST_CASE(retries_of_a_command_being_stored_get_its_answer_and_store_nothing_twice) {
+  // Given an upgrade of alpha held at the log's gate
+  Rig rig;
+  rig.gate->Hold();
+  proj::Id up_a, cmd_a, up_c, cmd_c;
+  const std::string a = Rig::Upgrade("alpha", &up_a, &cmd_a);
+  auto original = rig.engine->Submit(a);
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->AppendWaiting(); }));
+
+  // When it is sent twice more, then another command, all decided behind it
+  auto retry1 = rig.engine->Submit(a);
+  auto retry2 = rig.engine->Submit(a);
+  const std::string c = Rig::Upgrade("gamma", &up_c, &cmd_c);
+  auto other = rig.engine->Submit(c);
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->Asked(Rig::Stream(up_c)); }));
+  rig.gate->Release();
+
+  // Then every copy gets the original's answer, and its events are stored once
+  const engine::Reply r0 = original.get(), r1 = retry1.get(), r2 = retry2.get(), rc = other.get();
+  BOOST_REQUIRE_MESSAGE(r0.accepted, r0.message);
+  BOOST_CHECK_MESSAGE(r1.accepted, r1.message);
+  BOOST_CHECK_MESSAGE(r2.accepted, r2.message);
+  BOOST_CHECK(!r0.seqs.empty());
+  BOOST_CHECK(r1.seqs == r0.seqs);
+  BOOST_CHECK(r2.seqs == r0.seqs);
+  BOOST_CHECK(r1.ids == r0.ids);
+  BOOST_CHECK(rig.CausedBy(cmd_a) == r0.seqs);
+  BOOST_REQUIRE_MESSAGE(rc.accepted, rc.message);
+  BOOST_CHECK(rig.CausedBy(cmd_c) == rc.seqs);
+  rig.CheckStateIsTheLogs();
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_in_the_same_round_as_its_original_gets_the_original_answer) {
+  // Given the log held, so that the commands below gather into one round
+  Rig rig;
+  rig.gate->Hold();
+  proj::Id up_b, cmd_b, up_x, cmd_x;
+  // (a first round, to hold the writer at the gate)
+  auto opener = rig.engine->Submit(Rig::Upgrade("gamma", &up_x, &cmd_x));
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->AppendWaiting(); }));
+  const std::string b = Rig::Upgrade("beta", &up_b, &cmd_b);
+
+  // When a command and its retry arrive back to back
+  auto original = rig.engine->Submit(b);
+  auto retry = rig.engine->Submit(b);
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->Asked(Rig::Stream(up_b)); }));
+  rig.gate->Release();
+
+  // Then both are accepted with the same events, stored once
+  const engine::Reply r0 = original.get(), r1 = retry.get();
+  BOOST_REQUIRE(opener.get().accepted);
+  BOOST_REQUIRE_MESSAGE(r0.accepted, r0.message);
+  BOOST_CHECK_MESSAGE(r1.accepted, r1.message);
+  BOOST_CHECK(r1.seqs == r0.seqs);
+  BOOST_CHECK(rig.CausedBy(cmd_b) == r0.seqs);
+  rig.CheckStateIsTheLogs();
+}

@@ -209,7 +209,9 @@ int main(int argc, char** argv) {
   // batches, reply pages, snapshot buffers) goes back to the system instead
   // of waiting in the heap. glibc's default thresholds grow to the largest
   // block ever freed, so they are pinned low; the cost is a few more
-  // mmap/munmap calls for large blocks.
+  // mmap/munmap calls for large blocks. With jemalloc (NOODLE_MALLOC, the
+  // default) these reach only glibc's unused heap; jemalloc returns dirty
+  // pages on its own after its decay time (10 s).
   mallopt(M_MMAP_THRESHOLD, 128 << 10);
   mallopt(M_TRIM_THRESHOLD, 128 << 10);
   Settings s;

@@ -4,6 +4,7 @@
 // assigned only by the leader, so they follow write order exactly.
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
@@ -210,8 +211,8 @@ void RocksEventLog::AddToBatch(Writer& q, const std::string& id_key, uint64_t ve
     q.result->seqs.push_back(seq);
   }
   const std::string ref = keys::EncodeBatchRef(first_seq, static_cast<uint32_t>(events.size()));
-  plan->batch.Put(cf(kStreamsCf), keys::NamedSeq(q.stream, first_version), ref);
-  plan->batch.Put(cf(kEventIdsCf), id_key, ref);
+  plan->stream_index.emplace_back(keys::NamedSeq(q.stream, first_version), ref);
+  plan->id_index.emplace_back(id_key, ref);
   plan->versions[q.stream] = version;
   plan->firsts.emplace(id_key, &q);
   q.result->stream_version = version;
@@ -250,8 +251,19 @@ void RocksEventLog::PlanWriter(Writer& q, const std::string& id_key, const rocks
   AddToBatch(q, id_key, version, plan);
 }
 
+void RocksEventLog::AddIndexEntries(GroupPlan* plan) {
+  // A memtable insert after one at a nearby key reuses most of its search
+  // (the skiplist's splice); index keys in append order are scattered.
+  for (auto* index : {&plan->stream_index, &plan->id_index}) {
+    std::sort(index->begin(), index->end());
+    const auto family = cf(index == &plan->stream_index ? kStreamsCf : kEventIdsCf);
+    for (const auto& [key, ref] : *index) plan->batch.Put(family, key, ref);
+  }
+}
+
 Status RocksEventLog::CommitGroup(const std::vector<Writer*>& group, GroupPlan* plan) {
   if (plan->batch.Count() == 0) return Status::OK();
+  AddIndexEntries(plan);
   // Nothing of the group is stored when either fails; the chain and the
   // versions stay as they were.
   if (Status s = CheckRoom(plan->batch.GetDataSize()); !s.ok()) return MarkFailed(s, /*rocks_failed=*/false);

@@ -111,7 +111,12 @@ class RocksEventLog final : public EventLog {
     Digest prev{};
     std::unordered_map<std::string_view, uint64_t> versions;  // streams touched by this group
     std::unordered_map<std::string_view, Writer*> firsts;      // first id -> its append in this group
+    // The batches' index entries (key, batch ref), put in key order after the
+    // events: each family's skiplist then takes them in ascending order.
+    std::vector<std::pair<std::string, std::string>> stream_index, id_index;
   };
+  // Puts the plan's index entries into its batch, each family sorted by key.
+  void AddIndexEntries(GroupPlan* plan);
 
   // Queues the writers (contiguously) and returns when all are done, leading
   // groups whenever one of them reaches the front.

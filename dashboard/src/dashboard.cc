@@ -193,7 +193,8 @@ struct Dashboard::Impl final : engine::EngineObserver {
   observe::HttpRoutes Routes() {
     observe::HttpRoutes routes;
     for (const Asset& a : Assets()) {
-      const std::string path = a.name == "index.html" ? "/" : "/" + std::string(a.name);
+      // Appended, not "/" + name: GCC 12 warns about that form (-Wrestrict, a false positive).
+      const std::string path = a.name == "index.html" ? "/" : std::string("/").append(a.name);
       routes.pages[path] = [a] {
         return observe::HttpResponse{200, std::string(a.content_type), std::string(a.data), "no-cache"};
       };

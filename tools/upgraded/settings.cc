@@ -89,7 +89,9 @@ void ApplyConfigFile(const std::string& path, Settings& s) {
   Json j;
   if (Status st = tools::ReadJsonFile(path, &j); !st.ok()) throw std::runtime_error(st.message());
   if (!j.is_object()) throw std::runtime_error(path + ": expected a JSON object of settings");
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // a name, not a binding: the lambda below captures it
+    const Json& value = item.value();
     const auto& keys = ConfigKeys();
     const auto k = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& c) { return key == c.name; });
     if (k == keys.end()) throw std::runtime_error(path + ": " + UnknownKey(key));

@@ -123,8 +123,9 @@ void EngineImpl::Answer(RoundWork& w, DurableRound& round) {
 void EngineImpl::Dispatch(const std::vector<std::string>& stored, const RoundWork& w) {
   if (publisher_ != nullptr) publisher_->Publish(stored);
   if (executor_ == nullptr) return;
-  for (const auto& [k, req] : w.steps) {
-    const store::BatchAppend& a = w.appends[k];
+  for (const auto& step : w.steps) {
+    const StepRequest& req = step.second;  // a name, not a binding: lambdas capture it
+    const store::BatchAppend& a = w.appends[step.first];
     if (!a.status.ok() || a.result.duplicate) continue;  // not stored by this round
     std::weak_ptr<Inbox> inbox = inbox_;
     const std::string actor = options_.actor;

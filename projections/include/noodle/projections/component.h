@@ -55,8 +55,8 @@ struct Component {
   std::vector<std::string> instances;
   bool operator==(const Component&) const = default;
 
-  const Hook* hook(const std::string& name) const {
-    auto it = hooks.find(name);
+  const Hook* hook(const std::string& hook_name) const {
+    auto it = hooks.find(hook_name);
     return it == hooks.end() ? nullptr : &it->second;
   }
 };

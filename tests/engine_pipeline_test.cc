@@ -6,8 +6,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <future>
+#include <thread>
+#include <vector>
 
 #include "noodle/engine/engine.h"
+#include "noodle/engine/hook_executor.h"
 #include "noodle/envelope.h"
 #include "noodle/protocol/commands.h"
 #include "support/gated_log.h"
@@ -22,12 +25,14 @@ struct Rig {
   test::TempDir dir;
   std::unique_ptr<store::EventLog> real;
   std::unique_ptr<test::GatedLog> gate;
+  std::unique_ptr<engine::Executor> executor;  // null: steps are started and never run
   std::unique_ptr<engine::Engine> engine;
 
-  Rig() {
+  explicit Rig(bool run_steps = false) {
     BOOST_REQUIRE(store::EventLog::Open(dir.sub("log"), {}, &real).ok());
     gate = std::make_unique<test::GatedLog>(real.get());
-    Status s = engine::Engine::Open(gate.get(), nullptr, nullptr, {}, &engine);
+    if (run_steps) executor = engine::NewHookExecutor();
+    Status s = engine::Engine::Open(gate.get(), executor.get(), nullptr, {}, &engine);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
     for (const char* name : {"alpha", "beta", "gamma"}) {
       proj::Component c;
@@ -170,4 +175,58 @@ BOOST_AUTO_TEST_CASE(a_retry_in_the_same_round_as_its_original_gets_the_original
   BOOST_CHECK(r1.seqs == r0.seqs);
   BOOST_CHECK(rig.CausedBy(cmd_b) == r0.seqs);
   rig.CheckStateIsTheLogs();
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_while_a_round_is_being_stored_answers_every_command_once) {
+  // Given an upgrade held at the log's gate, a full round decided behind it
+  // that starts a step (dispatched while the engine stops), and commands
+  // still queued behind that round
+  Rig rig(/*run_steps=*/true);
+  rig.gate->Hold();
+  proj::Id up_a, cmd_a, up_b, cmd_b;
+  std::vector<std::future<engine::Reply>> replies;
+  replies.push_back(rig.engine->Submit(Rig::Upgrade("alpha", &up_a, &cmd_a)));
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->AppendWaiting(); }));
+  const size_t round = engine::EngineOptions{}.max_round_commands;
+  for (size_t i = 0; i < round + 700; ++i) {
+    if (i == round - 1) {
+      replies.push_back(rig.engine->Submit(Rig::Upgrade("beta", &up_b, &cmd_b)));
+      continue;
+    }
+    proj::Component c;
+    c.name = "extra-" + std::to_string(i);
+    c.version = "1.0.0";
+    replies.push_back(rig.engine->Submit(engine::cmd::Register(c)));
+  }
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->Asked(Rig::Stream(up_b)); }));
+
+  // When the engine stops (a command sent after that is refused at once),
+  // and only then the held append goes through
+  std::thread stopper([&] { rig.engine->Stop(); });
+  BOOST_REQUIRE(test::WaitFor([&] {
+    proj::Component probe;
+    probe.name = "probe-" + std::to_string(replies.size());
+    probe.version = "1.0.0";
+    replies.push_back(rig.engine->Submit(engine::cmd::Register(probe)));
+    return replies.back().wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }));
+  rig.gate->Release();
+  stopper.join();
+
+  // Then every command has exactly one answer (get() throws on a dropped
+  // one), what was acknowledged is in the log, and the rest was refused
+  size_t accepted = 0, refused = 0;
+  for (auto& f : replies) {
+    const engine::Reply r = f.get();
+    if (r.accepted) {
+      ++accepted;
+      BOOST_CHECK(!r.seqs.empty() && r.seqs.back() <= rig.real->LastSeq());
+    } else {
+      ++refused;
+      BOOST_CHECK_MESSAGE(r.message == "engine stopped", r.message);
+    }
+  }
+  BOOST_CHECK(rig.CausedBy(cmd_a).size() > 0);
+  BOOST_CHECK(refused > 0);  // the commands still queued at the stop
+  BOOST_TEST_MESSAGE(accepted << " accepted, " << refused << " refused at the stop");
 }

@@ -95,14 +95,14 @@ proj::Id EngineImpl::InternalId() {
   return proj::Id::From(&id);
 }
 
-std::deque<InboxItem> EngineImpl::NextBatch(bool block) {
+std::deque<InboxItem> EngineImpl::NextBatch(bool block, size_t limit) {
   std::deque<InboxItem> batch;
   std::unique_lock<std::mutex> lock(inbox_->mu);
   if (!block) {
     // While a round is appended: commands that come meanwhile, or nothing
-    // once it is stored.
+    // once it is stored. Once closed, what is queued stays for Stop to answer.
     inbox_->cv.wait(lock, [this] { return !inbox_->items.empty() || inbox_->closed || !committer_->Busy(); });
-    while (!inbox_->items.empty() && batch.size() < options_.max_round_commands) {
+    while (!inbox_->closed && !inbox_->items.empty() && batch.size() < limit) {
       batch.push_back(std::move(inbox_->items.front()));
       inbox_->items.pop_front();
     }
@@ -120,7 +120,7 @@ std::deque<InboxItem> EngineImpl::NextBatch(bool block) {
   }
   if (inbox_->closed) return batch;
   inbox_->in_round = true;
-  while (!inbox_->items.empty() && batch.size() < options_.max_round_commands) {
+  while (!inbox_->items.empty() && batch.size() < limit) {
     batch.push_back(std::move(inbox_->items.front()));
     inbox_->items.pop_front();
   }
@@ -132,13 +132,18 @@ void EngineImpl::Run() {
   while (true) {
     // With a round being stored, the next is decided from what is there
     // (nothing waits); else the writer sleeps until there is work.
-    std::deque<InboxItem> batch = NextBatch(/*block=*/in_flight_ == nullptr && deferred_.empty());
+    std::deque<InboxItem> batch =
+        NextBatch(/*block=*/in_flight_ == nullptr && deferred_.empty(), options_.max_round_commands);
+    bool closed;
     {
       std::lock_guard<std::mutex> lock(inbox_->mu);
-      if (inbox_->closed) {
-        if (in_flight_) FinishInFlight();
-        return;
-      }
+      closed = inbox_->closed;
+    }
+    if (closed) {
+      if (in_flight_) FinishInFlight();  // not under the inbox's lock: Dispatch takes it
+      // Taken just before the stop: answered, never dropped.
+      for (auto& item : batch) item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+      return;
     }
     // Retries of commands that were being stored go first: their answers
     // are in the reply cache now.
@@ -241,7 +246,12 @@ void EngineImpl::Stop() {
   inbox_->cv.notify_all();
   if (queries_) queries_->Close();
   if (thread_.joinable()) thread_.join();
-  for (auto& item : deferred_) item.Answer(Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+  // Retries of a command that was being stored: its answer if it was.
+  for (auto& item : deferred_) {
+    const auto* cmd = cmd::VerifyCommand(item.bytes);
+    const Reply* stored = cmd != nullptr ? replies_.Recall(proj::Id::From(cmd->command_id())) : nullptr;
+    item.Answer(stored != nullptr ? *stored : Rejected(fb::RejectCode::Unavailable, "engine stopped"));
+  }
   deferred_.clear();
   if (!held_.empty()) {
     spdlog::error("engine: {} step results were never recorded (the log could not be written); the next start "

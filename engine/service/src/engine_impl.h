@@ -80,7 +80,8 @@ class EngineImpl final : public Engine {
   void Run();
   // block: waits for commands or a due timer. Else waits only while a round
   // is being appended, for commands that come meanwhile.
-  std::deque<InboxItem> NextBatch(bool block);
+  // At most limit commands.
+  std::deque<InboxItem> NextBatch(bool block, size_t limit);
   bool LogBackUp();
   std::string RefuseForDisk(const fb::CommandEnvelope& cmd);
   void Rebuild();

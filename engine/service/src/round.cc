@@ -68,7 +68,7 @@ void EngineImpl::DecideRound(RoundWork& w, bool recover) {
 
 void EngineImpl::DecideWhileCommitting(RoundWork& w) {
   while (in_flight_ && w.batch.size() < options_.max_round_commands && committer_->Busy()) {
-    std::deque<InboxItem> more = NextBatch(/*block=*/false);
+    std::deque<InboxItem> more = NextBatch(/*block=*/false, options_.max_round_commands - w.batch.size());
     if (more.empty()) return;
     const size_t first = w.batch.size();
     for (auto& item : more) w.batch.push_back(std::move(item));

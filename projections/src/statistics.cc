@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "noodle/projections/time_math.h"
+
 namespace noodle::proj {
 namespace {
 
@@ -15,11 +17,7 @@ void Count(Statistics& s, const Id& id, const char* outcome, bool ends, int64_t 
   ++s.overall.outcomes[outcome];
   ++component.outcomes[outcome];
   if (!ends) return;
-  // Event times come from the log: a damaged or hostile one must not
-  // overflow. A duration is never negative and saturates at the maximum.
-  int64_t d = 0;
-  if (__builtin_sub_overflow(now, it->second.requested_ns, &d)) d = now < it->second.requested_ns ? 0 : INT64_MAX;
-  d = std::max<int64_t>(d, 0);
+  const int64_t d = ElapsedNs(it->second.requested_ns, now);
   s.overall.durations.Add(d);
   component.durations.Add(d);
   s.open.erase(it);

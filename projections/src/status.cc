@@ -49,9 +49,7 @@ void End(Status& s, Upgrade& u, Phase phase, int64_t now) {
 // upgrade stopped): its time stops counting against the timeout.
 void EndOperatorPause(Upgrade& u, int64_t now) {
   if (u.paused_since_ns == 0) return;
-  int64_t paused = 0;  // saturating: times come from the log
-  if (__builtin_sub_overflow(now, u.paused_since_ns, &paused)) paused = now < u.paused_since_ns ? 0 : INT64_MAX;
-  if (__builtin_add_overflow(u.paused_ns, std::max<int64_t>(0, paused), &u.paused_ns)) u.paused_ns = INT64_MAX;
+  u.paused_ns = AddNs(u.paused_ns, ElapsedNs(u.paused_since_ns, now));
   u.paused_since_ns = 0;
 }
 

@@ -254,10 +254,11 @@ void RocksEventLog::PlanWriter(Writer& q, const std::string& id_key, const rocks
 void RocksEventLog::AddIndexEntries(GroupPlan* plan) {
   // A memtable insert after one at a nearby key reuses most of its search
   // (the skiplist's splice); index keys in append order are scattered.
-  for (auto* index : {&plan->stream_index, &plan->id_index}) {
+  const std::pair<Cf, std::vector<std::pair<std::string, std::string>>*> indexes[] = {
+      {kStreamsCf, &plan->stream_index}, {kEventIdsCf, &plan->id_index}};
+  for (auto [family, index] : indexes) {
     std::sort(index->begin(), index->end());
-    const auto family = cf(index == &plan->stream_index ? kStreamsCf : kEventIdsCf);
-    for (const auto& [key, ref] : *index) plan->batch.Put(family, key, ref);
+    for (const auto& [key, ref] : *index) plan->batch.Put(cf(family), key, ref);
   }
 }
 

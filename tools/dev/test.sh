@@ -75,12 +75,17 @@ if [ ${#suites[@]} -gt 0 ]; then
   select+=(-R "^($(IFS='|'; echo "${suites[*]}"))\$")
 fi
 root=$PWD
+# After the tests: the fuzzers (--fuzz); a crash fails a run that passed.
+run_fuzz() {
+  [ -n "$fuzz" ] || return 0
+  (cd "$root" && bash tools/dev/fuzz.sh "$fuzz") || { [ $rc -ne 0 ] || rc=1; }
+}
 cd "$build"
 if [ -z "$coverage" ] && [ -z "$report" ]; then
   [ -n "$fuzz" ] || exec ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}"
   rc=0
   ctest --output-on-failure -j"$(nproc)" --timeout 900 "${select[@]}" || rc=$?
-  (cd "$root" && bash tools/dev/fuzz.sh "$fuzz") || { [ $rc -ne 0 ] || rc=1; }
+  run_fuzz
   exit $rc
 fi
 
@@ -135,7 +140,5 @@ fi
 if [ -n "$coverage" ]; then
   /usr/bin/python3 "$root/tools/dev/test_report.py" modules "$out/summary.json" --fail-under "$fail_under" || { [ $rc -ne 0 ] || rc=3; }
 fi
-if [ -n "$fuzz" ]; then
-  (cd "$root" && bash tools/dev/fuzz.sh "$fuzz") || { [ $rc -ne 0 ] || rc=1; }
-fi
+run_fuzz
 exit $rc

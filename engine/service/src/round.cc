@@ -120,14 +120,17 @@ void EngineImpl::DecideOne(InboxItem& item, RoundWork& w) {
   RollbackTarget target;
   const RollbackTarget* resolved = nullptr;
   if (const auto* rb = cmd->command_as_RollBack()) {
-    // Planned by the query side; resolved here only if it came another way.
-    // Planned from the log, which must hold what the state holds.
-    if (in_flight_ && !FinishInFlight()) {
-      w.redo = true;
-      return;
+    // Planned by the query side; resolved here only if it came another way,
+    // from the log, which must then hold the round being stored.
+    if (item.rollback) {
+      target = *item.rollback;
+    } else {
+      if (in_flight_ && !FinishInFlight()) {
+        w.redo = true;
+        return;
+      }
+      if (!ResolveRollback(*log_, state_, *rb, &target, &p.reply)) return;
     }
-    if (item.rollback) target = *item.rollback;
-    else if (!ResolveRollback(*log_, state_, *rb, &target, &p.reply)) return;
     if (auto denial = AuthorizeRollback(item.who, target, state_)) return Refuse(item, *cmd, *denial, actor, p, w);
     resolved = &target;
   }
@@ -215,7 +218,6 @@ void EngineImpl::ApplySpeculatively(Decision& d, RoundWork& w) {
     b.events = std::move(se.events);
   }
 }
-
 
 void EngineImpl::CaptureSteps(RoundWork& w) {
   if (executor_ == nullptr) return;

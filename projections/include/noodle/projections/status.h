@@ -13,6 +13,7 @@
 
 #include "noodle/fb/events_generated.h"
 #include "noodle/projections/component.h"
+#include "noodle/projections/time_math.h"
 
 namespace noodle::proj {
 
@@ -114,14 +115,8 @@ struct Upgrade {
   size_t Running() const;
   // When it times out: started + timeout + time paused by an operator; 0
   // (none) while an operator has it paused.
-  // Saturating: times come from the log, and a damaged one must not overflow.
   int64_t deadline_ns() const {
-    if (paused_since_ns != 0) return 0;
-    int64_t d = 0;
-    if (__builtin_add_overflow(started_ns, int64_t{timeout_ms} * 1'000'000, &d) || __builtin_add_overflow(d, paused_ns, &d)) {
-      return INT64_MAX;
-    }
-    return d;
+    return paused_since_ns != 0 ? 0 : AddNs(AddNs(started_ns, int64_t{timeout_ms} * 1'000'000), paused_ns);
   }
 };
 

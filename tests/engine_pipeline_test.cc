@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <future>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -21,8 +22,31 @@ using engine::cmd::UpgradeRequest;
 
 namespace {
 
+// What the engine published, in the order it published it.
+class RecordingPublisher final : public engine::EventPublisher {
+ public:
+  void Publish(const std::vector<std::string>& events) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& bytes : events) seqs_.push_back(fb::GetEventEnvelope(bytes.data())->seq());
+  }
+  // The seqs published after `after`.
+  std::vector<uint64_t> Seqs(uint64_t after) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<uint64_t> out;
+    for (uint64_t seq : seqs_) {
+      if (seq > after) out.push_back(seq);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<uint64_t> seqs_;
+};
+
 struct Rig {
   test::TempDir dir;
+  RecordingPublisher published;
   std::unique_ptr<store::EventLog> real;
   std::unique_ptr<test::GatedLog> gate;
   std::unique_ptr<engine::Executor> executor;  // null: steps are started and never run
@@ -32,7 +56,7 @@ struct Rig {
     BOOST_REQUIRE(store::EventLog::Open(dir.sub("log"), {}, &real).ok());
     gate = std::make_unique<test::GatedLog>(real.get());
     if (run_steps) executor = engine::NewHookExecutor();
-    Status s = engine::Engine::Open(gate.get(), executor.get(), nullptr, {}, &engine);
+    Status s = engine::Engine::Open(gate.get(), executor.get(), &published, {}, &engine);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
     for (const char* name : {"alpha", "beta", "gamma"}) {
       proj::Component c;
@@ -116,6 +140,43 @@ BOOST_AUTO_TEST_CASE(a_round_decided_behind_one_that_fails_is_decided_again_and_
   BOOST_CHECK(rig.CausedBy(cmd_b) == rb2.seqs);
   BOOST_CHECK(rig.engine->Current().status.find(up_a) != nullptr);
   BOOST_CHECK(rig.engine->Current().status.find(up_b) != nullptr);
+  rig.CheckStateIsTheLogs();
+}
+
+BOOST_AUTO_TEST_CASE(a_stored_round_is_answered_and_published_while_the_next_is_being_stored_and_nothing_sooner) {
+  // Given an upgrade of alpha held at the log's gate, and one of beta decided behind it
+  Rig rig;
+  const uint64_t before = rig.real->LastSeq();
+  rig.gate->Hold();
+  proj::Id up_a, cmd_a, up_b, cmd_b;
+  auto first = rig.engine->Submit(Rig::Upgrade("alpha", &up_a, &cmd_a));
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->AppendWaiting(); }));
+  auto second = rig.engine->Submit(Rig::Upgrade("beta", &up_b, &cmd_b));
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->Asked(Rig::Stream(up_b)); }));
+  BOOST_CHECK(rig.published.Seqs(before).empty());
+
+  // When alpha's round is stored and beta's is held at the gate in its turn
+  rig.gate->PassOne();
+  const engine::Reply ra = first.get();
+  BOOST_REQUIRE(test::WaitFor([&] { return rig.gate->AppendWaiting(); }));
+
+  // Then alpha is answered and published while beta waits, and nothing of beta is shown
+  BOOST_REQUIRE_MESSAGE(ra.accepted, ra.message);
+  BOOST_CHECK(rig.CausedBy(cmd_a) == ra.seqs);
+  BOOST_CHECK(rig.CausedBy(cmd_b).empty());
+  BOOST_CHECK(second.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
+  std::vector<uint64_t> shown = rig.published.Seqs(before);
+  BOOST_CHECK(shown == ra.seqs);
+
+  // And once beta is stored, every stored event was published once, in seq order
+  rig.gate->Release();
+  const engine::Reply rb = second.get();
+  BOOST_REQUIRE_MESSAGE(rb.accepted, rb.message);
+  BOOST_CHECK(rig.CausedBy(cmd_b) == rb.seqs);
+  shown = rig.published.Seqs(before);
+  std::vector<uint64_t> stored;
+  for (uint64_t seq = before + 1; seq <= rig.real->LastSeq(); ++seq) stored.push_back(seq);
+  BOOST_CHECK(shown == stored);
   rig.CheckStateIsTheLogs();
 }
 

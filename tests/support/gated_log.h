@@ -35,6 +35,13 @@ class GatedLog final : public store::EventLog {
     held_ = false;
     cv_.notify_all();
   }
+  // Lets one append through (a waiting one, or the next) and keeps holding
+  // the ones after it.
+  void PassOne() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++passes_;
+    cv_.notify_all();
+  }
   // The appends waiting now fail with Unavailable(why) and store nothing;
   // the gate opens for the ones after them.
   void FailHeld(const std::string& why) {
@@ -100,7 +107,8 @@ class GatedLog final : public store::EventLog {
   Status Gate() {
     std::unique_lock<std::mutex> lock(mu_);
     ++waiting_;
-    cv_.wait(lock, [this] { return !held_; });
+    cv_.wait(lock, [this] { return !held_ || passes_ > 0; });
+    if (held_) --passes_;
     --waiting_;
     if (to_fail_ == 0) return Status::OK();
     --to_fail_;
@@ -112,6 +120,7 @@ class GatedLog final : public store::EventLog {
   std::condition_variable cv_;
   bool held_ = false;
   int waiting_ = 0;
+  int passes_ = 0;  // appends PassOne lets through a held gate
   int to_fail_ = 0;
   std::string failure_;
   mutable std::set<std::string> asked_;

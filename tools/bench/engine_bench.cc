@@ -3,10 +3,15 @@
 //
 //   engine_bench [--components N] [--events E] [--fold-events F] [--rows LIST] [--dir D] [--keep]
 //
-// Throughput: waves of one RequestUpgrade per component (N in flight), then
-// one ReportStepResult each (the step's success, as an executor would send
-// it), through Engine::Submit with sync appends. 2 commands and 7 events per
-// upgrade. Baseline: the same event bytes written to a raw RocksDB in synced
+// Throughput: per component, 20 times a RequestUpgrade and then a
+// ReportStepResult (the step's success, as an executor would send it),
+// through Engine::Submit with sync appends; 2 commands and 7 events per
+// upgrade. Two load shapes over the same commands: "closed loop" sends each
+// component's next command as soon as its last is answered (N components in
+// flight, as a fleet of independent components would); "waves" sends one
+// command to every component and waits for all N answers before the next
+// (a barrier that leaves the engine idle at the end of each wave).
+// Baseline: the same event bytes written to a raw RocksDB in synced
 // WriteBatches of 256.
 // Rebuild: fold registry, status and statistics from seq 1 over the log,
 // next to a raw iterator over a RocksDB holding the same bytes.
@@ -23,6 +28,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <ctime>
 #include <cstdio>
 #include <cstring>
@@ -185,6 +193,72 @@ Waves RunWaves(Bench& b, size_t waves) {
   return w;
 }
 
+// Runs `rounds` upgrade + step result per component, each component's next
+// command sent as soon as its last is answered. The answers arrive on the
+// engine's threads; they only queue the component here, and this thread
+// submits, so that no engine thread ever waits on the bench.
+Waves RunClosedLoop(Bench& b, size_t rounds) {
+  struct Answered {
+    size_t component;
+    engine::Reply reply;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Answered> answered;
+  auto on_reply = [&](size_t c) {
+    return [&, c](engine::Reply r) {
+      std::lock_guard<std::mutex> lock(mu);
+      answered.push_back({c, std::move(r)});
+      cv.notify_one();
+    };
+  };
+  const size_t components = b.flags.components;
+  const size_t first_version = b.version + 1;
+  std::vector<proj::Id> ids(components);
+  std::vector<size_t> sent(components, 0);  // commands sent per component
+  auto send = [&](size_t c) {
+    std::string command;
+    if (sent[c] % 2 == 0) {
+      engine::cmd::UpgradeRequest r;
+      r.component = "svc-" + std::to_string(c);
+      r.target_version = "1." + std::to_string(first_version + sent[c] / 2) + ".0";
+      r.timeout_ms = 3'600'000;
+      command = engine::cmd::Upgrade(r, {}, &ids[c]);
+    } else {
+      engine::cmd::StepReport s;
+      s.upgrade_id = ids[c];
+      s.step = 0;
+      command = engine::cmd::StepResult(s);
+    }
+    ++sent[c];
+    b.eng->Submit(std::move(command), Principal::Local(), on_reply(c));
+  };
+
+  Waves w;
+  const auto t0 = Clock::now();
+  for (size_t c = 0; c < components; ++c) send(c);
+  for (uint64_t outstanding = components; outstanding > 0;) {
+    std::deque<Answered> ready;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !answered.empty(); });
+      ready.swap(answered);
+    }
+    for (Answered& a : ready) {
+      ++w.commands;
+      --outstanding;
+      if (!a.reply.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", a.reply.message.c_str());
+      if (sent[a.component] < 2 * rounds) {
+        send(a.component);
+        ++outstanding;
+      }
+    }
+  }
+  w.seconds = Seconds(t0);
+  b.version += rounds;
+  return w;
+}
+
 void Grow(Bench& b, uint64_t target) {
   while (b.log->LastSeq() < target) RunWaves(b, 10);
 }
@@ -202,25 +276,54 @@ double RawWrite(rocksdb::DB* raw, const std::vector<std::string>& bytes, size_t 
   return Seconds(t0);
 }
 
-void ThroughputRow(Bench& b) {
-  const uint64_t seq_before = b.log->LastSeq();
+struct Appended {
+  Waves load;
+  uint64_t events = 0;
+  uint64_t groups = 0;
+  uint64_t first_seq = 0;
+};
+
+template <typename Load>
+Appended Measure(Bench& b, Load load) {
+  Appended a;
+  a.first_seq = b.log->LastSeq() + 1;
   const uint64_t groups_before = b.log->Counters().group_writes;
-  const Waves w = RunWaves(b, 20);
-  const uint64_t events = b.log->LastSeq() - seq_before;
-  const uint64_t groups = b.log->Counters().group_writes - groups_before;
+  a.load = load();
+  a.events = b.log->LastSeq() + 1 - a.first_seq;
+  a.groups = b.log->Counters().group_writes - groups_before;
+  return a;
+}
+
+// Raw synced WriteBatch(256) of the events a measured load appended, in ev/s.
+double RawBaseline(Bench& b, const Appended& a) {
   std::vector<std::string> bytes;
-  for (auto it = b.log->Scan(seq_before + 1); it->Valid(); it->Next()) bytes.emplace_back(it->bytes());
+  for (auto it = b.log->Scan(a.first_seq, a.first_seq + a.events - 1); it->Valid(); it->Next()) {
+    bytes.emplace_back(it->bytes());
+  }
   const std::string raw_dir = b.flags.dir + "/raw";
   rocksdb::DB* raw = OpenRaw(raw_dir);
   const double raw_s = RawWrite(raw, bytes, 256, /*sync=*/true);
   CloseRaw(raw, raw_dir);
-  const double ours = events / w.seconds, base = bytes.size() / raw_s;
-  std::printf("\ncommands through the engine  %8.0f cmd/s  (%llu commands, %llu rejected)\n", w.commands / w.seconds,
-              static_cast<unsigned long long>(w.commands), static_cast<unsigned long long>(w.rejected));
+  return bytes.size() / raw_s;
+}
+
+void PrintAppended(const char* shape, const Appended& a, double base) {
+  const double ours = a.events / a.load.seconds;
+  std::printf("\n%s: commands through the engine  %8.0f cmd/s  (%llu commands, %llu rejected)\n", shape,
+              a.load.commands / a.load.seconds, static_cast<unsigned long long>(a.load.commands),
+              static_cast<unsigned long long>(a.load.rejected));
   std::printf("events appended by it        %8.0f ev/s   raw synced WriteBatch(256) %8.0f ev/s   ratio %.2f  (%llu events)\n",
-              ours, base, ours / base, static_cast<unsigned long long>(events));
-  std::printf("group commits by the engine  %8llu        (%.0f events each; the raw baseline: %zu)\n",
-              static_cast<unsigned long long>(groups), groups ? double(events) / groups : 0.0, (bytes.size() + 255) / 256);
+              ours, base, ours / base, static_cast<unsigned long long>(a.events));
+  std::printf("group commits by the engine  %8llu        (%.0f events each; the raw baseline: %llu)\n",
+              static_cast<unsigned long long>(a.groups), a.groups ? double(a.events) / a.groups : 0.0,
+              static_cast<unsigned long long>((a.events + 255) / 256));
+}
+
+void ThroughputRow(Bench& b) {
+  const Appended loop = Measure(b, [&] { return RunClosedLoop(b, 20); });
+  PrintAppended("closed loop", loop, RawBaseline(b, loop));
+  const Appended waves = Measure(b, [&] { return RunWaves(b, 20); });
+  PrintAppended("waves", waves, RawBaseline(b, waves));
 }
 
 // Registry, status and statistics folded from seq 1 to `to`; returns the last seq folded.

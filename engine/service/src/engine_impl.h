@@ -72,8 +72,10 @@ class EngineImpl final : public Engine {
     std::set<proj::Id> command_ids;                      // commands decided in it
     uint64_t first_seq = 0;                              // the seq its first event gets
     size_t events = 0;
-    bool recover = false;  // holds the start's recovery
-    bool redo = false;     // the round before it was not stored: decide it again
+    bool recover = false;   // holds the start's recovery
+    bool redo = false;      // the round before it was not stored: decide it again
+    bool appended = false;  // the committer is done with it
+    bool verified = false;  // stored exactly as decided (checked before the next round was handed over)
   };
 
   // engine.cc
@@ -115,6 +117,11 @@ class EngineImpl final : public Engine {
   // put back to the log's (a batch not stored): whatever was decided after
   // that round must be decided again.
   bool FinishInFlight();
+  // Waits for the round in flight; true when the log stored it exactly as
+  // decided (every batch, at the seqs it was given, nothing else): the next
+  // round can then be handed over before this one is settled.
+  bool InFlightStoredAsDecided();
+  void WaitAppended(RoundWork& w);
   bool Finish(RoundWork& w);
   // After the append: the stored events, in order; the state put back to
   // the durable one when a batch was not stored (*failed); *rebuilt when the

@@ -23,9 +23,17 @@ void EngineImpl::Round(std::deque<InboxItem> batch, bool recover) {
   w->batch = std::move(batch);
   DecideRound(*w, recover);
   if (!w->redo && !w->recover) DecideWhileCommitting(*w);
-  if (in_flight_ && !FinishInFlight()) w->redo = true;
-  // The round before was not stored as decided, and this one was decided on
-  // top of it: decided again against the state the log holds.
+  // The round before, stored as decided, is settled (published, dispatched,
+  // answered) after this one is handed over, so that the committer appends
+  // while the writer settles.
+  std::unique_ptr<RoundWork> stored_before;
+  if (in_flight_ && InFlightStoredAsDecided()) {
+    stored_before = std::move(in_flight_);
+  } else if (in_flight_ && !FinishInFlight()) {
+    // Not stored as decided, and this one was decided on top of it: decided
+    // again against the state the log holds.
+    w->redo = true;
+  }
   if (w->redo) DecideRound(*w, recover);
   for (size_t i = 0; i < kMaxReconcilePerRound && log_down_.empty(); ++i) {
     auto d = Reconcile(state_, NewContext(InternalId(), options_.actor), options_.limits);
@@ -34,6 +42,7 @@ void EngineImpl::Round(std::deque<InboxItem> batch, bool recover) {
   }
   CaptureSteps(*w);
   if (w->appends.empty()) {
+    if (stored_before) Finish(*stored_before);
     Finish(*w);
     return;
   }
@@ -41,6 +50,7 @@ void EngineImpl::Round(std::deque<InboxItem> batch, bool recover) {
   next_seq_ += w->events;
   committer_->Start(&w->appends);
   in_flight_ = std::move(w);
+  if (stored_before) Finish(*stored_before);
   // The start's recovery is stored before anything else is decided.
   if (in_flight_->recover) FinishInFlight();
   ArmTimers();

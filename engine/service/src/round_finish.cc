@@ -20,9 +20,28 @@ bool AllStored(const std::vector<store::BatchAppend>& appends) {
 
 bool EngineImpl::FinishInFlight() {
   std::unique_ptr<RoundWork> w = std::move(in_flight_);
-  const auto took = committer_->Wait();
-  if (options_.observer != nullptr) options_.observer->Appended(took, w->events, AllStored(w->appends));
+  WaitAppended(*w);
   return Finish(*w);
+}
+
+void EngineImpl::WaitAppended(RoundWork& w) {
+  if (w.appended) return;
+  const auto took = committer_->Wait();
+  w.appended = true;
+  if (options_.observer != nullptr) options_.observer->Appended(took, w.events, AllStored(w.appends));
+}
+
+bool EngineImpl::InFlightStoredAsDecided() {
+  RoundWork& w = *in_flight_;
+  WaitAppended(w);
+  uint64_t expect = w.first_seq;
+  for (const auto& a : w.appends) {
+    if (!a.status.ok() || a.result.duplicate || a.result.seqs.front() != expect) return false;
+    expect += a.result.seqs.size();
+  }
+  // Read while the committer is idle: nothing else is being appended.
+  w.verified = expect == log_->LastSeq() + 1 && expect == next_seq_;
+  return w.verified;
 }
 
 bool EngineImpl::Finish(RoundWork& w) {
@@ -61,8 +80,11 @@ std::shared_ptr<std::vector<std::string>> EngineImpl::Settle(RoundWork& w, bool*
     expect += a.result.seqs.size();
     for (auto& e : a.result.events) stored->push_back(std::move(e));
   }
-  // Rounds settle in order and the next is handed over only after this one:
-  // the next decided event follows the log's last.
+  // Checked before the next round was handed over; the log now holds that
+  // one too, in part or whole.
+  if (w.verified) return stored;
+  // The next round is handed over only after this one is settled: the next
+  // decided event follows the log's last.
   next_seq_ = log_->LastSeq() + 1;
   if (diverged || expect != next_seq_) {
     // Not what was decided (a batch stored twice, another writer): the log

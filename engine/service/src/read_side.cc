@@ -49,7 +49,18 @@ void ReadSide::Hand(DurableRound round) {
 
 VersionPtr ReadSide::Latest() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return published_;
+  return Held(published_);
+}
+
+VersionPtr ReadSide::Held(const std::shared_ptr<Version>& v) {
+  // Counted here, under mu_, while v is the published version: no reader can
+  // take the spare after it stopped being published, so a count the projector
+  // reads as zero stays zero. The release in the reader's decrement pairs with
+  // the projector's acquire: the reader's reads happen before its next writes.
+  v->holds.count.fetch_add(1, std::memory_order_relaxed);
+  return VersionPtr(v.get(), [keep = v](const Version* held) {
+    held->holds.count.fetch_sub(1, std::memory_order_release);
+  });
 }
 
 void ReadSide::Drain() {
@@ -70,8 +81,8 @@ void ReadSide::Reset(Version v) {
 
 std::shared_ptr<Version> ReadSide::Writable() {
   // Only the projector publishes, so published_ is stable here; readers
-  // copy the pointer under mu_, and a spare no reader holds has use_count 1.
-  if (spare_ != nullptr && spare_.use_count() == 1) {
+  // take counted pointers under mu_ (Held), and a spare none holds is ours.
+  if (spare_ != nullptr && spare_->holds.count.load(std::memory_order_acquire) == 0) {
     for (const auto& events : spare_lacks_) Fold(*spare_, *events);
     return std::move(spare_);
   }
@@ -89,7 +100,7 @@ void ReadSide::Publish(std::shared_ptr<Version> next,
   spare_lacks_ = std::move(folded);
   if (snapshots_ != nullptr && snapshot_every_ > 0 &&
       published_->seq / snapshot_every_ != offered_seq_ / snapshot_every_ &&
-      published_->seq - offered_seq_ >= events_per_item_ * Items(*published_) && snapshots_->Offer(published_)) {
+      published_->seq - offered_seq_ >= events_per_item_ * Items(*published_) && snapshots_->Offer(Latest())) {
     offered_seq_ = published_->seq;
   }
 }

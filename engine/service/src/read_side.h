@@ -4,7 +4,8 @@
 // client that has a reply reads its own writes. Readers take the newest
 // version by pointer (no copy, no lock held while they read) and never wait
 // for the writer or an fsync. Two versions are kept and take turns; one
-// still held by a reader is left to it and a fresh copy takes its place.
+// still held by a reader (counted, not guessed from a shared_ptr's use_count,
+// which is no synchronization) is left to it and a fresh copy takes its place.
 // Internal.
 #pragma once
 
@@ -58,6 +59,8 @@ class ReadSide {
 
  private:
   void Loop();
+  // A pointer to v that counts as a reader's hold until its last copy goes.
+  static VersionPtr Held(const std::shared_ptr<Version>& v);
   // The version to fold into next: the spare one brought up to date, or a
   // copy of the published one when a reader still holds the spare.
   std::shared_ptr<Version> Writable();

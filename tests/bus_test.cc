@@ -247,9 +247,10 @@ BOOST_AUTO_TEST_CASE(malformed_frames_get_errors_or_drops_and_the_daemon_keeps_s
           break;
       }
       ++sent_with_reply;
-      // Drain replies as we go (bounded wait per batch)
+      // Drain replies as we go (bounded wait per batch: 5 s without a reply,
+      // room for a sanitizer build's slower server)
       if (i % 500 == 499) {
-        for (int idle = 0; replies < sent_with_reply && idle < 50;) {
+        for (int idle = 0; replies < sent_with_reply && idle < 500;) {
           std::vector<zmq::message_t> parts;
           if (zmq::recv_multipart(s, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
             ++replies;

@@ -4,7 +4,9 @@
 noodle_test(install_test install_test.cc LIBS noodle_daemon_process LABELS integration)
 string(REGEX MATCH "^[0-9]+\\.[0-9]+" noodle_major_minor ${PROJECT_VERSION})
 set(consumer_flags "")
-if(NOODLE_SANITIZE)
+if(NOODLE_SANITIZE STREQUAL "thread")
+  set(consumer_flags "-fsanitize=thread")
+elseif(NOODLE_SANITIZE)
   set(consumer_flags "-fsanitize=address,undefined")
 endif()
 target_compile_definitions(install_test PRIVATE CMAKE_COMMAND="${CMAKE_COMMAND}" BUILD_DIR="${CMAKE_BINARY_DIR}"

@@ -99,8 +99,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, unsigned
     return s;
   }
   // The rename is durable once the directory is synced.
-  std::string dir = fs::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return Errno("open " + dir);
   const bool synced = ::fsync(dfd) == 0;

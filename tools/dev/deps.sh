@@ -5,7 +5,7 @@ packages=(
   cmake make g++ pkg-config
   libzmq3-dev cppzmq-dev libflatbuffers-dev flatbuffers-compiler librocksdb-dev
   libboost-test-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libsodium-dev libssl-dev libsystemd-dev libjemalloc-dev systemd python3 python3-zmq python3-flatbuffers clang-tidy binutils
+  libsodium-dev libssl-dev libsystemd-dev libjemalloc-dev systemd python3 python3-zmq python3-flatbuffers clang-tidy clang-14 lld ninja-build binutils
   libcpp-httplib-dev python3-prometheus-client python3-jsonschema
   chromium chromium-driver python3-selenium
   gcovr

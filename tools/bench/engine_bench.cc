@@ -155,12 +155,31 @@ struct Waves {
   double seconds = 0;
 };
 
+void Count(const engine::Reply& r, Waves& w) {
+  ++w.commands;
+  if (!r.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", r.message.c_str());
+}
+
 void AwaitAll(std::vector<std::future<engine::Reply>>& replies, Waves& w) {
-  for (auto& f : replies) {
-    const engine::Reply r = f.get();
-    if (!r.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", r.message.c_str());
-  }
+  for (auto& f : replies) Count(f.get(), w);
   replies.clear();
+}
+
+// Component c's upgrade to 1.<version>.0 (its id in *id), and the success of
+// that upgrade's only step, as an executor would report it.
+std::string UpgradeCommand(size_t c, size_t version, proj::Id* id) {
+  engine::cmd::UpgradeRequest r;
+  r.component = "svc-" + std::to_string(c);
+  r.target_version = "1." + std::to_string(version) + ".0";
+  r.timeout_ms = 3'600'000;
+  return engine::cmd::Upgrade(r, {}, id);
+}
+
+std::string StepDoneCommand(const proj::Id& upgrade_id) {
+  engine::cmd::StepReport s;
+  s.upgrade_id = upgrade_id;
+  s.step = 0;
+  return engine::cmd::StepResult(s);
 }
 
 // Runs `waves` rounds of upgrade + step result over every component.
@@ -172,22 +191,10 @@ Waves RunWaves(Bench& b, size_t waves) {
     ++b.version;
     std::vector<std::future<engine::Reply>> replies;
     std::vector<proj::Id> ids(components);
-    for (size_t c = 0; c < components; ++c) {
-      engine::cmd::UpgradeRequest r;
-      r.component = "svc-" + std::to_string(c);
-      r.target_version = "1." + std::to_string(b.version) + ".0";
-      r.timeout_ms = 3'600'000;
-      replies.push_back(b.eng->Submit(engine::cmd::Upgrade(r, {}, &ids[c])));
-    }
+    for (size_t c = 0; c < components; ++c) replies.push_back(b.eng->Submit(UpgradeCommand(c, b.version, &ids[c])));
     AwaitAll(replies, w);
-    for (size_t c = 0; c < components; ++c) {
-      engine::cmd::StepReport s;
-      s.upgrade_id = ids[c];
-      s.step = 0;
-      replies.push_back(b.eng->Submit(engine::cmd::StepResult(s)));
-    }
+    for (size_t c = 0; c < components; ++c) replies.push_back(b.eng->Submit(StepDoneCommand(ids[c])));
     AwaitAll(replies, w);
-    w.commands += 2 * components;
   }
   w.seconds = Seconds(t0);
   return w;
@@ -217,19 +224,8 @@ Waves RunClosedLoop(Bench& b, size_t rounds) {
   std::vector<proj::Id> ids(components);
   std::vector<size_t> sent(components, 0);  // commands sent per component
   auto send = [&](size_t c) {
-    std::string command;
-    if (sent[c] % 2 == 0) {
-      engine::cmd::UpgradeRequest r;
-      r.component = "svc-" + std::to_string(c);
-      r.target_version = "1." + std::to_string(first_version + sent[c] / 2) + ".0";
-      r.timeout_ms = 3'600'000;
-      command = engine::cmd::Upgrade(r, {}, &ids[c]);
-    } else {
-      engine::cmd::StepReport s;
-      s.upgrade_id = ids[c];
-      s.step = 0;
-      command = engine::cmd::StepResult(s);
-    }
+    std::string command =
+        sent[c] % 2 == 0 ? UpgradeCommand(c, first_version + sent[c] / 2, &ids[c]) : StepDoneCommand(ids[c]);
     ++sent[c];
     b.eng->Submit(std::move(command), Principal::Local(), on_reply(c));
   };
@@ -245,9 +241,8 @@ Waves RunClosedLoop(Bench& b, size_t rounds) {
       ready.swap(answered);
     }
     for (Answered& a : ready) {
-      ++w.commands;
+      Count(a.reply, w);
       --outstanding;
-      if (!a.reply.accepted && w.rejected++ == 0) std::fprintf(stderr, "first rejection: %s\n", a.reply.message.c_str());
       if (sent[a.component] < 2 * rounds) {
         send(a.component);
         ++outstanding;

@@ -16,6 +16,19 @@ bool AllStored(const std::vector<store::BatchAppend>& appends) {
   return std::all_of(appends.begin(), appends.end(), [](const auto& a) { return a.status.ok(); });
 }
 
+// The seq after the round's stored batches when they lie end to end from the
+// seq the round was given (batches not stored are skipped); 0 when one was
+// stored before (a duplicate) or elsewhere.
+uint64_t StoredEnd(const std::vector<store::BatchAppend>& appends, uint64_t first_seq) {
+  uint64_t expect = first_seq;
+  for (const auto& a : appends) {
+    if (!a.status.ok()) continue;
+    if (a.result.duplicate || a.result.seqs.front() != expect) return 0;
+    expect += a.result.seqs.size();
+  }
+  return expect;
+}
+
 }  // namespace
 
 bool EngineImpl::FinishInFlight() {
@@ -34,13 +47,9 @@ void EngineImpl::WaitAppended(RoundWork& w) {
 bool EngineImpl::InFlightStoredAsDecided() {
   RoundWork& w = *in_flight_;
   WaitAppended(w);
-  uint64_t expect = w.first_seq;
-  for (const auto& a : w.appends) {
-    if (!a.status.ok() || a.result.duplicate || a.result.seqs.front() != expect) return false;
-    expect += a.result.seqs.size();
-  }
-  // Read while the committer is idle: nothing else is being appended.
-  w.verified = expect == log_->LastSeq() + 1 && expect == next_seq_;
+  // LastSeq is read while the committer is idle: nothing else is being appended.
+  const uint64_t end = StoredEnd(w.appends, w.first_seq);
+  w.verified = AllStored(w.appends) && end == log_->LastSeq() + 1 && end == next_seq_;
   return w.verified;
 }
 
@@ -61,8 +70,6 @@ bool EngineImpl::Finish(RoundWork& w) {
 
 std::shared_ptr<std::vector<std::string>> EngineImpl::Settle(RoundWork& w, bool* rebuilt, bool* failed) {
   auto stored = std::make_shared<std::vector<std::string>>();
-  bool diverged = false;
-  uint64_t expect = w.first_seq;
   for (auto& a : w.appends) {
     if (a.status.code() == Status::Code::kUnavailable) {
       if (log_down_.empty()) {
@@ -76,8 +83,6 @@ std::shared_ptr<std::vector<std::string>> EngineImpl::Settle(RoundWork& w, bool*
     }
     *failed = *failed || !a.status.ok();
     if (!a.status.ok()) continue;
-    if (a.result.duplicate || a.result.seqs.front() != expect) diverged = true;
-    expect += a.result.seqs.size();
     for (auto& e : a.result.events) stored->push_back(std::move(e));
   }
   // Checked before the next round was handed over; the log now holds that
@@ -86,7 +91,7 @@ std::shared_ptr<std::vector<std::string>> EngineImpl::Settle(RoundWork& w, bool*
   // The next round is handed over only after this one is settled: the next
   // decided event follows the log's last.
   next_seq_ = log_->LastSeq() + 1;
-  if (diverged || expect != next_seq_) {
+  if (StoredEnd(w.appends, w.first_seq) != next_seq_) {
     // Not what was decided (a batch stored twice, another writer): the log
     // is the truth. Never expected; the read side is rebuilt with it.
     spdlog::warn("engine: the log differs from the decided round; rebuilding the state from the log");
